@@ -1,0 +1,205 @@
+"""Area layers (beats, NPAs, LSOAs, wards, districts) and the shipped registry.
+
+An :class:`AreaLayer` is a set of polygons in EPSG:27700 with one name column. A file may
+carry several layers' names: a beat file whose rows also carry their NPA gives both a
+``beat`` and an ``npa`` layer (the NPA polygons are the beats dissolved by NPA).
+
+The registry (``boundaries/registry.json``) names the shipped layers, e.g.
+``"leicestershire/beats"``; ``list_boundaries()`` lists them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from hotspots.schema import CRS_METRIC, InputError, MissingFileError
+
+log = logging.getLogger(__name__)
+
+BOUNDARIES_DIR = Path(__file__).resolve().parent / "_data" / "boundaries"
+
+
+@dataclass(frozen=True)
+class AreaLayer:
+    """Polygons of one area layer, named by ``name``, in EPSG:27700.
+
+    Attributes
+    ----------
+    layer
+        Layer name used for output columns (``beat``, ``npa``, ``lsoa``…).
+    polygons
+        GeoDataFrame with columns ``name`` and ``geometry`` (one row per area).
+    source
+        The file or registry entry it came from, and the name field.
+    repaired
+        How many invalid geometries were repaired with ``shapely.make_valid`` at load.
+    """
+
+    layer: str
+    polygons: gpd.GeoDataFrame = field(repr=False)
+    source: str = ""
+    repaired: int = 0
+    attribution: str = ""
+    derived_from: str | None = None
+    parent_names: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@cache
+def registry() -> dict[str, dict[str, object]]:
+    """The shipped boundary registry: name → file, fields, description, attribution."""
+    return json.loads((BOUNDARIES_DIR / "registry.json").read_text(encoding="utf-8"))
+
+
+def list_boundaries() -> list[str]:
+    """Names of the shipped layers, e.g. ``"leicestershire/beats"``.
+
+    Examples
+    --------
+    >>> "leicestershire/beats" in list_boundaries()
+    True
+    """
+    return sorted(registry())
+
+
+def _read_polygons(path: Path) -> gpd.GeoDataFrame:
+    if not path.exists():
+        raise MissingFileError(f"{path}: no such boundary file")
+    target = f"/vsigzip/{path}" if path.suffix == ".gz" else path
+    try:
+        gdf = gpd.read_file(target)
+    except Exception as exc:  # pyogrio raises several error types for unreadable files
+        raise InputError(f"{path}: cannot read as a boundary layer ({exc})") from None
+    if gdf.crs is None:
+        raise InputError(f"{path}: the boundary layer has no CRS; set one (e.g. EPSG:27700)")
+    if len(gdf) == 0:
+        raise InputError(f"{path}: the boundary layer has no features")
+    return gdf
+
+
+def _repair(gdf: gpd.GeoDataFrame, where: str) -> tuple[gpd.GeoDataFrame, int]:
+    geoms = gdf.geometry.values
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if empty.any():
+        log.warning("%s: %d features without geometry dropped", where, int(empty.sum()))
+        gdf = gdf.loc[~empty]
+        geoms = gdf.geometry.values
+    invalid = ~shapely.is_valid(geoms)
+    n = int(invalid.sum())
+    if n:
+        fixed = shapely.make_valid(geoms[invalid])
+        # make_valid may return collections holding lines; keep only the polygonal parts.
+        fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+        gdf = gdf.copy()
+        gdf.loc[invalid, gdf.geometry.name] = fixed
+        log.info("%s: repaired %d invalid geometries with make_valid", where, n)
+    keep = shapely.get_type_id(gdf.geometry.values) >= 3  # polygons, multipolygons, collections
+    if not keep.all():
+        raise InputError(f"{where}: boundary layers must be polygons; found "
+                         f"{sorted(set(gdf.geom_type[~keep]))}")
+    return gdf, n
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.unary_union(parts) if parts else shapely.Polygon()
+
+
+def load_areas(
+    source: str | Path,
+    fields: Mapping[str, str] | None = None,
+) -> list[AreaLayer]:
+    """Load one boundary file or registry entry as one or more area layers.
+
+    Parameters
+    ----------
+    source
+        A registry name (``"leicestershire/beats"``) or a path to any vector file GDAL
+        reads (GeoPackage, GeoJSON, Shapefile; ``.gz`` allowed).
+    fields
+        Layer name → name field, e.g. ``{"beat": "beat_name", "npa": "npa_name"}``.
+        Registry entries bring their own; for files it is required.
+
+    Returns
+    -------
+    list of AreaLayer
+        The first field's layer has the file's polygons; further fields (a parent such as
+        the NPA of each beat) are dissolved from them.
+    """
+    entry = registry().get(str(source))
+    attribution = ""
+    if entry is not None:
+        path = BOUNDARIES_DIR / str(entry["file"])
+        fields = dict(fields or entry["fields"])  # type: ignore[arg-type]
+        attribution = str(entry.get("attribution", ""))
+        where = f"{source} ({path.name})"
+    else:
+        path = Path(source)
+        where = str(path)
+        if not fields:
+            raise InputError(f"{where}: say which field names the areas, e.g. "
+                             "--area-field beat=BEAT_NAME")
+    gdf = _read_polygons(path)
+    missing = [f for f in fields.values() if f not in gdf.columns]
+    if missing:
+        raise InputError(f"{where}: name field(s) {missing} not found; the layer has "
+                         f"{[c for c in gdf.columns if c != gdf.geometry.name]}")
+    gdf, repaired = _repair(gdf, where)
+    gdf = gdf.to_crs(CRS_METRIC)
+    layers: list[AreaLayer] = []
+    for i, (layer, name_field) in enumerate(fields.items()):
+        names = gdf[name_field].astype(str).str.strip()
+        blank = names.isin(["", "nan", "None"])
+        if blank.any():
+            raise InputError(f"{where}: field {name_field!r} is blank for {int(blank.sum())} "
+                             f"feature(s) (first at feature {int(np.flatnonzero(blank)[0])})")
+        polys = gpd.GeoDataFrame({"name": names.to_numpy()}, geometry=gdf.geometry.values,
+                                 crs=CRS_METRIC)
+        if i > 0 or names.duplicated().any():
+            polys = polys.dissolve("name", as_index=False)
+        polys = polys.sort_values("name").reset_index(drop=True)
+        if i == 0:
+            layers.append(AreaLayer(layer, polys, f"{where}:{name_field}", repaired, attribution))
+            continue
+        # A parent named on each child row: the child's parent comes from its attributes.
+        first = list(fields.values())[0]
+        pairs = gdf[[first, name_field]].astype(str).apply(lambda c: c.str.strip())
+        conflicts = pairs.drop_duplicates().groupby(first)[name_field].nunique()
+        if (conflicts > 1).any():
+            raise InputError(f"{where}: {layer} ({name_field}) differs between features of the "
+                             f"same {layers[0].layer} {conflicts[conflicts > 1].index[0]!r}")
+        mapping = dict(zip(pairs[first], pairs[name_field], strict=True))
+        layers.append(AreaLayer(layer, polys, f"{where}:{name_field}", 0, attribution,
+                                derived_from=layers[0].layer, parent_names=mapping))
+    return layers
+
+
+def study_area(layers: list[AreaLayer]) -> shapely.Geometry | None:
+    """The union of the first layer's polygons (the study area), or None without layers."""
+    if not layers:
+        return None
+    return shapely.union_all(layers[0].polygons.geometry.values)
+
+
+def parent_of(child: AreaLayer, parent: AreaLayer) -> dict[str, str]:
+    """Name of the parent area holding most of each child area (e.g. the NPA of a beat).
+
+    Beats nest in NPAs; where boundaries were drawn separately they overlap by slivers, so
+    the parent is the one with the largest overlap.
+    """
+    pieces = gpd.overlay(child.polygons.rename(columns={"name": "child"}),
+                         parent.polygons.rename(columns={"name": "parent"}),
+                         how="intersection", keep_geom_type=True)
+    pieces["a"] = pieces.area
+    best = pieces.sort_values(["child", "a"], ascending=[True, False]).drop_duplicates("child")
+    return dict(zip(best["child"], best["parent"], strict=True))

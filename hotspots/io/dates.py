@@ -1,0 +1,90 @@
+"""Parsing months, dates and date-times with their precision.
+
+police.uk gives ``YYYY-MM`` only: those rows get precision ``"month"`` and the first of
+the month, never an invented day. Partner exports give UK day-first dates
+(``25/11/2026``), ISO dates, date-times, or Excel serial day numbers (``45231``) where a
+spreadsheet has mangled the column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Dates before this are treated as typing errors.
+EARLIEST = pd.Timestamp("1990-01-01")
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_DAY_FIRST_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
+_DAY_FIRST_TIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y %H:%M",
+                           "%d/%m/%y %H:%M")
+_MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%m/%Y", "%b-%y", "%b %Y", "%B %Y")
+
+
+def _latest() -> pd.Timestamp:
+    return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+
+
+def _try_formats(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    for fmt in formats:
+        todo = out.isna()
+        if not todo.any():
+            break
+        out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+    return out
+
+
+def parse_months(values: pd.Series) -> pd.Series:
+    """Parse month strings to the first of the month; unparseable or implausible → NaT.
+
+    Examples
+    --------
+    >>> parse_months(pd.Series(["2021-06", "2023-13", "20X3-01", ""])).tolist()
+    [Timestamp('2021-06-01 00:00:00'), NaT, NaT, NaT]
+    """
+    text = values.astype(str).str.strip()
+    out = pd.to_datetime(text, format="%Y-%m", errors="coerce")  # the police.uk fast path
+    if out.isna().any():
+        out = _try_formats(text, _MONTH_FORMATS)
+    return _plausible(out)
+
+
+def parse_dates(values: pd.Series, *, dayfirst: bool = True) -> tuple[pd.Series, pd.Series]:
+    """Parse dates or date-times; return (timestamps, precision).
+
+    Precision is ``"minute"`` where the text carries a time of day and ``"day"``
+    otherwise. Excel serial numbers (days since 1899-12-30) are converted.
+
+    Examples
+    --------
+    >>> when, prec = parse_dates(pd.Series(["25/11/2025", "2025-11-24 18:30", "45231", "31/02/2025"]))
+    >>> [str(w) for w in when], prec.tolist()
+    (['2025-11-25 00:00:00', '2025-11-24 18:30:00', '2023-11-01 00:00:00', 'NaT'], ['day', 'minute', 'day', ''])
+    """
+    text = values.astype(str).str.strip()
+    has_time = text.str.contains(r"\d:\d", regex=True)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    iso = text.str.match(r"^\d{4}-\d{1,2}-\d{1,2}")
+    if iso.any():
+        out[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
+    rest = out.isna() & ~iso
+    if rest.any():
+        fmts = _DAY_FIRST_TIME_FORMATS + _DAY_FIRST_FORMATS if dayfirst else ()
+        out[rest] = _try_formats(text[rest], fmts) if fmts else pd.NaT
+    serial = out.isna() & text.str.fullmatch(r"\d{5}(\.\d+)?")
+    if serial.any():
+        days = pd.to_numeric(text[serial], errors="coerce")
+        out[serial] = _EXCEL_EPOCH + pd.to_timedelta(days, unit="D")
+        has_time[serial] = (days % 1) != 0
+    if not dayfirst:
+        rest = out.isna()
+        out[rest] = pd.to_datetime(text[rest], errors="coerce", dayfirst=False, format="mixed")
+    out = _plausible(out)
+    precision = pd.Series(np.where(has_time, "minute", "day"), index=text.index)
+    precision[out.isna()] = ""
+    out = out.where(precision != "minute", out.dt.floor("min"))
+    return out, precision
+
+
+def _plausible(when: pd.Series) -> pd.Series:
+    return when.where((when >= EARLIEST) & (when <= _latest()))

@@ -1,0 +1,201 @@
+"""Readers: data.police.uk street-level CSVs and mapped partner exports → raw tables.
+
+A reader returns every input row as text (so rejects keep their original values) plus
+``_file`` and ``_line``. :func:`hotspots.io.load.load_incidents` turns raw rows into the
+canonical table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from hotspots.io.sources import SourceFile, expand_paths
+from hotspots.io.text import decode_bytes, read_delimited
+from hotspots.schema import InputError
+
+POLICE_UK_COLUMNS: tuple[str, ...] = (
+    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+)
+_POLICE_UK_REQUIRED = ("Month", "Longitude", "Latitude", "Crime type")
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which input columns hold the canonical fields of a partner export.
+
+    Give ``id``, ``category``, one of ``date`` / ``datetime`` / ``month``, and one location:
+    ``lon`` + ``lat``, ``easting`` + ``northing``, or ``postcode`` (coordinates win where a
+    row has both, the postcode is the fallback). GeoPackage/GeoJSON inputs take their
+    location from the geometry.
+    """
+
+    id: str | None = None
+    date: str | None = None
+    datetime: str | None = None
+    month: str | None = None
+    category: str | None = None
+    lon: str | None = None
+    lat: str | None = None
+    easting: str | None = None
+    northing: str | None = None
+    postcode: str | None = None
+    location: str | None = None
+    dayfirst: bool = True
+    sheet: str | int | None = None
+    delimiter: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object], where: str = "columns") -> ColumnMapping:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(known)}")
+        return cls(**data)  # type: ignore[arg-type]
+
+    def check(self, where: str) -> None:
+        """Raise :class:`InputError` unless the mapping names a date and a location."""
+        if not (self.date or self.datetime or self.month):
+            raise InputError(f"{where}: the column mapping needs 'date', 'datetime' or 'month'")
+        if bool(self.lon) != bool(self.lat) or bool(self.easting) != bool(self.northing):
+            raise InputError(f"{where}: give both 'lon' and 'lat' (or 'easting' and 'northing')")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """Input rows as text, with where each came from."""
+
+    frame: pd.DataFrame
+    files: list[dict[str, object]]
+    skipped_files: list[str] = field(default_factory=list)
+
+
+def _file_record(f: SourceFile, raw: bytes, rows: int, encoding: str) -> dict[str, object]:
+    return {"file": f.name, "rows": rows, "encoding": encoding,
+            "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def read_police_uk(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    months: tuple[str, str] | None = None,
+) -> RawTable:
+    """Read data.police.uk street-level CSVs: a file, list, folder or zip archive.
+
+    Parameters
+    ----------
+    paths
+        Files, folders (searched recursively for ``*-street.csv[.gz]``) or archives.
+    months
+        Optional ``("YYYY-MM", "YYYY-MM")``: files whose name gives a month outside this
+        inclusive range are skipped unread (and listed in ``skipped_files``).
+    """
+    files = expand_paths(paths, pattern="")
+    street = [f for f in files if "-street" in Path(f.member or f.path.name).name]
+    files = street or files
+    frames, records, skipped = [], [], []
+    for f in files:
+        if months and f.month and not (months[0] <= f.month <= months[1]):
+            skipped.append(f.name)
+            continue
+        raw = f.read()
+        text, enc = decode_bytes(raw, f.name)
+        frame = read_delimited(text, f.name)
+        missing = [c for c in _POLICE_UK_REQUIRED if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"{f.name}: not a police.uk street-level file: missing column(s) {missing}; "
+                f"found {list(frame.columns[:-1])[:8]}"
+            )
+        frame.insert(0, "_file", f.name)
+        frames.append(frame)
+        records.append(_file_record(f, raw, len(frame), enc))
+    if not frames:
+        raise InputError(f"{list(map(str, paths)) if not isinstance(paths, str | Path) else paths}: "
+                         "no police.uk files left to read (check the period)")
+    return RawTable(pd.concat(frames, ignore_index=True), records, skipped)
+
+
+def read_mapped(path: str | Path, mapping: ColumnMapping) -> RawTable:
+    """Read a partner export (CSV, Excel, GeoPackage or GeoJSON) as text rows.
+
+    Geometry files get ``_geom_x``/``_geom_y`` columns (and ``_geom_crs``) from their
+    point geometry (polygon centroids for areas).
+    """
+    f = expand_paths(path)[0]
+    suffix = "".join(Path(f.path.name).suffixes[-2:]).lower()
+    mapping.check(f.name)
+    if suffix.endswith((".xlsx", ".xlsm", ".xls")):
+        frame, raw, enc = _read_excel(f, mapping)
+    elif suffix.endswith((".gpkg", ".geojson", ".json", ".shp", ".fgb")):
+        frame, raw, enc = _read_geo(f)
+    else:
+        raw = f.read()
+        text, enc = decode_bytes(raw, f.name)
+        frame = read_delimited(text, f.name, delimiter=mapping.delimiter)
+    wanted = [c for c in (mapping.id, mapping.date, mapping.datetime, mapping.month,
+                          mapping.category, mapping.lon, mapping.lat, mapping.easting,
+                          mapping.northing, mapping.postcode, mapping.location) if c]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        hint = ""
+        if len(frame.columns) <= 2 and any(d in frame.columns[0] for d in ";\t|"):
+            hint = " (the file may use another delimiter; set 'delimiter')"
+        raise InputError(f"{f.name}: column(s) {missing} not found; the file has "
+                         f"{[c for c in frame.columns if not c.startswith('_')]}{hint}")
+    frame.insert(0, "_file", f.name)
+    return RawTable(frame, [_file_record(f, raw, len(frame), enc)])
+
+
+def _read_excel(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFrame, bytes, str]:
+    import io
+
+    raw = f.read()
+    try:
+        frame = pd.read_excel(io.BytesIO(raw), sheet_name=mapping.sheet or 0, dtype=object)
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise InputError(f"{f.name}: cannot read as an Excel workbook ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for col in frame.columns:
+        frame[col] = frame[col].map(_excel_cell_text)
+    frame["_line"] = range(2, len(frame) + 2)
+    return frame, raw, "xlsx"
+
+
+def _excel_cell_text(value: object) -> str:
+    """Excel cells as text; date cells at midnight keep day precision."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+        ts = pd.Timestamp(value)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_geo(f: SourceFile) -> tuple[pd.DataFrame, bytes, str]:
+    import geopandas as gpd
+
+    raw = f.read()
+    try:
+        gdf = gpd.read_file(f.path)
+    except Exception as exc:  # pyogrio raises DataSourceError and others
+        raise InputError(f"{f.name}: cannot read as a GeoPackage/GeoJSON ({exc})") from None
+    if gdf.crs is None:
+        raise InputError(f"{f.name}: the layer has no CRS; set one before loading")
+    geom = gdf.geometry
+    pts = geom.where(geom.geom_type == "Point", geom.representative_point())
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
+    frame = frame.replace({"None": "", "nan": "", "NaT": ""})
+    frame["_geom_x"] = pts.x.to_numpy()
+    frame["_geom_y"] = pts.y.to_numpy()
+    frame["_geom_crs"] = gdf.crs.to_string()
+    frame["_line"] = range(1, len(frame) + 1)
+    return frame, raw, "geo"
