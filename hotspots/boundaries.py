@@ -103,8 +103,9 @@ def _repair(gdf: gpd.GeoDataFrame, where: str) -> tuple[gpd.GeoDataFrame, int]:
         log.info("%s: repaired %d invalid geometries with make_valid", where, n)
     keep = shapely.get_type_id(gdf.geometry.values) >= 3  # polygons, multipolygons, collections
     if not keep.all():
-        raise InputError(f"{where}: boundary layers must be polygons; found "
-                         f"{sorted(set(gdf.geom_type[~keep]))}")
+        raise InputError(
+            f"{where}: boundary layers must be polygons; found {sorted(set(gdf.geom_type[~keep]))}"
+        )
     return gdf, n
 
 
@@ -147,13 +148,16 @@ def load_areas(
         path = Path(source)
         where = str(path)
         if not fields:
-            raise InputError(f"{where}: say which field names the areas, e.g. "
-                             "--area-field beat=BEAT_NAME")
+            raise InputError(
+                f"{where}: say which field names the areas, e.g. --area-field beat=BEAT_NAME"
+            )
     gdf = _read_polygons(path)
     missing = [f for f in fields.values() if f not in gdf.columns]
     if missing:
-        raise InputError(f"{where}: name field(s) {missing} not found; the layer has "
-                         f"{[c for c in gdf.columns if c != gdf.geometry.name]}")
+        raise InputError(
+            f"{where}: name field(s) {missing} not found; the layer has "
+            f"{[c for c in gdf.columns if c != gdf.geometry.name]}"
+        )
     gdf, repaired = _repair(gdf, where)
     gdf = gdf.to_crs(CRS_METRIC)
     layers: list[AreaLayer] = []
@@ -161,10 +165,13 @@ def load_areas(
         names = gdf[name_field].astype(str).str.strip()
         blank = names.isin(["", "nan", "None"])
         if blank.any():
-            raise InputError(f"{where}: field {name_field!r} is blank for {int(blank.sum())} "
-                             f"feature(s) (first at feature {int(np.flatnonzero(blank)[0])})")
-        polys = gpd.GeoDataFrame({"name": names.to_numpy()}, geometry=gdf.geometry.values,
-                                 crs=CRS_METRIC)
+            raise InputError(
+                f"{where}: field {name_field!r} is blank for {int(blank.sum())} "
+                f"feature(s) (first at feature {int(np.flatnonzero(blank)[0])})"
+            )
+        polys = gpd.GeoDataFrame(
+            {"name": names.to_numpy()}, geometry=gdf.geometry.values, crs=CRS_METRIC
+        )
         if i > 0 or names.duplicated().any():
             polys = polys.dissolve("name", as_index=False)
         polys = polys.sort_values("name").reset_index(drop=True)
@@ -176,11 +183,22 @@ def load_areas(
         pairs = gdf[[first, name_field]].astype(str).apply(lambda c: c.str.strip())
         conflicts = pairs.drop_duplicates().groupby(first)[name_field].nunique()
         if (conflicts > 1).any():
-            raise InputError(f"{where}: {layer} ({name_field}) differs between features of the "
-                             f"same {layers[0].layer} {conflicts[conflicts > 1].index[0]!r}")
+            raise InputError(
+                f"{where}: {layer} ({name_field}) differs between features of the "
+                f"same {layers[0].layer} {conflicts[conflicts > 1].index[0]!r}"
+            )
         mapping = dict(zip(pairs[first], pairs[name_field], strict=True))
-        layers.append(AreaLayer(layer, polys, f"{where}:{name_field}", 0, attribution,
-                                derived_from=layers[0].layer, parent_names=mapping))
+        layers.append(
+            AreaLayer(
+                layer,
+                polys,
+                f"{where}:{name_field}",
+                0,
+                attribution,
+                derived_from=layers[0].layer,
+                parent_names=mapping,
+            )
+        )
     return layers
 
 
@@ -197,9 +215,12 @@ def parent_of(child: AreaLayer, parent: AreaLayer) -> dict[str, str]:
     Beats nest in NPAs; where boundaries were drawn separately they overlap by slivers, so
     the parent is the one with the largest overlap.
     """
-    pieces = gpd.overlay(child.polygons.rename(columns={"name": "child"}),
-                         parent.polygons.rename(columns={"name": "parent"}),
-                         how="intersection", keep_geom_type=True)
+    pieces = gpd.overlay(
+        child.polygons.rename(columns={"name": "child"}),
+        parent.polygons.rename(columns={"name": "parent"}),
+        how="intersection",
+        keep_geom_type=True,
+    )
     pieces["a"] = pieces.area
     best = pieces.sort_values(["child", "a"], ascending=[True, False]).drop_duplicates("child")
     return dict(zip(best["child"], best["parent"], strict=True))

@@ -81,8 +81,8 @@ def normalise_postcode(values: pd.Series) -> pd.Series:
 class PostcodeIndex:
     """Postcode and sector centroids in EPSG:27700, with the sector precision radius."""
 
-    full: pd.DataFrame      # index postcode; columns x, y
-    sectors: pd.DataFrame   # index sector; columns x, y, precision_m
+    full: pd.DataFrame  # index postcode; columns x, y
+    sectors: pd.DataFrame  # index sector; columns x, y, precision_m
 
     @classmethod
     def from_table(cls, table: pd.DataFrame) -> PostcodeIndex:
@@ -98,7 +98,8 @@ class PostcodeIndex:
         g = full.groupby(sec.to_numpy())
         centre = g[["x", "y"]].mean()
         d2 = (full["x"] - centre["x"].reindex(sec).to_numpy()) ** 2 + (
-            full["y"] - centre["y"].reindex(sec).to_numpy()) ** 2
+            full["y"] - centre["y"].reindex(sec).to_numpy()
+        ) ** 2
         centre["precision_m"] = np.sqrt(d2.groupby(sec.to_numpy()).mean()) + POSTCODE_PRECISION_M
         return cls(full, centre)
 
@@ -112,7 +113,9 @@ class Located:
     notes: dict[str, int]
 
 
-def _classify_lonlat(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _classify_lonlat(
+    lon: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return x, y, reason ('' = ok) and note for lon/lat pairs."""
     n = len(lon)
     x = np.full(n, np.nan)
@@ -130,7 +133,15 @@ def _classify_lonlat(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.n
 
     ok = rest & inside(lon, lat)
     swapped = rest & ~ok & inside(lat, lon)
-    bng = rest & ~ok & ~swapped & (lon >= 1000) & (lon <= BNG_X[1]) & (lat >= 1000) & (lat <= BNG_Y[1])
+    bng = (
+        rest
+        & ~ok
+        & ~swapped
+        & (lon >= 1000)
+        & (lon <= BNG_X[1])
+        & (lat >= 1000)
+        & (lat <= BNG_Y[1])
+    )
     lo = np.where(swapped, lat, lon)
     la = np.where(swapped, lon, lat)
     good = ok | swapped
@@ -142,11 +153,15 @@ def _classify_lonlat(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.n
     outside = rest & ~good & ~bng
     reason[outside] = np.where(
         (np.abs(lon[outside]) > 180) | (np.abs(lat[outside]) > 90),
-        str(Reason.BAD_COORDINATES), str(Reason.OUTSIDE_UK))
+        str(Reason.BAD_COORDINATES),
+        str(Reason.OUTSIDE_UK),
+    )
     return x, y, reason, note
 
 
-def _classify_bng(e: np.ndarray, n_: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _classify_bng(
+    e: np.ndarray, n_: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = len(e)
     reason = np.full(n, "", dtype=object)
     note = np.full(n, "", dtype=object)
@@ -162,7 +177,9 @@ def _classify_bng(e: np.ndarray, n_: np.ndarray) -> tuple[np.ndarray, np.ndarray
         return (a > BNG_X[0]) & (a <= BNG_X[1]) & (b > BNG_Y[0]) & (b <= BNG_Y[1])
 
     ok = rest & inside(e, n_)
-    lonlat = rest & ~ok & (e >= UK_LON[0]) & (e <= UK_LON[1]) & (n_ >= UK_LAT[0]) & (n_ <= UK_LAT[1])
+    lonlat = (
+        rest & ~ok & (e >= UK_LON[0]) & (e <= UK_LON[1]) & (n_ >= UK_LAT[0]) & (n_ <= UK_LAT[1])
+    )
     if lonlat.any():
         x[lonlat], y[lonlat] = lonlat_to_bng(e[lonlat], n_[lonlat])
         note[lonlat] = "lon/lat in easting/northing columns, fixed"
@@ -217,11 +234,14 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
     out["x"], out["y"], out["loc_precision_m"] = x, y, prec
     out["geocode_note"] = note
     bad = reason != ""
-    rejects = pd.DataFrame({"_row": out.loc[bad, "_row"].to_numpy(), "reason": reason[bad],
-                            "detail": detail[bad]})
+    rejects = pd.DataFrame(
+        {"_row": out.loc[bad, "_row"].to_numpy(), "reason": reason[bad], "detail": detail[bad]}
+    )
     notes = pd.Series(note[~bad]).value_counts().to_dict()
     notes.pop("", None)
-    return Located(out.loc[~bad].reset_index(drop=True), rejects, {k: int(v) for k, v in notes.items()})
+    return Located(
+        out.loc[~bad].reset_index(drop=True), rejects, {k: int(v) for k, v in notes.items()}
+    )
 
 
 def _lookup_postcodes(raw: pd.Series, index: PostcodeIndex | None) -> tuple[np.ndarray, ...]:
@@ -234,7 +254,10 @@ def _lookup_postcodes(raw: pd.Series, index: PostcodeIndex | None) -> tuple[np.n
     if index is None:
         reason[full | sector] = str(Reason.UNKNOWN_POSTCODE)
         return x, y, prec, reason
-    for mask, table, fixed in ((full, index.full, POSTCODE_PRECISION_M), (sector, index.sectors, None)):
+    for mask, table, fixed in (
+        (full, index.full, POSTCODE_PRECISION_M),
+        (sector, index.sectors, None),
+    ):
         if not mask.any():
             continue
         hit = table.reindex(norm[mask].to_numpy())
@@ -273,16 +296,23 @@ def _label_raster(polys: gpd.GeoDataFrame, bounds: tuple[float, float, float, fl
     # matching the exact test's first-match rule.
     shapes = [(g, i + 1) for i, g in reversed(list(enumerate(geoms)))]
     labels = rasterize(shapes, out_shape=(nrows, ncols), transform=transform, fill=0, dtype=dtype)
-    edges = rasterize([(g.boundary, 1) for g in geoms], out_shape=(nrows, ncols),
-                      transform=transform, fill=0, dtype="uint8", all_touched=True)
+    edges = rasterize(
+        [(g.boundary, 1) for g in geoms],
+        out_shape=(nrows, ncols),
+        transform=transform,
+        fill=0,
+        dtype="uint8",
+        all_touched=True,
+    )
     # One more cell of margin: a point is answered from the raster only when its whole
     # cell lies inside one polygon (or outside all), which makes the fast path exact.
     near_edge = binary_dilation(edges.astype(bool), iterations=1)
     return labels, near_edge, x0, y1, cell
 
 
-def _assign_one(polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, tolerance_m: float
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _assign_one(
+    polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, tolerance_m: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Index of the polygon holding each point (-1 none) and the snapping distance."""
     import shapely
 
@@ -309,13 +339,15 @@ def _assign_one(polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, tolerance
     if len(missing) and tolerance_m > 0:
         tree = shapely.STRtree(polys.geometry.values)
         pts = shapely.points(x[missing], y[missing])
-        pi, gi = tree.query_nearest(pts, max_distance=tolerance_m, return_distance=False,
-                                    all_matches=True)
+        pi, gi = tree.query_nearest(
+            pts, max_distance=tolerance_m, return_distance=False, all_matches=True
+        )
         first = pd.Series(gi).groupby(pi).min()
         hit = missing[first.index.to_numpy()]
         result[hit] = first.to_numpy()
-        snapped[hit] = shapely.distance(pts[first.index.to_numpy()],
-                                        polys.geometry.values[first.to_numpy()])
+        snapped[hit] = shapely.distance(
+            pts[first.index.to_numpy()], polys.geometry.values[first.to_numpy()]
+        )
     return result, snapped
 
 

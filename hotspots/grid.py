@@ -90,8 +90,16 @@ class Grid:
         """Return a copy of this grid with another study-area mask."""
         if mask is not None and mask.shape != self.shape:
             raise InputError(f"mask shape {mask.shape} does not match grid shape {self.shape}")
-        return Grid(self.xmin, self.ymax, self.cell_size_m, self.nrows, self.ncols,
-                    self.crs, mask, self.cell_size_rule)
+        return Grid(
+            self.xmin,
+            self.ymax,
+            self.cell_size_m,
+            self.nrows,
+            self.ncols,
+            self.crs,
+            mask,
+            self.cell_size_rule,
+        )
 
     def cell_of(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Row and column of each point, and whether it falls on the grid.
@@ -186,8 +194,10 @@ def make_grid(
     if cell_size_m is None:
         cell_size_m = auto_cell_size(xmax - xmin, ymax - ymin)
         rule = "arcgis"
-        log.info("Cell size set to %g metres automatically (rule: arcgis, shorter side / 250)",
-                 cell_size_m)
+        log.info(
+            "Cell size set to %g metres automatically (rule: arcgis, shorter side / 250)",
+            cell_size_m,
+        )
     cell_size_m = float(cell_size_m)
     if not math.isfinite(cell_size_m) or cell_size_m <= 0:
         raise InputError(f"cell_size_m must be a positive number of metres, got {cell_size_m!r}")
@@ -238,8 +248,9 @@ def mask_from_geometry(grid: Grid, geometry: object) -> np.ndarray:
 
     if geometry is None or getattr(geometry, "is_empty", True):
         return np.ones(grid.shape, dtype=bool)
-    burned = rasterize([(geometry, 1)], out_shape=grid.shape, transform=grid.transform,
-                       fill=0, dtype="uint8")
+    burned = rasterize(
+        [(geometry, 1)], out_shape=grid.shape, transform=grid.transform, fill=0, dtype="uint8"
+    )
     return burned.astype(bool)
 
 

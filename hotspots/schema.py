@@ -50,8 +50,20 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
 #: Columns that may hold personal data or free text; dropped from published outputs
 #: unless the user asks to keep them.
 PERSONAL_COLUMN_HINTS: tuple[str, ...] = (
-    "name", "person", "caller", "victim", "suspect", "address", "phone", "email",
-    "dob", "description", "notes", "narrative", "comment", "free_text",
+    "name",
+    "person",
+    "caller",
+    "victim",
+    "suspect",
+    "address",
+    "phone",
+    "email",
+    "dob",
+    "description",
+    "notes",
+    "narrative",
+    "comment",
+    "free_text",
 )
 
 
@@ -126,7 +138,7 @@ def require_metric_crs(crs: object, what: str) -> None:
     >>> require_metric_crs("EPSG:4326", "points")
     Traceback (most recent call last):
     ...
-    hotspots.schema.CRSError: points is in EPSG:4326 (geographic, degrees) but this needs metres; reproject first, e.g. gdf.to_crs(27700)
+    hotspots.schema.CRSError: points is in EPSG:4326 (geographic, degrees) but this needs ...
     """
     from pyproj import CRS
 

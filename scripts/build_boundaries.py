@@ -38,22 +38,30 @@ def main() -> None:
     wards = gpd.read_file(f"/vsigzip/{HERE / 'wards2013_leicestershire_rutland.geojson.gz'}")
     wards = wards.to_crs(27700)
     wards["geometry"] = shapely.make_valid(wards.geometry.values)
-    beats = gpd.GeoDataFrame({
-        "beat_code": wards["WD13CD"],
-        "beat_name": wards["WD13NM"].str.strip(),
-        "district": wards["LAD_NM"],
-        "npa_name": wards["LAD_NM"].map(NPA_OF_DISTRICT),
-    }, geometry=wards.geometry, crs=27700)
+    beats = gpd.GeoDataFrame(
+        {
+            "beat_code": wards["WD13CD"],
+            "beat_name": wards["WD13NM"].str.strip(),
+            "district": wards["LAD_NM"],
+            "npa_name": wards["LAD_NM"].map(NPA_OF_DISTRICT),
+        },
+        geometry=wards.geometry,
+        crs=27700,
+    )
     # Ward names repeat across districts ("Castle" in Leicester and Charnwood): qualify them.
     dup = beats["beat_name"].duplicated(keep=False)
-    beats.loc[dup, "beat_name"] = beats.loc[dup, "beat_name"] + " (" + beats.loc[dup, "district"] + ")"
+    beats.loc[dup, "beat_name"] = (
+        beats.loc[dup, "beat_name"] + " (" + beats.loc[dup, "district"] + ")"
+    )
     beats = beats.sort_values("beat_code").reset_index(drop=True)
-    beats.to_crs(4326).to_file(HERE / "beats_approx.geojson", driver="GeoJSON",
-                               COORDINATE_PRECISION=6)
+    beats.to_crs(4326).to_file(
+        HERE / "beats_approx.geojson", driver="GeoJSON", COORDINATE_PRECISION=6
+    )
     npas = beats.dissolve("npa_name", as_index=False)[["npa_name", "geometry"]]
     npas["geometry"] = npas.buffer(0.5).buffer(-0.5)  # close slivers between wards
-    npas.to_crs(4326).to_file(HERE / "npas_approx.geojson", driver="GeoJSON",
-                              COORDINATE_PRECISION=6)
+    npas.to_crs(4326).to_file(
+        HERE / "npas_approx.geojson", driver="GeoJSON", COORDINATE_PRECISION=6
+    )
     print(f"{len(beats)} beats, {len(npas)} NPAs written to {HERE}")
 
 

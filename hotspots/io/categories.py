@@ -15,9 +15,19 @@ import pandas as pd
 
 #: The police.uk street-level crime types (the common vocabulary).
 POLICE_UK_CATEGORIES: tuple[str, ...] = (
-    "Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson",
-    "Drugs", "Other crime", "Other theft", "Possession of weapons", "Public order",
-    "Robbery", "Shoplifting", "Theft from the person", "Vehicle crime",
+    "Anti-social behaviour",
+    "Bicycle theft",
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other crime",
+    "Other theft",
+    "Possession of weapons",
+    "Public order",
+    "Robbery",
+    "Shoplifting",
+    "Theft from the person",
+    "Vehicle crime",
     "Violence and sexual offences",
 )
 

@@ -15,8 +15,12 @@ import pandas as pd
 EARLIEST = pd.Timestamp("1990-01-01")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _DAY_FIRST_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
-_DAY_FIRST_TIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y %H:%M",
-                           "%d/%m/%y %H:%M")
+_DAY_FIRST_TIME_FORMATS = (
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d/%m/%y %H:%M",
+)
 _MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%m/%Y", "%b-%y", "%b %Y", "%B %Y")
 
 
@@ -57,9 +61,12 @@ def parse_dates(values: pd.Series, *, dayfirst: bool = True) -> tuple[pd.Series,
 
     Examples
     --------
-    >>> when, prec = parse_dates(pd.Series(["25/11/2025", "2025-11-24 18:30", "45231", "31/02/2025"]))
-    >>> [str(w) for w in when], prec.tolist()
-    (['2025-11-25 00:00:00', '2025-11-24 18:30:00', '2023-11-01 00:00:00', 'NaT'], ['day', 'minute', 'day', ''])
+    >>> texts = ["25/11/2025", "2025-11-24 18:30", "45231", "31/02/2025"]
+    >>> when, prec = parse_dates(pd.Series(texts))
+    >>> [str(w) for w in when]
+    ['2025-11-25 00:00:00', '2025-11-24 18:30:00', '2023-11-01 00:00:00', 'NaT']
+    >>> prec.tolist()
+    ['day', 'minute', 'day', '']
     """
     text = values.astype(str).str.strip()
     has_time = text.str.contains(r"\d:\d", regex=True)

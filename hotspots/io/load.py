@@ -19,8 +19,12 @@ from hotspots.io.dates import parse_dates, parse_months
 from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
 from hotspots.schema import InputError, Reason
 
-_POLICE_UK_PASS = {"LSOA code": "lsoa_code", "LSOA name": "lsoa_name",
-                   "Last outcome category": "outcome", "Falls within": "force"}
+_POLICE_UK_PASS = {
+    "LSOA code": "lsoa_code",
+    "LSOA name": "lsoa_name",
+    "Last outcome category": "outcome",
+    "Falls within": "force",
+}
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,18 @@ class LoadResult:
 
 
 def empty_rejects() -> pd.DataFrame:
-    return pd.DataFrame({"_row": pd.Series(dtype="int64"), "reason": pd.Series(dtype=str),
-                         "detail": pd.Series(dtype=str)})
+    return pd.DataFrame(
+        {
+            "_row": pd.Series(dtype="int64"),
+            "reason": pd.Series(dtype=str),
+            "detail": pd.Series(dtype=str),
+        }
+    )
 
 
-def make_rejects(rows: pd.Series | np.ndarray, reason: Reason, detail: pd.Series | str) -> pd.DataFrame:
+def make_rejects(
+    rows: pd.Series | np.ndarray, reason: Reason, detail: pd.Series | str
+) -> pd.DataFrame:
     """A rejects frame for ``rows`` (values of ``_row``) with one reason."""
     rows = np.asarray(rows, dtype="int64")
     if isinstance(detail, pd.Series):
@@ -139,8 +150,10 @@ def _read_mapped_all(spec: InputSpec) -> RawTable:
     tables = [read_mapped(p, spec.columns) for p in spec.paths]  # type: ignore[arg-type]
     if len(tables) == 1:
         return tables[0]
-    return RawTable(pd.concat([t.frame for t in tables], ignore_index=True),
-                    [r for t in tables for r in t.files])
+    return RawTable(
+        pd.concat([t.frame for t in tables], ignore_index=True),
+        [r for t in tables for r in t.files],
+    )
 
 
 def _file_line_ids(raw: pd.DataFrame) -> pd.Series:
@@ -150,19 +163,21 @@ def _file_line_ids(raw: pd.DataFrame) -> pd.Series:
 
 def _canon_police_uk(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
     ids = raw["Crime ID"].str.strip() if "Crime ID" in raw else pd.Series("", index=raw.index)
-    out = pd.DataFrame({
-        "_row": raw.index.to_numpy(),
-        "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
-        "_has_id": (ids != "").to_numpy(),
-        "when": parse_months(raw["Month"]).to_numpy(),
-        "precision": "month",
-        "category": raw["Crime type"].to_numpy(),
-        "source": spec.source,
-        "location": raw.get("Location", pd.Series("", index=raw.index)).to_numpy(),
-        "lon": pd.to_numeric(raw["Longitude"], errors="coerce").to_numpy(),
-        "lat": pd.to_numeric(raw["Latitude"], errors="coerce").to_numpy(),
-        "_coord_text": (raw["Longitude"].str.strip() + raw["Latitude"].str.strip()).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "_row": raw.index.to_numpy(),
+            "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
+            "_has_id": (ids != "").to_numpy(),
+            "when": parse_months(raw["Month"]).to_numpy(),
+            "precision": "month",
+            "category": raw["Crime type"].to_numpy(),
+            "source": spec.source,
+            "location": raw.get("Location", pd.Series("", index=raw.index)).to_numpy(),
+            "lon": pd.to_numeric(raw["Longitude"], errors="coerce").to_numpy(),
+            "lat": pd.to_numeric(raw["Latitude"], errors="coerce").to_numpy(),
+            "_coord_text": (raw["Longitude"].str.strip() + raw["Latitude"].str.strip()).to_numpy(),
+        }
+    )
     for col, name in _POLICE_UK_PASS.items():
         if col in raw:
             out[name] = raw[col].to_numpy()
@@ -178,16 +193,18 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
         precision = pd.Series(np.where(when.notna(), "month", ""), index=raw.index)
     else:
         when, precision = parse_dates(raw[m.datetime or m.date], dayfirst=m.dayfirst)
-    out = pd.DataFrame({
-        "_row": raw.index.to_numpy(),
-        "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
-        "_has_id": (ids != "").to_numpy(),
-        "when": when.to_numpy(),
-        "precision": precision.to_numpy(),
-        "category": (raw[m.category] if m.category else blank).to_numpy(),
-        "source": spec.source,
-        "location": (raw[m.location] if m.location else blank).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "_row": raw.index.to_numpy(),
+            "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
+            "_has_id": (ids != "").to_numpy(),
+            "when": when.to_numpy(),
+            "precision": precision.to_numpy(),
+            "category": (raw[m.category] if m.category else blank).to_numpy(),
+            "source": spec.source,
+            "location": (raw[m.location] if m.location else blank).to_numpy(),
+        }
+    )
     text = pd.Series("", index=raw.index)
     if m.lon:
         out["lon"] = pd.to_numeric(raw[m.lon], errors="coerce").to_numpy()
@@ -207,8 +224,23 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
         out["postcode"] = raw[m.postcode].str.strip().to_numpy()
         text = text + out["postcode"]
     out["_coord_text"] = text.to_numpy()
-    used = {c for c in (m.id, m.date, m.datetime, m.month, m.category, m.lon, m.lat,
-                        m.easting, m.northing, m.postcode, m.location) if c}
+    used = {
+        c
+        for c in (
+            m.id,
+            m.date,
+            m.datetime,
+            m.month,
+            m.category,
+            m.lon,
+            m.lat,
+            m.easting,
+            m.northing,
+            m.postcode,
+            m.location,
+        )
+        if c
+    }
     for col in raw.columns:
         if col not in used and not col.startswith("_") and col != "source":
             out[m.extra.get(col, col)] = raw[col].to_numpy()

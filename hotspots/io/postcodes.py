@@ -12,8 +12,12 @@ from hotspots.schema import InputError, MissingFileError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_POSTCODES = (Path(__file__).resolve().parents[1] / "_data" / "postcodes"
-                     / "LE_postcode_centroids_nspl_2025-05.csv.gz")
+DEFAULT_POSTCODES = (
+    Path(__file__).resolve().parents[1]
+    / "_data"
+    / "postcodes"
+    / "LE_postcode_centroids_nspl_2025-05.csv.gz"
+)
 _PC = ("postcode", "pcd", "pcds", "pcd7", "pcd8", "pcd2")
 _LAT = ("lat", "latitude")
 _LON = ("long", "lon", "lng", "longitude")
@@ -53,7 +57,9 @@ def read_postcode_table(path: str | Path | None = None) -> tuple[pd.DataFrame, i
         out["northing"] = pd.to_numeric(frame[north], errors="coerce")
         ok = out["easting"].between(1, 700_000) & out["northing"].between(1, 1_300_000)
     else:
-        raise InputError(f"{p}: no coordinate columns (lat/long or easting/northing); found {cols[:8]}")
+        raise InputError(
+            f"{p}: no coordinate columns (lat/long or easting/northing); found {cols[:8]}"
+        )
     dropped = int((~ok).sum())
     if dropped:
         log.info("%s: %d postcode rows without usable coordinates ignored", p.name, dropped)

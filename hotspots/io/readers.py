@@ -19,8 +19,18 @@ from hotspots.io.text import decode_bytes, read_delimited
 from hotspots.schema import InputError
 
 POLICE_UK_COLUMNS: tuple[str, ...] = (
-    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
-    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
 )
 _POLICE_UK_REQUIRED = ("Month", "Longitude", "Latitude", "Crime type")
 
@@ -77,8 +87,12 @@ class RawTable:
 
 
 def _file_record(f: SourceFile, raw: bytes, rows: int, encoding: str) -> dict[str, object]:
-    return {"file": f.name, "rows": rows, "encoding": encoding,
-            "sha256": hashlib.sha256(raw).hexdigest()}
+    return {
+        "file": f.name,
+        "rows": rows,
+        "encoding": encoding,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }
 
 
 def read_police_uk(
@@ -117,8 +131,10 @@ def read_police_uk(
         frames.append(frame)
         records.append(_file_record(f, raw, len(frame), enc))
     if not frames:
-        raise InputError(f"{list(map(str, paths)) if not isinstance(paths, str | Path) else paths}: "
-                         "no police.uk files left to read (check the period)")
+        raise InputError(
+            f"{list(map(str, paths)) if not isinstance(paths, str | Path) else paths}: "
+            "no police.uk files left to read (check the period)"
+        )
     return RawTable(pd.concat(frames, ignore_index=True), records, skipped)
 
 
@@ -139,16 +155,32 @@ def read_mapped(path: str | Path, mapping: ColumnMapping) -> RawTable:
         raw = f.read()
         text, enc = decode_bytes(raw, f.name)
         frame = read_delimited(text, f.name, delimiter=mapping.delimiter)
-    wanted = [c for c in (mapping.id, mapping.date, mapping.datetime, mapping.month,
-                          mapping.category, mapping.lon, mapping.lat, mapping.easting,
-                          mapping.northing, mapping.postcode, mapping.location) if c]
+    wanted = [
+        c
+        for c in (
+            mapping.id,
+            mapping.date,
+            mapping.datetime,
+            mapping.month,
+            mapping.category,
+            mapping.lon,
+            mapping.lat,
+            mapping.easting,
+            mapping.northing,
+            mapping.postcode,
+            mapping.location,
+        )
+        if c
+    ]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         hint = ""
         if len(frame.columns) <= 2 and any(d in frame.columns[0] for d in ";\t|"):
             hint = " (the file may use another delimiter; set 'delimiter')"
-        raise InputError(f"{f.name}: column(s) {missing} not found; the file has "
-                         f"{[c for c in frame.columns if not c.startswith('_')]}{hint}")
+        raise InputError(
+            f"{f.name}: column(s) {missing} not found; the file has "
+            f"{[c for c in frame.columns if not c.startswith('_')]}{hint}"
+        )
     frame.insert(0, "_file", f.name)
     return RawTable(frame, [_file_record(f, raw, len(frame), enc)])
 

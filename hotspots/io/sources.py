@@ -12,6 +12,7 @@ from hotspots.io.text import read_bytes
 from hotspots.schema import InputError, MissingFileError
 
 _TEXT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
+_OFFICE = (".xlsx", ".xlsm", ".ods")  # zip containers that are not archives of CSVs
 _MONTH_IN_NAME = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -40,7 +41,9 @@ def _is_text(name: str) -> bool:
     return name.lower().endswith(_TEXT_SUFFIXES)
 
 
-def expand_paths(paths: str | Path | Iterable[str | Path], *, pattern: str = "") -> list[SourceFile]:
+def expand_paths(
+    paths: str | Path | Iterable[str | Path], *, pattern: str = ""
+) -> list[SourceFile]:
     """Expand files, folders (searched recursively) and zip archives into sorted text files.
 
     ``pattern`` keeps only names containing it (e.g. ``"-street"`` for police.uk archives
@@ -58,7 +61,7 @@ def expand_paths(paths: str | Path | Iterable[str | Path], *, pattern: str = "")
             found.extend(SourceFile(str(f), f) for f in files if pattern in f.name)
             if not files:
                 raise InputError(f"{p}: the folder holds no .csv or .csv.gz files")
-        elif zipfile.is_zipfile(p):
+        elif p.suffix.lower() not in _OFFICE and zipfile.is_zipfile(p):
             with zipfile.ZipFile(p) as zf:
                 members = sorted(n for n in zf.namelist() if _is_text(n) and pattern in n)
             if not members:

@@ -73,8 +73,13 @@ def read_delimited(text: str, name: str, *, delimiter: str | None = None) -> pd.
     delim = delimiter or sniff_delimiter(first)
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=delim, dtype=str, keep_default_na=False,
-            na_filter=False, skip_blank_lines=False, engine="c",
+            io.StringIO(text),
+            sep=delim,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{name}: cannot parse as delimited text ({exc})") from None

@@ -30,7 +30,9 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 def write_json(data: Mapping[str, object], path: str | os.PathLike[str]) -> None:
     """Write ``data`` as indented, key-sorted JSON atomically."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+    write_text_atomic(
+        path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n"
+    )
 
 
 def _json_default(value: object) -> object:
@@ -54,7 +56,7 @@ def geojson_text(gdf: gpd.GeoDataFrame) -> str:
     for col in out.columns:
         if col != out.geometry.name and pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
-    out = out.set_geometry(out.geometry.set_precision(10.0 ** -GEOJSON_DECIMALS))
+    out = out.set_geometry(out.geometry.set_precision(10.0**-GEOJSON_DECIMALS))
     return out.to_json(drop_id=True, na="null", to_wgs84=False)
 
 

@@ -1,0 +1,41 @@
+"""The layer contract (import-linter) and ruff run as part of the test suite."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).parent / name
+    found = str(exe) if exe.exists() else shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} not installed (pip install -e '.[dev]')")
+    return found
+
+
+def test_stage_layers_are_respected() -> None:
+    proc = subprocess.run([_tool("lint-imports")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_clean() -> None:
+    proc = subprocess.run(
+        [_tool("ruff"), "check", "hotspots", "tests", "benchmarks", "scripts"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_core_does_not_import_dask() -> None:
+    code = "import hotspots, hotspots.pipeline, sys; print('dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
