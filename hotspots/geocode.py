@@ -276,15 +276,22 @@ _MAX_LABEL_CELLS = 30_000_000
 _LABEL_CELL_M = 10.0
 
 
-def _label_raster(polys: gpd.GeoDataFrame, bounds: tuple[float, float, float, float]):
-    """Raster of polygon index + 1 (0 = none) and a mask of cells near any boundary."""
+def _label_raster(
+    polys: gpd.GeoDataFrame, bounds: tuple[float, float, float, float], n_points: int
+):
+    """Raster of polygon index + 1 (0 = none) and a mask of cells near any boundary.
+
+    The raster has about ten cells per point (at least 10 m cells, at most
+    ``_MAX_LABEL_CELLS``): building it then costs about as much as the lookups it saves.
+    """
     from affine import Affine
     from rasterio.features import rasterize
     from scipy.ndimage import binary_dilation
 
     xmin, ymin, xmax, ymax = bounds
     cell = _LABEL_CELL_M
-    while ((xmax - xmin) / cell + 2) * ((ymax - ymin) / cell + 2) > _MAX_LABEL_CELLS:
+    limit = min(_MAX_LABEL_CELLS, max(10 * n_points, 10_000))
+    while ((xmax - xmin) / cell + 2) * ((ymax - ymin) / cell + 2) > limit:
         cell *= 2
     ncols = int(np.ceil((xmax - xmin) / cell)) + 2
     nrows = int(np.ceil((ymax - ymin) / cell)) + 2
@@ -321,7 +328,7 @@ def _assign_one(
     snapped = np.zeros(n)
     if n == 0:
         return result, snapped
-    labels, near_edge, x0, y1, cell = _label_raster(polys, tuple(polys.total_bounds))
+    labels, near_edge, x0, y1, cell = _label_raster(polys, tuple(polys.total_bounds), n)
     col = np.floor((x - x0) / cell).astype(np.int64)
     row = np.floor((y1 - y) / cell).astype(np.int64)
     on = (col >= 0) & (col < labels.shape[1]) & (row >= 0) & (row < labels.shape[0])

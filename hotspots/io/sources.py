@@ -78,3 +78,7 @@ def _unique(files: list[SourceFile]) -> Iterator[SourceFile]:
         if f.name not in seen:
             seen.add(f.name)
             yield f
+
+
+#: The embedded Leicestershire police.uk months shipped with the package (see its README).
+EMBEDDED_POLICE_UK = Path(__file__).resolve().parents[1] / "_data" / "police_uk" / "leicestershire"
