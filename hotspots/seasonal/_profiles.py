@@ -1,0 +1,230 @@
+"""Month-of-year, day-of-week and hour profiles per group, and the zero-filled monthly series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hotspots.schema import InputError
+
+from ._flatness import profile_p
+from ._months import PRECISIONS, Prepared, attach_span, prepare
+
+MONTH_COLUMNS: tuple[str, ...] = tuple(f"m{m:02d}" for m in range(1, 13))
+DOW_COLUMNS: tuple[str, ...] = tuple(f"d{d}" for d in range(1, 8))
+HOUR_COLUMNS: tuple[str, ...] = tuple(f"h{h:02d}" for h in range(24))
+SEASONS: tuple[str, ...] = ("winter", "spring", "summer", "autumn")
+# Meteorological seasons: DJF, MAM, JJA, SON (index into SEASONS by month - 1).
+_SEASON_OF_MONTH = np.array([0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0])
+
+
+def season_of(month: int) -> str:
+    """Meteorological season of a month number: DJF winter, MAM spring, JJA summer, SON autumn.
+
+    Examples
+    --------
+    >>> season_of(7), season_of(12), season_of(3)
+    ('summer', 'winter', 'spring')
+    >>> season_of(13)
+    Traceback (most recent call last):
+    ...
+    hotspots.schema.InputError: month must be a whole number 1-12, got 13
+    """
+    if isinstance(month, bool) or not isinstance(month, int | np.integer) or not 1 <= month <= 12:
+        raise InputError(f"month must be a whole number 1-12, got {month!r}")
+    return SEASONS[_SEASON_OF_MONTH[int(month) - 1]]
+
+
+def monthly_series(
+    incidents: pd.DataFrame,
+    *,
+    by: str | Sequence[str],
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    months_with_data: Iterable[pd.Timestamp] | None = None,
+) -> pd.DataFrame:
+    """Incident counts per group and calendar month over the covered span.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents (``when`` plus the ``by`` columns).
+    by : str or list of str
+        Grouping column(s). Rows with a missing key are left out.
+    period : (start, end), optional
+        Inclusive months to cover (days are ignored). Default: the data's month span.
+    months_with_data : iterable of dates, optional
+        Months for which data was loaded. Default: months in which the dataset as a
+        whole has at least one incident.
+
+    Returns
+    -------
+    DataFrame
+        Index: the group keys (sorted); columns: first-of-month timestamps of every month
+        in the span. Counts are zero-filled in months with data and ``NaN`` in months
+        without any data (a gap in the source, not a quiet month).
+
+    Examples
+    --------
+    >>> inc = pd.DataFrame({
+    ...     "when": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-03-01", "2025-04-01"]),
+    ...     "beat": ["A", "B", "A", "A"]})
+    >>> monthly_series(inc, by="beat", months_with_data=inc["when"].tolist()
+    ...                + [pd.Timestamp("2025-02-01")]).to_numpy().tolist()
+    [[1.0, 0.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0]]
+    >>> monthly_series(inc, by="beat").iloc[:, 1].tolist()
+    [nan, nan]
+    """
+    prep = prepare(incidents, by, period, months_with_data)
+    index = (
+        pd.MultiIndex.from_frame(prep.groups)
+        if len(prep.keys) > 1
+        else pd.Index(prep.groups[prep.keys[0]])
+    )
+    table = pd.DataFrame(prep.counts(), index=index, columns=prep.months)
+    return attach_span(table, prep)
+
+
+def seasonal_profiles(
+    incidents: pd.DataFrame,
+    *,
+    by: str | Sequence[str],
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    months_with_data: Iterable[pd.Timestamp] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Seasonal profile of each group: monthly means, peak, significance, day and hour shape.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents: ``when``, ``precision`` and the ``by`` columns.
+    by : str or list of str
+        Grouping column(s) (``beat``, ``lsoa``, ``hotspot_id``, ``category`` …).
+    period : (start, end), optional
+        Inclusive months to cover. Default: the data's month span. The same span is
+        used for every group, so a group with no incidents in a month counts zero there.
+    months_with_data : iterable of dates, optional
+        Months for which data exists. Default: months with any incident in ``incidents``.
+        Months without data are left out of the exposure (see ``m01``…``m12``). When
+        ``incidents`` is a subset (one category, one area), pass the full load's ``when``
+        column, so that a quiet month of the subset counts as zero and not as a gap.
+    seed : int
+        Seed of the Monte-Carlo test used for small counts (see ``seasonal_p``).
+
+    Returns
+    -------
+    DataFrame
+        One row per group, sorted by group, with columns:
+
+        - the ``by`` columns; ``incidents`` (in the span);
+        - ``months_covered`` (months with data in the span), ``years_covered`` (÷ 12);
+        - ``m01``…``m12``: mean incidents per year in that calendar month = count ÷ the
+          number of times the month is covered by data, so a partial year does not fake a
+          peak; ``NaN`` for a calendar month never covered;
+        - ``peak_month`` (1–12, earliest on ties; **0** when the group has no incidents);
+        - ``peak_season`` (``winter``/``spring``/``summer``/``autumn`` = DJF/MAM/JJA/SON,
+          highest mean of its months' means; ``""`` when no incidents);
+        - ``seasonal_index_peak``: peak month mean ÷ mean of the monthly means;
+        - ``top3_share``: share of the yearly total in the three highest months;
+        - ``amplitude``: (highest − lowest monthly mean) ÷ mean monthly mean (0 when flat);
+        - ``seasonal_p``: p-value against a flat profile with the expected count of each
+          calendar month proportional to its exposure — chi-square when every expected
+          count is ≥ 5, else a 9,999-draw Monte-Carlo multinomial test (``seed``); 1 when
+          there are no incidents. A strong trend within the span also makes the profile
+          uneven; :func:`trend_tests` reports seasonality net of trend;
+        - ``dow_rows`` and ``d1``…``d7`` (Mon…Sun counts) from rows of precision ``day`` or
+          ``minute`` only; ``hour_rows`` and ``h00``…``h23`` from ``minute`` rows only.
+          Counts are ``NaN`` for a group without such rows: monthly police.uk data has no
+          days or hours and none are invented.
+
+    Examples
+    --------
+    >>> inc = pd.DataFrame({
+    ...     "when": pd.to_datetime(["2024-07-01", "2025-01-01", "2025-07-01",
+    ...                             "2025-07-04 22:15"], format="ISO8601"),
+    ...     "precision": ["month", "month", "month", "minute"],
+    ...     "beat": ["A", "A", "A", "A"]})
+    >>> row = seasonal_profiles(inc, by="beat").iloc[0]
+    >>> cols = ["months_covered", "m07", "m01", "peak_month", "dow_rows", "d5", "h22"]
+    >>> row[cols].astype(float).tolist()
+    [3.0, 1.5, 1.0, 7.0, 1.0, 1.0, 1.0]
+    >>> row["peak_season"], float(row["m02"])
+    ('summer', nan)
+    """
+    if "precision" not in incidents.columns:
+        raise InputError("incidents has no 'precision' column (month/day/minute)")
+    prep = prepare(incidents, by, period, months_with_data)
+    counts = np.zeros((prep.n_groups, 12))
+    moy = prep.month_of_year()[prep.offset]
+    np.add.at(counts, (prep.code, moy), 1)
+    exposure = prep.exposure()
+    table = prep.groups.copy()
+    table["incidents"] = counts.sum(axis=1).astype(np.int64)
+    table["months_covered"] = int(prep.has_data.sum())
+    table["years_covered"] = prep.has_data.sum() / 12
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(exposure > 0, counts / exposure, np.nan)
+    for j, name in enumerate(MONTH_COLUMNS):
+        table[name] = means[:, j]
+    shape = _shape_columns(means, table["incidents"].to_numpy())
+    for name, values in shape.items():
+        table[name] = values
+    table["seasonal_p"] = [profile_p(row, exposure.astype(float), seed=seed) for row in counts]
+    for name, values in _precise_columns(prep).items():
+        table[name] = values
+    return attach_span(table, prep)
+
+
+def _shape_columns(means: np.ndarray, incidents: np.ndarray) -> dict[str, np.ndarray]:
+    """Peak month and season, peak index, top-3 share and amplitude from monthly means."""
+    n = len(means)
+    out: dict[str, np.ndarray] = {
+        "peak_month": np.zeros(n, np.int64),
+        "peak_season": np.full(n, "", dtype=object),
+        "seasonal_index_peak": np.full(n, np.nan),
+        "top3_share": np.full(n, np.nan),
+        "amplitude": np.full(n, np.nan),
+    }
+    for i in np.flatnonzero(incidents > 0):
+        row = means[i]
+        covered = ~np.isnan(row)
+        vals = row[covered]
+        avg = vals.mean()
+        out["peak_month"][i] = int(np.nanargmax(row)) + 1
+        season_means = [
+            np.nanmean(row[in_s]) if covered[in_s].any() else -np.inf
+            for in_s in (_SEASON_OF_MONTH == s for s in range(4))
+        ]
+        out["peak_season"][i] = SEASONS[int(np.argmax(season_means))]
+        out["seasonal_index_peak"][i] = vals.max() / avg
+        out["top3_share"][i] = np.sort(vals)[-3:].sum() / vals.sum()
+        out["amplitude"][i] = (vals.max() - vals.min()) / avg
+    return out
+
+
+def _precise_columns(prep: Prepared) -> dict[str, np.ndarray]:
+    """Day-of-week counts from day/minute rows and hour counts from minute rows."""
+    precision = prep.rows["precision"].astype(object).to_numpy()
+    unknown = sorted({str(p) for p in precision} - set(PRECISIONS))
+    if unknown:
+        raise InputError(
+            f"incidents['precision'] has value(s) {unknown}; expected one of {list(PRECISIONS)}"
+        )
+    when = prep.rows["when"]
+    out: dict[str, np.ndarray] = {}
+    for rows_name, names, use, part in (
+        ("dow_rows", DOW_COLUMNS, precision != "month", when.dt.day_of_week),
+        ("hour_rows", HOUR_COLUMNS, precision == "minute", when.dt.hour),
+    ):
+        k = len(names)
+        flat = np.bincount(
+            prep.code[use] * k + part.to_numpy(np.int64)[use], minlength=prep.n_groups * k
+        )
+        counts = flat.reshape(prep.n_groups, k).astype(float)
+        rows = counts.sum(axis=1)
+        counts[rows == 0] = np.nan
+        out[rows_name] = rows.astype(np.int64)
+        out.update({name: counts[:, j] for j, name in enumerate(names)})
+    return out

@@ -1,0 +1,177 @@
+"""Monotonic trend per group: Mann–Kendall or seasonal Mann–Kendall, Sen's slope, BH FDR."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pymannkendall as mk
+from scipy.stats import false_discovery_control
+
+from hotspots.schema import InputError
+
+from ._flatness import trend_adjusted_seasonal_p
+from ._months import attach_span, log, prepare
+
+#: Fewer observed months than this: no test (trend "none", p NaN).
+MIN_MONTHS = 6
+#: The seasonal Mann–Kendall test needs at least two years of observed months.
+MIN_MONTHS_SEASONAL = 24
+
+
+def trend_tests(
+    incidents: pd.DataFrame,
+    *,
+    by: str | Sequence[str],
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    alpha: float = 0.05,
+    seasonal_adjust: bool | Literal["auto"] = "auto",
+    months_with_data: Iterable[pd.Timestamp] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Test each group's monthly counts for a monotonic trend, with FDR control across groups.
+
+    The monthly series is that of :func:`monthly_series`: zero-filled, with months in
+    which the whole dataset has no data treated as missing (``NaN``) and skipped.
+
+    Test choice (``trend_test``):
+
+    - fewer than 6 months with data: not tested (``"not_tested"``, trend ``"none"``,
+      p ``NaN``);
+    - ``seasonal_adjust="auto"``: the seasonal Mann–Kendall test (Hirsch, Slack & Smith
+      1982; ``pymannkendall.seasonal_test``, period 12) when the group has ≥ 24 months with
+      data and is significantly seasonal net of trend (``seasonal_p_detrended < alpha``:
+      month-of-year totals against a fitted log-linear trend without seasonality — the
+      plain flat test of :func:`seasonal_profiles` would call a strong trend seasonal,
+      since later calendar months are then busier); otherwise the original Mann–Kendall
+      test (``pymannkendall.original_test``);
+    - ``True``: seasonal whenever there are ≥ 24 months; ``False``: never.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents (``when`` plus the ``by`` columns).
+    by : str or list of str
+        Grouping column(s).
+    period : (start, end), optional
+        Inclusive months to cover; default the data's month span.
+    alpha : float
+        False discovery rate for ``trend`` (and the seasonality threshold of ``"auto"``).
+    seasonal_adjust : {"auto", True, False}
+        See above.
+    months_with_data : iterable of dates, optional
+        Months for which data exists; default months with any incident in ``incidents``
+        (pass the full load's ``when`` column when ``incidents`` is a subset).
+    seed : int
+        Seed for the small-count seasonality test.
+
+    Returns
+    -------
+    DataFrame
+        One row per group, sorted by group: the ``by`` columns, ``months_used`` (months with
+        data), ``seasonal_p_detrended`` (see above; ``NaN`` below 24 months), ``trend``
+        (``"up"``/``"down"`` when the Benjamini–Hochberg adjusted p is below ``alpha``,
+        else ``"none"``), ``trend_slope_per_year`` (change in incidents per month, per year:
+        Sen's slope on the monthly series × 12, or for the seasonal test the seasonal Sen
+        slope — median of same-month year-on-year changes),
+        ``trend_p`` (raw p), ``trend_q`` (BH-adjusted across the tested groups) and
+        ``trend_test`` (``"mann_kendall"``, ``"seasonal_mann_kendall"`` or
+        ``"not_tested"``).
+
+    Examples
+    --------
+    >>> months = pd.date_range("2023-01-01", periods=24, freq="MS")
+    >>> inc = pd.DataFrame({"when": months.repeat(np.arange(1, 25)), "beat": "A"})
+    >>> trend_tests(inc, by="beat")[["beat", "trend", "trend_slope_per_year", "trend_test"]]
+      beat trend  trend_slope_per_year    trend_test
+    0    A    up                  12.0  mann_kendall
+    """
+    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+        raise InputError(f"alpha must be a number between 0 and 1, got {alpha!r}")
+    if not (isinstance(seasonal_adjust, bool) or seasonal_adjust == "auto"):
+        raise InputError(f"seasonal_adjust must be 'auto', True or False, got {seasonal_adjust!r}")
+    prep = prepare(incidents, by, period, months_with_data)
+    series = prep.counts()
+    moy = prep.month_of_year()
+    rows = [_test_one(y, moy, alpha, seasonal_adjust, seed) for y in series]
+    table = prep.groups.copy()
+    table["months_used"] = np.isfinite(series).sum(axis=1).astype(np.int64)
+    stats = pd.DataFrame(
+        rows, columns=["seasonal_p", "z", "trend_slope_per_year", "trend_p", "trend_test"]
+    )
+    p = stats["trend_p"].to_numpy(float)
+    q = np.full(len(p), np.nan)
+    tested = np.isfinite(p)
+    if tested.any():
+        q[tested] = false_discovery_control(p[tested], method="bh")
+    z = stats["z"].to_numpy(float)
+    table["seasonal_p_detrended"] = stats["seasonal_p"].to_numpy(float)
+    table["trend"] = np.where(q < alpha, np.where(z > 0, "up", "down"), "none")
+    table["trend_slope_per_year"] = stats["trend_slope_per_year"].to_numpy(float)
+    table["trend_p"] = p
+    table["trend_q"] = q
+    table["trend_test"] = stats["trend_test"].to_numpy(object)
+    log.info(
+        "Trend tests: %d groups, %s",
+        len(table),
+        ", ".join(f"{n} {t}" for t, n in table["trend_test"].value_counts().sort_index().items()),
+    )
+    table.attrs["alpha"] = alpha
+    table.attrs["seasonal_adjust"] = seasonal_adjust
+    return attach_span(table, prep)
+
+
+def _test_one(
+    y: np.ndarray, moy: np.ndarray, alpha: float, seasonal_adjust: bool | str, seed: int
+) -> tuple[float, float, float, float, str]:
+    """(seasonal p, z, slope per year, p, test name) for one monthly series with NaN gaps."""
+    n = int(np.isfinite(y).sum())
+    if n < MIN_MONTHS:
+        return np.nan, np.nan, np.nan, np.nan, "not_tested"
+    seasonal_p = np.nan
+    if n >= MIN_MONTHS_SEASONAL:
+        seasonal_p = trend_adjusted_seasonal_p(y, moy, seed=seed)
+    seasonal = n >= MIN_MONTHS_SEASONAL and (
+        seasonal_adjust is True or (seasonal_adjust == "auto" and seasonal_p < alpha)
+    )
+    # pymannkendall skips NaN months; its Sen slopes ignore pairs with a NaN (np.nanmedian).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if seasonal:
+            # Positions, not dates, define the seasons: the series is complete month by
+            # month (gaps are NaN), so position mod 12 is a fixed calendar month.
+            res = mk.seasonal_test(y, period=12)
+            return seasonal_p, res.z, res.slope, res.p, "seasonal_mann_kendall"
+        res = mk.original_test(y)
+        return seasonal_p, res.z, res.slope * 12, res.p, "mann_kendall"
+
+
+def trending_up(
+    incidents: pd.DataFrame,
+    *,
+    by: str | Sequence[str],
+    alpha: float = 0.05,
+    **kw: Any,
+) -> pd.DataFrame:
+    """Groups whose counts trend significantly upwards, steepest first.
+
+    The rows of :func:`trend_tests` (same columns; ``kw`` is passed on) with
+    ``trend == "up"`` after Benjamini–Hochberg control at ``alpha``, sorted by
+    ``trend_slope_per_year`` descending (ties by group).
+
+    Examples
+    --------
+    >>> months = pd.date_range("2023-01-01", periods=24, freq="MS")
+    >>> inc = pd.DataFrame({"when": months.repeat(np.arange(1, 25)).append(months),
+    ...                     "beat": ["A"] * 300 + ["B"] * 24})
+    >>> trending_up(inc, by="beat")["beat"].tolist()
+    ['A']
+    """
+    table = trend_tests(incidents, by=by, alpha=alpha, **kw)
+    up = table[table["trend"] == "up"]
+    return up.sort_values("trend_slope_per_year", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
