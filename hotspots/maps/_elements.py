@@ -1,0 +1,265 @@
+"""Folium elements of the patrol map: overlays written as small Leaflet expressions.
+
+Folium's GeoJson/Tooltip/Popup/Choropleth classes put data into HTML unescaped and
+pull in CDN scripts (d3 for colormap legends, jQuery for popups); these few elements
+take JavaScript built from escaped text and embed data as compact JSON instead.
+"""
+
+from __future__ import annotations
+
+import json
+
+from branca.element import MacroElement
+from folium.map import Layer, LayerControl
+from folium.plugins import MarkerCluster
+from folium.template import Template
+from jinja2 import Template as _Jinja
+
+#: Leaflet panes (name, z-index, takes clicks): later stages draw above earlier ones
+#: whatever order layers are toggled in.
+PANES = (
+    ("hs-areas", 405, True),
+    ("hs-density", 410, False),
+    ("hs-gistar", 420, True),
+    ("hs-seasonal", 430, True),
+    ("hs-hotspots", 440, True),
+    ("hs-points", 450, True),
+    ("hs-labels", 460, False),
+)
+
+
+def js_json(obj: object) -> str:
+    """Compact JSON that is safe inside ``<script>`` (no ``</script>`` can occur).
+
+    Examples
+    --------
+    >>> js_json({"p": "</script><b>"})
+    '{"p":"\\\\u003c/script>\\\\u003cb>"}'
+    """
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+class ScriptLayer(Layer):
+    """An overlay whose Leaflet layer is the JavaScript expression ``js`` (``map`` in scope).
+
+    ``name`` is shown as HTML by Leaflet's layer control, so it must be escaped already;
+    ``legend`` is this layer's (escaped) legend section, shown while the layer is on.
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "var {{ this.get_name() }} = (function (map) {\n"
+        "  return {{ this.js }};\n"
+        "})({{ this._parent.get_name() }});\n"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, js: str, *, name: str, show: bool, legend: str = "") -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "Layer"
+        self.js = js
+        self.legend = legend
+
+
+class IncidentCluster(MarkerCluster):
+    """Clustered circle markers for incidents, built in the browser from compact rows.
+
+    ``js`` is an expression that returns the list of markers; it is added in bulk.
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});\n"
+        "{{ this.get_name() }}.addLayers({{ this.js }});\n"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, js: str, *, name: str, show: bool, legend: str = "") -> None:
+        super().__init__(
+            name=name,
+            show=show,
+            maxClusterRadius=40,
+            showCoverageOnHover=False,
+            chunkedLoading=True,
+        )
+        self.js = js
+        self.legend = legend
+
+
+class EscapedLayerControl(LayerControl):
+    """Folium's layer control with names written as UTF-8 JSON (already HTML-escaped)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "var {{ this.get_name() }} = L.control.layers(\n"
+        "  { {%- for key, val in this.base_layers.items() %}{{ this.js(key) }}: {{ val }},"
+        "{%- endfor %} },\n"
+        "  { {%- for key, val in this.overlays.items() %}{{ this.js(key) }}: {{ val }},"
+        "{%- endfor %} },\n"
+        "  {{ this.options|tojavascript }}\n"
+        ").addTo({{ this._parent.get_name() }});\n"
+        "{% endmacro %}"
+    )
+
+    @staticmethod
+    def js(text: str) -> str:
+        return js_json(text)
+
+
+_SETUP_JS = _Jinja("""
+(function (map) {
+  {%- for name, z, clicks in panes %}
+  map.createPane({{ name|tojson }}).style.zIndex = {{ z }};
+  {%- if not clicks %}
+  map.getPane({{ name|tojson }}).style.pointerEvents = 'none';
+  {%- endif %}
+  {%- endfor %}
+})({{ map }});
+function hsPopup() {
+  // Popup options that keep an opened popup clear of the patrol panel.
+  var panel = document.getElementById('hs-panel');
+  var left = panel && panel.offsetWidth < window.innerWidth / 2
+    ? panel.offsetLeft + panel.offsetWidth + 10 : 10;
+  return {maxWidth: 380, autoPanPaddingTopLeft: [left, 10]};
+}
+function hsGeoJson(data, styles, pane) {
+  var popup = hsPopup();
+  return L.geoJSON(data, {
+    pane: pane,
+    style: function (f) { return styles[f.properties.s]; },
+    pointToLayer: function (f, ll) {
+      return L.circleMarker(ll, L.extend({pane: pane}, styles[f.properties.s]));
+    },
+    onEachFeature: function (f, layer) {
+      if (f.properties.p) { layer.bindPopup(f.properties.p, popup); }
+      if (f.properties.t) { layer.bindTooltip(f.properties.t, {sticky: true}); }
+    }
+  });
+}
+function hsLabels(rows, pane) {
+  // rows: [lat, lon, text]; small round badges that do not catch clicks.
+  return rows.map(function (r) {
+    return L.marker([r[0], r[1]], {pane: pane, interactive: false, keyboard: false,
+      icon: L.divIcon({className: 'hs-rank', html: r[2], iconSize: [22, 22]})});
+  });
+}
+""")
+
+
+class Setup(MacroElement):
+    """Panes, shared JavaScript helpers and the page CSS; add it to the map first."""
+
+    _template = Template(
+        "{% macro header(this, kwargs) %}<style>{{ this.css }}</style>{% endmacro %}\n"
+        "{% macro script(this, kwargs) %}{{ this.js() }}{% endmacro %}"
+    )
+
+    def __init__(self, css: str) -> None:
+        super().__init__()
+        self._name = "Setup"
+        self.css = css
+
+    def js(self) -> str:
+        return _SETUP_JS.render(panes=PANES, map=self._parent.get_name())
+
+
+_CHROME_JS = _Jinja("""
+(function (map, legends, hot, attribution, bounds) {
+  function fit(b, options) {
+    // Keep what is fitted clear of the patrol panel when the screen is wide enough.
+    var panel = document.getElementById('hs-panel');
+    var left = panel.offsetWidth < window.innerWidth / 2 ? panel.offsetLeft + panel.offsetWidth : 0;
+    map.fitBounds(b, L.extend({paddingTopLeft: [left, 0]}, options));
+  }
+  // Without animation, so the page opens at its final view.
+  if (bounds) { fit(bounds, {animate: false}); }
+  function sync() {
+    legends.forEach(function (x) {
+      document.getElementById(x[1]).style.display = map.hasLayer(x[0]) ? '' : 'none';
+    });
+  }
+  map.on('overlayadd overlayremove', sync);
+  sync();
+  // The legend sits in the map's bottom-right corner, stacked above the attribution.
+  var legend = L.control({position: 'bottomright'});
+  legend.onAdd = function () {
+    var div = document.getElementById('hs-legend');
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    return div;
+  };
+  legend.addTo(map);
+  document.querySelectorAll('#hs-panel tr[data-rank]').forEach(function (tr) {
+    tr.addEventListener('click', function () {
+      var rank = Number(tr.getAttribute('data-rank'));
+      if (!hot) { return; }
+      if (!map.hasLayer(hot)) { map.addLayer(hot); }
+      hot.hsGeo.eachLayer(function (l) {
+        if (l.feature.properties.rank === rank) {
+          fit(l.getBounds(), {maxZoom: 17});
+          l.openPopup();
+        }
+      });
+    });
+  });
+  if (attribution && map.attributionControl) {
+    map.attributionControl.addAttribution(attribution);
+  }
+})({{ map }}, [{% for var, id in legends %}[{{ var }}, {{ id|tojson }}]{{ "," if not loop.last }}
+{%- endfor %}], {{ hot }}, {{ attribution }}, {{ bounds }});
+""")
+
+
+class Chrome(MacroElement):
+    """The patrol panel, the legend and their behaviour; add it to the map last.
+
+    ``panel`` is escaped HTML; legend sections come from the layers' ``legend`` text.
+    """
+
+    _template = Template(
+        "{% macro html(this, kwargs) %}{{ this.panel }}{{ this.legend_html() }}{% endmacro %}\n"
+        "{% macro script(this, kwargs) %}{{ this.js() }}{% endmacro %}"
+    )
+
+    def __init__(
+        self,
+        panel: str,
+        *,
+        hotspots: Layer | None,
+        attribution: str,
+        bounds: list[list[float]] | None,
+    ) -> None:
+        super().__init__()
+        self._name = "Chrome"
+        self.panel = panel
+        self.hotspots = hotspots
+        self.attribution = attribution
+        self.bounds = bounds
+
+    def _legend_layers(self) -> list[Layer]:
+        return [
+            c
+            for c in self._parent._children.values()
+            if isinstance(c, Layer) and getattr(c, "legend", "")
+        ]
+
+    def legend_html(self) -> str:
+        parts = [
+            f'<div class="hs-leg" id="hs-leg-{i}">{layer.legend}</div>'
+            for i, layer in enumerate(self._legend_layers())
+        ]
+        return f'<div id="hs-legend" class="hs-box">{"".join(parts)}</div>'
+
+    def js(self) -> str:
+        legends = [
+            (layer.get_name(), f"hs-leg-{i}") for i, layer in enumerate(self._legend_layers())
+        ]
+        hot = self.hotspots.get_name() if self.hotspots is not None else "null"
+        return _CHROME_JS.render(
+            map=self._parent.get_name(),
+            legends=legends,
+            hot=hot,
+            attribution=js_json(self.attribution),
+            bounds=js_json(self.bounds),
+        )

@@ -1,0 +1,170 @@
+"""The patrol panel, legend sections and page CSS (escaped HTML strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from hotspots.maps._raster import palette_alpha
+from hotspots.maps._text import area_title, count, esc, month_name, number, param_text, trend_html
+
+HOTSPOT_LINE = "#7a0019"
+HOTSPOT_FILL = "#e31a1c"
+
+CSS = """
+.leaflet-container { background: #eef0ea;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
+.hs-box { background: rgba(255,255,255,.95); color: #222;
+  border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.4); font-size: 12px;
+  line-height: 1.35; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial,
+  sans-serif; padding: 6px 10px; }
+#hs-panel { position: fixed; z-index: 1000; top: 10px; left: 54px; width: 420px;
+  max-width: calc(100vw - 130px);
+  max-height: calc(100vh - 40px); overflow: auto; }
+#hs-panel > details > summary { cursor: pointer; font-size: 14px; }
+#hs-panel h3 { font-size: 12px; margin: 8px 0 2px; }
+.hs-period { font-size: 12px; color: #444; font-weight: normal; }
+.hs-scroll { max-height: 40vh; overflow: auto; }
+table.hs-list { border-collapse: collapse; width: 100%; margin-top: 4px; }
+.hs-list thead th { position: sticky; top: 0; background: #fff; }
+.hs-list { font-size: 11.5px; }
+.hs-list th, .hs-list td { padding: 2px 3px; border-bottom: 1px solid #ddd; text-align: left;
+  vertical-align: top; }
+.hs-list td.n { text-align: right; }
+.hs-list tbody tr { cursor: pointer; }
+.hs-list tbody tr:hover { background: #fde0dd; }
+.hs-note { background: #fff3cd; padding: 4px 6px; border-radius: 4px; margin: 4px 0; }
+.hs-src { color: #555; font-size: 11px; margin-top: 6px; }
+.hs-kv { border-collapse: collapse; font-size: 12px; }
+.hs-kv th { text-align: left; padding: 1px 8px 1px 0; font-weight: 600; vertical-align: top; }
+.hs-kv td { padding: 1px 0; }
+#hs-legend { max-height: 45vh; overflow: auto; max-width: 260px; }
+.leaflet-control-attribution { max-width: 60vw; font-size: 10px; }
+.hs-leg + .hs-leg { margin-top: 6px; }
+.hs-leg b { display: block; margin-bottom: 2px; }
+.hs-sw { display: inline-block; width: 14px; height: 12px; vertical-align: middle;
+  margin-right: 5px; border: 1px solid #555; }
+.hs-dot { display: inline-block; border-radius: 50%; vertical-align: middle; margin-right: 5px;
+  border: 1px solid #333; }
+.hs-grad { height: 12px; border: 1px solid #888; }
+.hs-ticks { display: flex; justify-content: space-between; }
+.hs-rank { background: #7a0019; color: #fff; border: 1px solid #fff; border-radius: 50%;
+  text-align: center; font: bold 11px/20px sans-serif; }
+.hs-rank.inline { display: inline-block; width: 20px; height: 20px; vertical-align: middle; }
+.hs-pop h4 { margin: 0 0 4px; font-size: 13px; }
+.hs-spark svg { max-width: 100%; height: auto; }
+"""
+
+
+def _list_table(hot: pd.DataFrame, area_cols: Sequence[str]) -> str:
+    has_peak = "peak_month" in hot.columns
+    has_trend = "trend" in hot.columns
+    head = ["#", "Place", *[area_title(c) for c in area_cols], "Incidents"]
+    head += ["Peak"] * has_peak + ["Trend"] * has_trend
+    rows = []
+    for r in hot.to_dict("records"):
+        label = esc(r.get("label")) or esc(r.get("hotspot_id"))
+        cells = [
+            f'<td class="n">{int(r["rank"])}</td>',
+            f"<td>{label}</td>",
+            *[f"<td>{esc(r.get(c))}</td>" for c in area_cols],
+            f'<td class="n">{count(r["incidents"])}</td>',
+        ]
+        if has_peak:
+            cells.append(f"<td>{month_name(r.get('peak_month'), short=True)}</td>")
+        if has_trend:
+            word = trend_html(r.get("trend"))
+            cells.append(f'<td title="{word}">{trend_html(r.get("trend"), short=True)}</td>')
+        rows.append(f'<tr data-rank="{int(r["rank"])}">{"".join(cells)}</tr>')
+    th = "".join(f"<th>{h}</th>" for h in head)
+    return (
+        f'<table class="hs-list"><thead><tr>{th}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def panel_html(
+    *,
+    title: str,
+    period: str,
+    hot: pd.DataFrame,
+    area_cols: Sequence[str],
+    notes: Sequence[str],
+    params: dict,
+    attribution: str,
+) -> str:
+    """The collapsible patrol panel; ``notes`` are escaped HTML sentences."""
+    if len(hot):
+        ranked = (
+            "<h3>Hotspots by priority</h3><div>Click a row to zoom to the hotspot.</div>"
+            + f'<div class="hs-scroll">{_list_table(hot, area_cols)}</div>'
+        )
+    else:
+        ranked = "<p>No hotspots were found with these settings.</p>"
+    note_html = "".join(f'<div class="hs-note">{n}</div>' for n in notes)
+    param_rows = "".join(
+        f"<tr><th>{esc(k)}</th><td>{param_text(v)}</td></tr>" for k, v in params.items()
+    )
+    return (
+        '<div id="hs-panel" class="hs-box"><details open>'
+        f'<summary><b>{esc(title)}</b> <span class="hs-period">{esc(period)}</span></summary>'
+        f"{note_html}{ranked}"
+        "<details><summary>How to read this map</summary><ul>"
+        "<li>Red outlines numbered 1, 2, 3… are the hotspots, in priority order. "
+        "Click one for its details.</li>"
+        "<li>Yellow-to-red shading is the estimated number of incidents per km² "
+        "(kernel density); it is an estimate, not a count of events at that spot.</li>"
+        "<li>Shaded areas show incidents (or the rate per 1,000 residents) per area.</li>"
+        "<li>Use the layer list (top right) to switch layers on and off.</li>"
+        "</ul></details>"
+        f'<details><summary>Method and parameters</summary><table class="hs-kv">{param_rows}'
+        "</table></details>"
+        f'<div class="hs-src">Source: {esc(attribution)}</div>'
+        "</details></div>"
+    )
+
+
+def legend_hotspots() -> str:
+    return (
+        "<b>Hotspots</b>"
+        f'<span class="hs-sw" style="border:2px solid {HOTSPOT_LINE};'
+        f'background:rgba(227,26,28,.15)"></span>hotspot '
+        '<span class="hs-rank inline">1</span> priority rank'
+    )
+
+
+def legend_density(vmax: float, clipped: bool) -> str:
+    rgb, alpha = palette_alpha()
+    idx = [round(i * 255 / 10) for i in range(11)]
+    stops = ", ".join(
+        f"rgba({rgb[i][0]},{rgb[i][1]},{rgb[i][2]},{alpha[i]:.2f}) {i / 2.55:.0f}%" for i in idx
+    )
+    top = ("&ge; " if clipped else "") + number(vmax)
+    return (
+        "<b>Density, incidents per km²</b>"
+        f'<div class="hs-grad" style="background:linear-gradient(to right, {stops})"></div>'
+        f'<div class="hs-ticks"><span>0</span><span>{number(vmax / 2)}</span>'
+        f"<span>{top}</span></div>"
+    )
+
+
+def legend_swatches(title: str, items: Sequence[tuple[str, str]], extra: str = "") -> str:
+    """A titled list of (colour, escaped text) swatches."""
+    rows = "".join(
+        f'<div><span class="hs-sw" style="background:{c}"></span>{t}</div>' for c, t in items
+    )
+    return f"<b>{title}</b>{rows}{extra}"
+
+
+def legend_outline(title: str, colour: str) -> str:
+    return (
+        f'<b>{title}</b><span class="hs-sw" style="border:2px solid {colour};'
+        f'background:{colour}40"></span>hotspot in this period'
+    )
+
+
+def legend_dots(title: str, fill: str, text: str, size: int) -> str:
+    return (
+        f'<b>{title}</b><span class="hs-dot" style="background:{fill};width:{size}px;'
+        f'height:{size}px"></span>{text}'
+    )

@@ -1,0 +1,275 @@
+"""Polygon and image layers: areas, density, Gi* cells, seasonal and ranked hotspots."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+from hotspots.grid import Grid
+from hotspots.maps._elements import ScriptLayer, js_json
+from hotspots.maps._geo import check_frame, display_geometry, feature, label_points
+from hotspots.maps._panel import (
+    HOTSPOT_FILL,
+    HOTSPOT_LINE,
+    legend_density,
+    legend_hotspots,
+    legend_outline,
+    legend_swatches,
+)
+from hotspots.maps._popups import area_popup, area_tooltip, hotspot_popup, hotspot_tooltip
+from hotspots.maps._raster import density_image
+from hotspots.maps._text import area_title, count, esc, missing, number
+from hotspots.schema import InputError
+
+#: Boundary simplification for display, metres (well below a street's width).
+AREA_TOLERANCE_M = 15.0
+HOTSPOT_TOLERANCE_M = 5.0
+#: Rank badges: always for the top ALWAYS_LABELLED, up to LABELLED_RANKS from LABEL_ZOOM.
+ALWAYS_LABELLED = 10
+LABELLED_RANKS = 30
+LABEL_ZOOM = 13
+#: More significant Gi* cells than this are merged per class (one outline per class).
+MAX_GISTAR_CELLS = 4000
+NAME_HOTSPOTS = "Hotspots (ranked)"
+NAME_DENSITY = "Density (incidents per km²)"
+NAME_GISTAR = "Gi* hot and cold spots"
+
+_GISTAR_COLOURS = (
+    ("hot", 99, "#b2182b"),
+    ("hot", 95, "#ef8a62"),
+    ("hot", 90, "#fddbc7"),
+    ("cold", 90, "#d1e5f0"),
+    ("cold", 95, "#67a9cf"),
+    ("cold", 99, "#2166ac"),
+)
+_GISTAR_RE = re.compile(r"\s*(hot|cold)\s*spot\D*(\d+)", re.IGNORECASE)
+
+
+class _Styles:
+    """Distinct Leaflet style dicts, numbered in order of first use (features carry the index)."""
+
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, style: dict) -> int:
+        key = js_json(style)
+        if key not in self._index:
+            self._index[key] = len(self.items)
+            self.items.append(style)
+        return self._index[key]
+
+
+def _geojson_layer(features: list[dict], styles: _Styles, pane: str, **kw: object) -> ScriptLayer:
+    data = {"type": "FeatureCollection", "features": features}
+    js = f"hsGeoJson({js_json(data)}, {js_json(styles.items)}, {js_json(pane)})"
+    return ScriptLayer(js, **kw)
+
+
+def _class_breaks(values: np.ndarray, *, integer: bool) -> np.ndarray:
+    """Quantile class edges (quintiles, fewer for few values), rounded for the legend.
+
+    Examples
+    --------
+    >>> _class_breaks(np.array([100.0, 300.0, np.nan]), integer=True).tolist()
+    [100.0, 200.0, 300.0]
+    """
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return np.array([])
+    q = np.quantile(v, np.linspace(0.0, 1.0, min(5, len(np.unique(v))) + 1))
+    return np.unique(np.round(q) if integer else np.round(q, 1))
+
+
+def _class_labels(breaks: np.ndarray, *, integer: bool) -> list[str]:
+    n = len(breaks) - 1
+    if n < 1:
+        return [f"{breaks[0]:,.0f}" if integer else f"{breaks[0]:,.1f}"] if len(breaks) else []
+    labels = []
+    fmt = "{:,.0f}" if integer else "{:,.1f}"
+    for i in range(n):
+        hi = breaks[i + 1] - 1 if integer and i < n - 1 else breaks[i + 1]
+        lo_t, hi_t = fmt.format(breaks[i]), fmt.format(max(hi, breaks[i]))
+        labels.append(lo_t if lo_t == hi_t else f"{lo_t} – {hi_t}")
+    return labels
+
+
+def area_layer(key: str, frame: gpd.GeoDataFrame, *, show: bool) -> ScriptLayer:
+    use_rate = "rate_per_1000" in frame.columns and frame["rate_per_1000"].notna().any()
+    col = "rate_per_1000" if use_rate else "incidents"
+    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+    breaks = _class_breaks(values, integer=not use_rate)
+    n = max(len(breaks) - 1, 1)
+    colours = [to_hex(colormaps["Purples"](x)) for x in np.linspace(0.2, 0.85, n)]
+    cls = np.clip(np.searchsorted(breaks[1:-1], values, side="right"), 0, n - 1)
+    has_sig = "significance" in frame.columns
+    geoms = display_geometry(frame, tolerance_m=AREA_TOLERANCE_M, coverage=True)
+    styles, features = _Styles(), []
+    for g, row, v, c in zip(geoms, frame.to_dict("records"), values, cls, strict=True):
+        above = has_sig and row.get("significance") == "above"
+        style = {
+            "color": "#3f007d" if above else "#555555",
+            "weight": 3 if above else 1,
+            "fillColor": colours[c] if np.isfinite(v) else "#d9d9d9",
+            "fillOpacity": 0.55,
+        }
+        value_text = f"{count(row['incidents'])} incidents" + (
+            f" · {number(v)} per 1,000 residents" if use_rate and np.isfinite(v) else ""
+        )
+        features.append(
+            feature(
+                g,
+                {
+                    "s": styles(style),
+                    "k": "area",
+                    "t": area_tooltip(row, key, value_text),
+                    "p": area_popup(row, key),
+                },
+            )
+        )
+    unit = "incidents per 1,000 residents" if use_rate else "incidents"
+    items = list(zip(colours, _class_labels(breaks, integer=not use_rate), strict=False))
+    if not np.isfinite(values).all():
+        items.append(("#d9d9d9", "no data"))
+    extra = (
+        (
+            '<div><span class="hs-sw" style="border:3px solid #3f007d"></span>'
+            "significantly above expected</div>"
+        )
+        if has_sig
+        else ""
+    )
+    legend = legend_swatches(f"{area_title(key)}: {unit}", items, extra)
+    return _geojson_layer(
+        features, styles, "hs-areas", name=f"{area_title(key)}: {unit}", show=show, legend=legend
+    )
+
+
+def hotspot_layer(hot: gpd.GeoDataFrame, area_cols: list[str]) -> ScriptLayer:
+    geoms = display_geometry(hot, tolerance_m=HOTSPOT_TOLERANCE_M)
+    lon, lat = label_points(hot)
+    styles, features, labels = _Styles(), [], []
+    for i, (g, row) in enumerate(zip(geoms, hot.to_dict("records"), strict=True)):
+        rank = int(row["rank"])
+        style = {
+            "color": HOTSPOT_LINE,
+            "weight": 3.5 if rank <= 10 else 2,
+            "fillColor": HOTSPOT_FILL,
+            "fillOpacity": 0.15,
+        }
+        features.append(
+            feature(
+                g,
+                {
+                    "s": styles(style),
+                    "k": "hotspot",
+                    "rank": rank,
+                    "t": hotspot_tooltip(row),
+                    "p": hotspot_popup(row, area_cols),
+                },
+            )
+        )
+        if rank <= LABELLED_RANKS:
+            labels.append([float(lat[i]), float(lon[i]), str(rank)])
+    data = {"type": "FeatureCollection", "features": features}
+    top, more = labels[:ALWAYS_LABELLED], labels[ALWAYS_LABELLED:]
+    # The top ranks are always numbered; the next ones only once zoomed in, where the
+    # badges no longer pile up on each other.
+    js = (
+        "(function () {"
+        f' var geo = hsGeoJson({js_json(data)}, {js_json(styles.items)}, "hs-hotspots");'
+        f' var g = L.featureGroup([geo].concat(hsLabels({js_json(top)}, "hs-labels")));'
+        f' var more = L.layerGroup(hsLabels({js_json(more)}, "hs-labels"));'
+        " function zoomed() {"
+        f"  if (map.getZoom() >= {LABEL_ZOOM}) {{ g.addLayer(more); }}"
+        " else { g.removeLayer(more); } }"
+        " map.on('zoomend', zoomed); zoomed(); g.hsGeo = geo; return g; })()"
+    )
+    return ScriptLayer(js, name=NAME_HOTSPOTS, show=True, legend=legend_hotspots())
+
+
+def density_layer(density: np.ndarray, grid: Grid) -> ScriptLayer | None:
+    if not isinstance(grid, Grid):
+        raise InputError(f"density_grid must be a hotspots.grid.Grid, got {type(grid).__name__}")
+    img = density_image(density, grid)
+    if img is None:
+        return None
+    js = (
+        f"L.imageOverlay({js_json(img.data_url)}, {js_json(img.bounds)},"
+        " {pane: 'hs-density', interactive: false})"
+    )
+    return ScriptLayer(
+        js, name=NAME_DENSITY, show=True, legend=legend_density(img.vmax, img.clipped)
+    )
+
+
+def gistar_layer(cells: gpd.GeoDataFrame) -> tuple[ScriptLayer, list[str]]:
+    cells = check_frame(cells, "gistar_cells", ("label", "z"))
+    colours = {(k, c): col for k, c, col in _GISTAR_COLOURS}
+    keys = []
+    for label in cells["label"]:
+        m = _GISTAR_RE.match(str(label)) if not missing(label) else None
+        keys.append((m.group(1).lower(), int(m.group(2))) if m else None)
+    keep = np.array([k in colours for k in keys], dtype=bool)
+    sig = cells[keep]
+    sig_keys = [k for k in keys if k in colours]
+    present = [(k, c) for k, c, _ in _GISTAR_COLOURS if (k, c) in set(sig_keys)]
+    notes: list[str] = []
+    if len(sig) > MAX_GISTAR_CELLS:
+        notes.append(f"{len(sig):,} significant Gi* cells are drawn merged by class.")
+        cell_geoms = sig.geometry.to_numpy()
+        merged = [shapely.union_all(cell_geoms[[k == key for k in sig_keys]]) for key in present]
+        frame = gpd.GeoDataFrame(geometry=merged, crs=cells.crs)
+        geoms, keys = display_geometry(frame, tolerance_m=1.0), present
+        tips = [f"{k.title()} spot {c}%" for k, c in present]
+    else:
+        geoms, keys = display_geometry(sig, tolerance_m=1.0), sig_keys
+        tips = [
+            f"{esc(label)}" + ("" if missing(z) else f" (z = {float(z):.2f})")
+            for label, z in zip(sig["label"], sig["z"], strict=True)
+        ]
+    styles = _Styles()
+    features = [
+        feature(g, {"s": styles(_gi_style(colours[k])), "t": t})
+        for g, k, t in zip(geoms, keys, tips, strict=True)
+    ]
+    items = [(colours[(k, c)], f"{k.title()} spot, {c}% confidence") for k, c in present]
+    legend = legend_swatches("Gi* hot and cold spots", items or [("#f7f7f7", "none significant")])
+    layer = _geojson_layer(
+        features, styles, "hs-gistar", name=NAME_GISTAR, show=False, legend=legend
+    )
+    return layer, notes
+
+
+def _gi_style(colour: str) -> dict:
+    return {"color": colour, "weight": 0.5, "fillColor": colour, "fillOpacity": 0.7}
+
+
+def seasonal_layer(name: str, frame: gpd.GeoDataFrame, colour: str) -> ScriptLayer:
+    frame = check_frame(frame, f"monthly_hotspot_layers[{name!r}]")
+    geoms = display_geometry(frame, tolerance_m=HOTSPOT_TOLERANCE_M)
+    styles, features = _Styles(), []
+    style = styles({"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.25})
+    for g, row in zip(geoms, frame.to_dict("records"), strict=True):
+        bits = [f"<b>{esc(name)}</b>"]
+        if not missing(row.get("rank")):
+            bits.append(f"hotspot {int(row['rank'])}")
+        if not missing(row.get("incidents")):
+            bits.append(f"{count(row['incidents'])} incidents")
+        if esc(row.get("label")):
+            bits.append(esc(row.get("label")))
+        features.append(feature(g, {"s": style, "t": " · ".join(bits)}))
+    return _geojson_layer(
+        features,
+        styles,
+        "hs-seasonal",
+        name=f"Hotspots: {esc(name)}",
+        show=False,
+        legend=legend_outline(f"Hotspots: {esc(name)}", colour),
+    )

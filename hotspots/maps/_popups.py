@@ -1,0 +1,78 @@
+"""Popup and tooltip HTML for each kind of feature (all data text escaped)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hotspots.maps._text import (
+    area_text,
+    area_title,
+    count,
+    esc,
+    missing,
+    month_name,
+    number,
+    signed,
+    significance,
+    spark,
+    table,
+    trend_html,
+)
+
+
+def hotspot_title(row: Mapping) -> str:
+    """``Hotspot 3 · Market Street`` (escaped)."""
+    label = esc(row.get("label")) or esc(row.get("hotspot_id"))
+    return f"Hotspot {int(row['rank'])}" + (f" · {label}" if label else "")
+
+
+def hotspot_tooltip(row: Mapping) -> str:
+    peak = month_name(row.get("peak_month"))
+    return f"<b>{hotspot_title(row)}</b><br>{count(row['incidents'])} incidents" + (
+        f" · peak {peak}" if peak else ""
+    )
+
+
+def hotspot_popup(row: Mapping, area_cols: list[str]) -> str:
+    density = row.get("density_km2")
+    rows = [
+        ("Rank", f"{int(row['rank'])}"),
+        ("Incidents", count(row["incidents"])),
+        ("Area", area_text(row.get("area_m2"))),
+        ("Density", "" if missing(density) else f"{number(float(density))} incidents per km²"),
+        *[(area_title(c), esc(row.get(c))) for c in area_cols],
+        ("Main categories", esc(row.get("top_categories"))),
+        ("Peak month", month_name(row.get("peak_month"))),
+        ("Trend", trend_html(row.get("trend"), row.get("trend_slope_per_year"))),
+        ("Pattern", esc(row.get("class"))),
+        ("Id", esc(row.get("hotspot_id"))),
+    ]
+    return (
+        f'<div class="hs-pop"><h4>{hotspot_title(row)}</h4>{table(rows)}'
+        f"{spark(row.get('spark_svg'))}</div>"
+    )
+
+
+def area_tooltip(row: Mapping, key: str, value_text: str) -> str:
+    return f"<b>{area_title(key)} {esc(row['name'])}</b><br>{value_text}"
+
+
+def area_popup(row: Mapping, key: str) -> str:
+    rate = row.get("rate_per_1000")
+    change = signed(row.get("change"))
+    pct = row.get("change_pct")
+    if change and not missing(pct):
+        change += f" ({float(pct):+.0f}%)"
+    rows = [
+        ("Incidents", count(row["incidents"])),
+        ("Rate per 1,000 residents", "" if missing(rate) else number(float(rate))),
+        ("Compared with the force", significance(row.get("significance"))),
+        ("Change", change),
+        ("Peak month", month_name(row.get("peak_month"))),
+        ("Trend", trend_html(row.get("trend"), row.get("trend_slope_per_year"))),
+        ("Hotspots inside", esc(row.get("top_hotspots"))),
+    ]
+    return (
+        f'<div class="hs-pop"><h4>{area_title(key)} {esc(row["name"])}</h4>{table(rows)}'
+        f"{spark(row.get('spark_svg'))}</div>"
+    )

@@ -1,0 +1,217 @@
+"""Escaping and formatting of everything the map shows as text.
+
+Every value that comes from data goes through :func:`esc` before it is put into HTML;
+the only markup taken as-is is the sparkline SVG our own seasonal code draws.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+#: Display names for common area layer keys; anything else is title-cased.
+AREA_TITLES = {
+    "npa": "NPA",
+    "lsoa": "LSOA",
+    "msoa": "MSOA",
+    "beat": "Beat",
+    "ward": "Ward",
+    "district": "District",
+    "neighbourhood": "Neighbourhood",
+}
+
+_TREND_WORDS = {
+    "up": ("&#8599;", "Rising"),
+    "down": ("&#8600;", "Falling"),
+    "none": ("&#8594;", "No clear trend"),
+}
+_SIGNIFICANCE_WORDS = {
+    "above": "Significantly above expected",
+    "below": "Significantly below expected",
+    "as expected": "Within expected range",
+}
+
+
+def missing(value: object) -> bool:
+    """True for None, NaN, NA and empty text."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def esc(value: object) -> str:
+    """HTML-escape any value from data ("" when missing).
+
+    Examples
+    --------
+    >>> esc("<script>alert(1)</script>")
+    '&lt;script&gt;alert(1)&lt;/script&gt;'
+    >>> esc(float("nan")), esc(None), esc(3)
+    ('', '', '3')
+    """
+    return "" if missing(value) else html.escape(str(value), quote=True)
+
+
+def area_title(key: str) -> str:
+    """Display name of an area layer key (escaped).
+
+    Examples
+    --------
+    >>> area_title("npa"), area_title("police_sector")
+    ('NPA', 'Police Sector')
+    """
+    return esc(AREA_TITLES.get(key.lower(), key.replace("_", " ").title()))
+
+
+def number(value: float) -> str:
+    """A number with about three significant figures and thousands separators.
+
+    Examples
+    --------
+    >>> number(1234.6), number(56.78), number(3.14159), number(0.0)
+    ('1,235', '56.8', '3.14', '0')
+    """
+    a = abs(value)
+    if a >= 100 or value == int(value):
+        return f"{value:,.0f}"
+    if a >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def count(value: object) -> str:
+    """A count as an integer with separators ("" when missing)."""
+    return "" if missing(value) else f"{int(round(float(value))):,}"
+
+
+def month_name(value: object, *, short: bool = False) -> str:
+    """Month name of 1–12 ("" for missing or 0, which means no incidents).
+
+    Examples
+    --------
+    >>> month_name(7), month_name(7.0, short=True), month_name(float("nan")), month_name(0)
+    ('July', 'Jul', '', '')
+    """
+    if missing(value):
+        return ""
+    try:
+        m = int(value)
+    except (TypeError, ValueError):
+        return ""
+    if not 1 <= m <= 12:
+        return ""
+    return MONTHS[m - 1][:3] if short else MONTHS[m - 1]
+
+
+def area_text(area_m2: object) -> str:
+    """Area in hectares below 1 km², else in km².
+
+    Examples
+    --------
+    >>> area_text(45_000), area_text(2_500_000), area_text(None)
+    ('4.5 ha', '2.50 km²', '')
+    """
+    if missing(area_m2):
+        return ""
+    a = float(area_m2)
+    return f"{a / 1e4:,.1f} ha" if a < 1e6 else f"{a / 1e6:,.2f} km²"
+
+
+def trend_html(trend: object, slope: object = None, *, short: bool = False) -> str:
+    """Arrow and words for a trend class, with the Sen slope when given.
+
+    Examples
+    --------
+    >>> trend_html("up", 2.5)
+    '&#8599; Rising (+2.5 incidents a month, per year)'
+    >>> trend_html("none", short=True), trend_html(None)
+    ('&#8594;', '')
+    """
+    if missing(trend):
+        return ""
+    arrow, word = _TREND_WORDS.get(str(trend), ("", esc(trend)))
+    if short:
+        return arrow or word
+    text = f"{arrow} {word}".strip()
+    if not missing(slope) and str(trend) != "none":
+        text += f" ({float(slope):+.1f} incidents a month, per year)"
+    return text
+
+
+def signed(value: object) -> str:
+    """A change with its sign ("" when missing; text is escaped).
+
+    Examples
+    --------
+    >>> signed(12), signed(-3.25), signed("n/a")
+    ('+12', '-3.2', 'n/a')
+    """
+    if missing(value):
+        return ""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return esc(value)
+    return f"{v:+,.0f}" if v == int(v) else f"{v:+,.1f}"
+
+
+def significance(value: object) -> str:
+    """Words for a funnel-plot significance class."""
+    return "" if missing(value) else _SIGNIFICANCE_WORDS.get(str(value), esc(value))
+
+
+def spark(svg: object) -> str:
+    """The sparkline markup, which our own code drew; anything not an SVG is dropped."""
+    if isinstance(svg, str) and svg.lstrip().startswith("<svg"):
+        return f'<div class="hs-spark">{svg}</div>'
+    return ""
+
+
+def table(rows: Iterable[tuple[str, str]]) -> str:
+    """A two-column table of (escaped heading, escaped value) pairs, skipping empty values."""
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v != "")
+    return f'<table class="hs-kv">{body}</table>'
+
+
+def param_text(value: object) -> str:
+    """A parameter value as escaped text (dicts as ``key: value; …``).
+
+    Examples
+    --------
+    >>> param_text({"rule": "silverman", "bandwidth_m": 180})
+    'rule: silverman; bandwidth_m: 180'
+    >>> param_text(0.25), param_text(True)
+    ('0.25', 'yes')
+    """
+    if isinstance(value, dict):
+        return "; ".join(f"{esc(k)}: {param_text(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and math.isfinite(value):
+        return esc(f"{value:g}")
+    if isinstance(value, list | tuple):
+        return ", ".join(param_text(v) for v in value)
+    return esc(value)
