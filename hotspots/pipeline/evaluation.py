@@ -1,0 +1,221 @@
+"""``hotspots evaluate``: score cells on a training period, test them on a later one, write
+``evaluation.csv``, ``evaluation.png`` and ``evaluation.json``.
+
+The grid is the one ``hotspots run`` would use for the same configuration: the study area
+is the union of the first area layer, the cell size ``config.cell_size_m`` or, when that is
+None, the ``"arcgis"`` rule of :func:`hotspots.grid.make_grid` (shorter side of the study
+area / 250, rounded to a nice value in 10–500 m), cells outside the area masked. Without
+area layers the grid covers the bounds of the loaded incidents (both periods) unmasked.
+Measures and methods: :mod:`hotspots.evaluate`, :mod:`hotspots.scoring`,
+``docs/evaluation.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from hotspots.boundaries import study_area
+from hotspots.evaluate import CURVE_AREA_SHARES, DEFAULT_AREA_SHARES, Evaluation, evaluate
+from hotspots.grid import Grid, make_grid, mask_from_geometry
+from hotspots.io.atomic import write_bytes_atomic
+from hotspots.io.writers import write_csv, write_json
+from hotspots.pipeline.config import RunConfig
+from hotspots.pipeline.stages import Prepared, prepare
+from hotspots.schema import InputError
+from hotspots.scoring import DEFAULT_METHOD, ScoringMethod
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``evaluation.csv``, in order.
+CSV_COLUMNS = [
+    "method", "method_params", "category", "train_from", "train_to", "test_from", "test_to",
+    "cell_size_m", "n_train", "n_test", "area_share", "cells", "hits", "hit_rate", "pai",
+    "pei", "rri",
+]
+_DASHES = ("-", "--", ":", "-.")
+
+
+def run_evaluation(
+    config: RunConfig,
+    *,
+    train: tuple[str, str],
+    test: tuple[str, str],
+    category: str | None = None,
+    out: str | Path,
+    methods: Mapping[str, ScoringMethod | str] | None = None,
+    area_shares: Sequence[float] = DEFAULT_AREA_SHARES,
+) -> pd.DataFrame:
+    """Backtest the scoring methods on one train/test split of the config's incidents.
+
+    Parameters
+    ----------
+    config
+        The run configuration (inputs, areas, cell size, density options). Its month
+        filters are replaced by the two periods; its categories by ``category`` if given.
+    train, test
+        Inclusive ``("YYYY-MM", "YYYY-MM")`` month ranges; the test period must start
+        after the training period ends.
+    category
+        One category (e.g. ``"Anti-social behaviour"``); None uses all (or the config's).
+    out
+        Folder for ``evaluation.csv`` (:data:`CSV_COLUMNS`, one row per method and area
+        share), ``evaluation.png`` (hit-rate and PAI curves over 0.25–20 % of the area)
+        and ``evaluation.json`` (parameters and counts).
+    methods
+        Label → method; None compares ``default`` (:data:`hotspots.scoring.DEFAULT_METHOD`),
+        ``counts`` and ``kde`` (the run's density surface: ``config.kernel``,
+        ``config.bandwidth_m``, ``config.bandwidth_rule``).
+    area_shares
+        Shares of the study area reported in the CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table written to ``evaluation.csv``.
+    """
+    train_from, train_to = _period(train, "train")
+    test_from, test_to = _period(test, "test")
+    if test_from <= train_to:
+        raise InputError(f"the test period ({test_from}..{test_to}) must start after the "
+                         f"training period ends ({train_to}): test incidents would leak into "
+                         "training")
+    cfg = dataclasses.replace(
+        config, month_from=str(train_from), month_to=str(test_to), last_months=None,
+        categories=[category] if category else config.categories,
+    )
+    prepared = prepare(cfg)
+    incidents = prepared.incidents
+    month = incidents["when"].dt.to_period("M")
+    in_train = ((month >= train_from) & (month <= train_to)).to_numpy()
+    in_test = ((month >= test_from) & (month <= test_to)).to_numpy()
+    for name, rows, lo, hi in (("training", in_train, train_from, train_to),
+                               ("test", in_test, test_from, test_to)):
+        if not rows.any():
+            raise InputError(f"no incidents in the {name} months {lo}..{hi}"
+                             + (f" for category {category!r}" if category else ""))
+    grid = evaluation_grid(prepared, config)
+    resolved = dict(methods) if methods is not None else _default_methods(config)
+    shares = sorted({*(float(a) for a in area_shares), *CURVE_AREA_SHARES})
+    ev = evaluate(incidents.loc[in_train], incidents.loc[in_test], grid, methods=resolved,
+                  area_shares=shares)
+    table = _csv_table(ev, area_shares, category, (train_from, train_to, test_from, test_to))
+    out = Path(out)
+    write_csv(table, out / "evaluation.csv")
+    title = (f"{category or 'All categories'}: trained {train_from}..{train_to}, "
+             f"tested {test_from}..{test_to}, {grid.cell_size_m:g} m cells")
+    write_bytes_atomic(out / "evaluation.png", curve_png(ev.table, title=title))
+    write_json(_metadata(ev, prepared, category, (train_from, train_to, test_from, test_to)),
+               out / "evaluation.json")
+    best = table.loc[np.isclose(table["area_share"], 0.01), ["method", "pai"]]
+    log.info("PAI at 1%% of the area: %s", ", ".join(f"{m} {p:.1f}" for m, p in best.values))
+    return table
+
+
+def evaluation_grid(prepared: Prepared, config: RunConfig) -> Grid:
+    """The grid ``hotspots run`` would use: study-area bounds, its cell-size rule, masked."""
+    area = study_area(prepared.layers)
+    if area is None:
+        inc = prepared.incidents
+        bounds = (inc["x"].min(), inc["y"].min(), inc["x"].max(), inc["y"].max())
+        return make_grid(bounds, cell_size_m=config.cell_size_m)
+    grid = make_grid(area.bounds, cell_size_m=config.cell_size_m)
+    return grid.with_mask(mask_from_geometry(grid, area))
+
+
+def curve_png(table: pd.DataFrame, *, title: str = "") -> bytes:
+    """PNG of hit rate and PAI against the share of area selected, one line per method.
+
+    ``table`` has ``method``, ``area_share``, ``hit_rate`` and ``pai`` (an
+    :class:`~hotspots.evaluate.Evaluation` table); shares above 20 % are not drawn.
+    """
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_hit, ax_pai = fig.subplots(1, 2)
+    groups = table.loc[table["area_share"] <= 0.2].groupby("method", sort=False)
+    for i, (method, rows) in enumerate(groups):
+        # Methods often coincide over long stretches: vary the dash so none is hidden.
+        style = {"label": method, "linestyle": _DASHES[i % len(_DASHES)],
+                 "linewidth": 2.2 - 0.4 * (i % 3)}
+        pct = rows["area_share"].to_numpy() * 100
+        ax_hit.plot(pct, rows["hit_rate"].to_numpy() * 100, **style)
+        ax_pai.plot(pct, rows["pai"].to_numpy(), **style)
+    ax_hit.set(xlabel="share of study area selected (%)", ylabel="test incidents captured (%)",
+               title="Hit rate")
+    ax_pai.set(xlabel="share of study area selected (%)", ylabel="PAI (log scale)",
+               title="Predictive Accuracy Index", yscale="log")
+    for ax in (ax_hit, ax_pai):
+        ax.set_xlim(0, 20)
+        ax.grid(alpha=0.3)
+    ax_pai.legend(loc="upper right")
+    if title:
+        fig.suptitle(title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _default_methods(config: RunConfig) -> dict[str, ScoringMethod | str]:
+    kde = ScoringMethod("kde", {"kernel": config.kernel, "bandwidth_m": config.bandwidth_m,
+                                "bandwidth_rule": config.bandwidth_rule})
+    return {"default": DEFAULT_METHOD, "counts": "counts", "kde": kde}
+
+
+def _period(value: tuple[Any, Any], name: str) -> tuple[pd.Period, pd.Period]:
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be (from, to) months like ('2025-01', '2025-06'), "
+                         f"got {value!r}") from None
+    months = []
+    for part, text in (("from", lo), ("to", hi)):
+        try:
+            months.append(pd.Period(str(text), freq="M"))
+        except (ValueError, TypeError):
+            raise InputError(f"{name} {part}: {text!r} is not a month like 2025-06") from None
+    if months[0] > months[1]:
+        raise InputError(f"{name}: {months[0]} is after {months[1]}")
+    return months[0], months[1]
+
+
+def _csv_table(ev: Evaluation, area_shares: Sequence[float], category: str | None,
+               months: tuple[pd.Period, ...]) -> pd.DataFrame:
+    wanted = np.isin(np.round(ev.table["area_share"], 10),
+                     np.round(np.asarray(area_shares, dtype=float), 10))
+    table = ev.table.loc[wanted].copy()
+    table["method_params"] = table["method"].map({k: m.label for k, m in ev.methods.items()})
+    table["category"] = category or "all"
+    for col, m in zip(("train_from", "train_to", "test_from", "test_to"), months, strict=True):
+        table[col] = str(m)
+    table["cell_size_m"] = ev.grid.cell_size_m
+    table["n_train"] = ev.n_train
+    table["n_test"] = ev.n_test
+    return table[CSV_COLUMNS].reset_index(drop=True)
+
+
+def _metadata(ev: Evaluation, prepared: Prepared, category: str | None,
+              months: tuple[pd.Period, ...]) -> dict[str, Any]:
+    return {
+        "train": [str(months[0]), str(months[1])],
+        "test": [str(months[2]), str(months[3])],
+        "category": category or "all",
+        "study_area": [lyr.layer for lyr in prepared.layers[:1]] or "bounds of the incidents",
+        **ev.params(),
+        "rows": prepared.counts,
+        "measures": {
+            "hit_rate": "test incidents in the selected cells / all test incidents",
+            "pai": "hit rate / share of study-area cells selected (Chainey et al. 2008)",
+            "pei": "PAI / PAI of the best possible selection of as many cells (Hunt 2016)",
+            "rri": "(test / training incidents in the selection) / (test / training "
+                   "incidents overall) (Levine 2008)",
+        },
+    }
