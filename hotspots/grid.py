@@ -8,7 +8,9 @@ Automatic cell size
 -------------------
 ``cell_size_rule="arcgis"``: the shorter side of the study area's extent divided by 250
 (ArcGIS Kernel Density's default), rounded down to a "nice" value (1, 2, 2.5 or 5 × 10^k
-metres) and kept within 10–500 m so that patrol-scale hotspots stay visible.
+metres) and kept within 10–100 m. The 100 m cap keeps hotspots at patrol scale (a street
+or two): ArcGIS's rule gives 200–250 m cells over a force, too coarse to send a patrol to,
+and the rolling backtests in docs/evaluation.md score 100 m cells well.
 """
 
 from __future__ import annotations
@@ -145,17 +147,19 @@ def nice_cell_size(raw_m: float) -> float:
 
 
 def auto_cell_size(width_m: float, height_m: float) -> float:
-    """The ``"arcgis"`` rule: shorter extent side / 250, rounded to a nice value in 10–500 m.
+    """The ``"arcgis"`` rule: shorter extent side / 250, rounded to a nice value in 10–100 m.
 
     Examples
     --------
     >>> auto_cell_size(60_000, 55_000)
-    200.0
+    100.0
+    >>> auto_cell_size(15_000, 20_000)
+    50.0
     >>> auto_cell_size(1_000, 1_000)
     10.0
     """
     raw = max(min(width_m, height_m), 1.0) / 250.0
-    return float(min(max(nice_cell_size(max(raw, 1e-3)), 10.0), 500.0))
+    return float(min(max(nice_cell_size(max(raw, 1e-3)), 10.0), 100.0))
 
 
 def make_grid(
@@ -195,7 +199,8 @@ def make_grid(
         cell_size_m = auto_cell_size(xmax - xmin, ymax - ymin)
         rule = "arcgis"
         log.info(
-            "Cell size set to %g metres automatically (rule: arcgis, shorter side / 250)",
+            "Cell size set to %g metres automatically (rule: arcgis, shorter side / 250, "
+            "within 10-100 m)",
             cell_size_m,
         )
     cell_size_m = float(cell_size_m)

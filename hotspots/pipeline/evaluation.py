@@ -38,9 +38,23 @@ log = logging.getLogger(__name__)
 
 #: Columns of ``evaluation.csv``, in order.
 CSV_COLUMNS = [
-    "method", "method_params", "category", "train_from", "train_to", "test_from", "test_to",
-    "cell_size_m", "n_train", "n_test", "area_share", "cells", "hits", "hit_rate", "pai",
-    "pei", "rri",
+    "method",
+    "method_params",
+    "category",
+    "train_from",
+    "train_to",
+    "test_from",
+    "test_to",
+    "cell_size_m",
+    "n_train",
+    "n_test",
+    "area_share",
+    "cells",
+    "hits",
+    "hit_rate",
+    "pai",
+    "pei",
+    "rri",
 ]
 _DASHES = ("-", "--", ":", "-.")
 
@@ -86,11 +100,16 @@ def run_evaluation(
     train_from, train_to = _period(train, "train")
     test_from, test_to = _period(test, "test")
     if test_from <= train_to:
-        raise InputError(f"the test period ({test_from}..{test_to}) must start after the "
-                         f"training period ends ({train_to}): test incidents would leak into "
-                         "training")
+        raise InputError(
+            f"the test period ({test_from}..{test_to}) must start after the "
+            f"training period ends ({train_to}): test incidents would leak into "
+            "training"
+        )
     cfg = dataclasses.replace(
-        config, month_from=str(train_from), month_to=str(test_to), last_months=None,
+        config,
+        month_from=str(train_from),
+        month_to=str(test_to),
+        last_months=None,
         categories=[category] if category else config.categories,
     )
     prepared = prepare(cfg)
@@ -98,24 +117,33 @@ def run_evaluation(
     month = incidents["when"].dt.to_period("M")
     in_train = ((month >= train_from) & (month <= train_to)).to_numpy()
     in_test = ((month >= test_from) & (month <= test_to)).to_numpy()
-    for name, rows, lo, hi in (("training", in_train, train_from, train_to),
-                               ("test", in_test, test_from, test_to)):
+    for name, rows, lo, hi in (
+        ("training", in_train, train_from, train_to),
+        ("test", in_test, test_from, test_to),
+    ):
         if not rows.any():
-            raise InputError(f"no incidents in the {name} months {lo}..{hi}"
-                             + (f" for category {category!r}" if category else ""))
+            raise InputError(
+                f"no incidents in the {name} months {lo}..{hi}"
+                + (f" for category {category!r}" if category else "")
+            )
     grid = evaluation_grid(prepared, config)
     resolved = dict(methods) if methods is not None else _default_methods(config)
     shares = sorted({*(float(a) for a in area_shares), *CURVE_AREA_SHARES})
-    ev = evaluate(incidents.loc[in_train], incidents.loc[in_test], grid, methods=resolved,
-                  area_shares=shares)
+    ev = evaluate(
+        incidents.loc[in_train], incidents.loc[in_test], grid, methods=resolved, area_shares=shares
+    )
     table = _csv_table(ev, area_shares, category, (train_from, train_to, test_from, test_to))
     out = Path(out)
     write_csv(table, out / "evaluation.csv")
-    title = (f"{category or 'All categories'}: trained {train_from}..{train_to}, "
-             f"tested {test_from}..{test_to}, {grid.cell_size_m:g} m cells")
+    title = (
+        f"{category or 'All categories'}: trained {train_from}..{train_to}, "
+        f"tested {test_from}..{test_to}, {grid.cell_size_m:g} m cells"
+    )
     write_bytes_atomic(out / "evaluation.png", curve_png(ev.table, title=title))
-    write_json(_metadata(ev, prepared, category, (train_from, train_to, test_from, test_to)),
-               out / "evaluation.json")
+    write_json(
+        _metadata(ev, prepared, category, (train_from, train_to, test_from, test_to)),
+        out / "evaluation.json",
+    )
     best = table.loc[np.isclose(table["area_share"], 0.01), ["method", "pai"]]
     log.info("PAI at 1%% of the area: %s", ", ".join(f"{m} {p:.1f}" for m, p in best.values))
     return table
@@ -144,15 +172,25 @@ def curve_png(table: pd.DataFrame, *, title: str = "") -> bytes:
     groups = table.loc[table["area_share"] <= 0.2].groupby("method", sort=False)
     for i, (method, rows) in enumerate(groups):
         # Methods often coincide over long stretches: vary the dash so none is hidden.
-        style = {"label": method, "linestyle": _DASHES[i % len(_DASHES)],
-                 "linewidth": 2.2 - 0.4 * (i % 3)}
+        style = {
+            "label": method,
+            "linestyle": _DASHES[i % len(_DASHES)],
+            "linewidth": 2.2 - 0.4 * (i % 3),
+        }
         pct = rows["area_share"].to_numpy() * 100
         ax_hit.plot(pct, rows["hit_rate"].to_numpy() * 100, **style)
         ax_pai.plot(pct, rows["pai"].to_numpy(), **style)
-    ax_hit.set(xlabel="share of study area selected (%)", ylabel="test incidents captured (%)",
-               title="Hit rate")
-    ax_pai.set(xlabel="share of study area selected (%)", ylabel="PAI (log scale)",
-               title="Predictive Accuracy Index", yscale="log")
+    ax_hit.set(
+        xlabel="share of study area selected (%)",
+        ylabel="test incidents captured (%)",
+        title="Hit rate",
+    )
+    ax_pai.set(
+        xlabel="share of study area selected (%)",
+        ylabel="PAI (log scale)",
+        title="Predictive Accuracy Index",
+        yscale="log",
+    )
     for ax in (ax_hit, ax_pai):
         ax.set_xlim(0, 20)
         ax.grid(alpha=0.3)
@@ -165,8 +203,14 @@ def curve_png(table: pd.DataFrame, *, title: str = "") -> bytes:
 
 
 def _default_methods(config: RunConfig) -> dict[str, ScoringMethod | str]:
-    kde = ScoringMethod("kde", {"kernel": config.kernel, "bandwidth_m": config.bandwidth_m,
-                                "bandwidth_rule": config.bandwidth_rule})
+    kde = ScoringMethod(
+        "kde",
+        {
+            "kernel": config.kernel,
+            "bandwidth_m": config.bandwidth_m,
+            "bandwidth_rule": config.bandwidth_rule,
+        },
+    )
     return {"default": DEFAULT_METHOD, "counts": "counts", "kde": kde}
 
 
@@ -174,8 +218,9 @@ def _period(value: tuple[Any, Any], name: str) -> tuple[pd.Period, pd.Period]:
     try:
         lo, hi = value
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be (from, to) months like ('2025-01', '2025-06'), "
-                         f"got {value!r}") from None
+        raise InputError(
+            f"{name} must be (from, to) months like ('2025-01', '2025-06'), got {value!r}"
+        ) from None
     months = []
     for part, text in (("from", lo), ("to", hi)):
         try:
@@ -187,10 +232,15 @@ def _period(value: tuple[Any, Any], name: str) -> tuple[pd.Period, pd.Period]:
     return months[0], months[1]
 
 
-def _csv_table(ev: Evaluation, area_shares: Sequence[float], category: str | None,
-               months: tuple[pd.Period, ...]) -> pd.DataFrame:
-    wanted = np.isin(np.round(ev.table["area_share"], 10),
-                     np.round(np.asarray(area_shares, dtype=float), 10))
+def _csv_table(
+    ev: Evaluation,
+    area_shares: Sequence[float],
+    category: str | None,
+    months: tuple[pd.Period, ...],
+) -> pd.DataFrame:
+    wanted = np.isin(
+        np.round(ev.table["area_share"], 10), np.round(np.asarray(area_shares, dtype=float), 10)
+    )
     table = ev.table.loc[wanted].copy()
     table["method_params"] = table["method"].map({k: m.label for k, m in ev.methods.items()})
     table["category"] = category or "all"
@@ -202,8 +252,9 @@ def _csv_table(ev: Evaluation, area_shares: Sequence[float], category: str | Non
     return table[CSV_COLUMNS].reset_index(drop=True)
 
 
-def _metadata(ev: Evaluation, prepared: Prepared, category: str | None,
-              months: tuple[pd.Period, ...]) -> dict[str, Any]:
+def _metadata(
+    ev: Evaluation, prepared: Prepared, category: str | None, months: tuple[pd.Period, ...]
+) -> dict[str, Any]:
     return {
         "train": [str(months[0]), str(months[1])],
         "test": [str(months[2]), str(months[3])],
@@ -216,6 +267,6 @@ def _metadata(ev: Evaluation, prepared: Prepared, category: str | None,
             "pai": "hit rate / share of study-area cells selected (Chainey et al. 2008)",
             "pei": "PAI / PAI of the best possible selection of as many cells (Hunt 2016)",
             "rri": "(test / training incidents in the selection) / (test / training "
-                   "incidents overall) (Levine 2008)",
+            "incidents overall) (Levine 2008)",
         },
     }

@@ -1,0 +1,250 @@
+"""Command line: a thin shell over :mod:`hotspots.pipeline`.
+
+Exit codes: 0 success; 2 bad input or configuration (one line naming the file, column and
+value); 1 an unexpected error (a bug: please report it with the traceback shown by
+``--verbose``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from hotspots.pipeline import RunConfig, RunResult, demo_config, load_config, prepare, run
+from hotspots.pipeline.cli_text import EPILOGS, summary_text
+from hotspots.schema import HotspotsError, InputError
+
+log = logging.getLogger("hotspots")
+
+
+def _area_fields(values: Sequence[str]) -> dict[str, str]:
+    fields = {}
+    for v in values:
+        layer, sep, name = v.partition("=")
+        if not sep or not layer or not name:
+            raise InputError(f"--area-field {v!r}: expected LAYER=FIELD, e.g. beat=BEAT_NAME")
+        fields[layer.strip()] = name.strip()
+    return fields
+
+
+def _config_from_args(args: argparse.Namespace) -> RunConfig:
+    from hotspots.io.load import InputSpec
+
+    cfg = load_config(args.config) if getattr(args, "config", None) else RunConfig()
+    if args.incidents:
+        cfg.inputs = [InputSpec.police_uk(args.incidents)]
+    if args.areas:
+        fields = _area_fields(args.area_field or [])
+        cfg.areas = [(a, fields) for a in args.areas]
+    elif args.area_field:
+        raise InputError("--area-field needs --areas FILE")
+    for name in (
+        "out",
+        "cell_size_m",
+        "bandwidth_m",
+        "kernel",
+        "title",
+        "last_months",
+        "month_from",
+        "month_to",
+        "top_n",
+    ):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(cfg, name, value)
+    if getattr(args, "category", None):
+        cfg.categories = list(args.category)
+    return cfg
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--incidents",
+        nargs="+",
+        metavar="PATH",
+        required=False,
+        help="police.uk CSV files, folders or zip archives",
+    )
+    p.add_argument(
+        "--areas",
+        nargs="+",
+        metavar="FILE",
+        help="boundary files or registry names (see `hotspots boundaries`)",
+    )
+    p.add_argument(
+        "--area-field",
+        action="append",
+        metavar="LAYER=FIELD",
+        help="which field names the areas, e.g. beat=beat_name (repeatable)",
+    )
+    p.add_argument("--config", metavar="FILE", help="TOML run configuration")
+    p.add_argument(
+        "--category",
+        action="append",
+        metavar="NAME",
+        help="keep only this category (repeatable), e.g. 'Anti-social behaviour'",
+    )
+    p.add_argument("--from", dest="month_from", metavar="YYYY-MM", help="first month")
+    p.add_argument("--to", dest="month_to", metavar="YYYY-MM", help="last month")
+    p.add_argument("--last-months", type=int, metavar="N", help="use the latest N months")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotspots",
+        description="Crime and ASB hotspot analysis for patrol planning.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOGS["main"],
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "run", help="run the full analysis", epilog=EPILOGS["run"], formatter_class=fmt
+    )
+    _add_common(p)
+    p.add_argument("--out", metavar="DIR", help="output folder (default outputs/)")
+    p.add_argument("--cell-size-m", type=float, metavar="M", help="grid cell size in metres")
+    p.add_argument("--bandwidth-m", type=float, metavar="M", help="KDE bandwidth in metres")
+    p.add_argument("--kernel", choices=["quartic", "gaussian"])
+    p.add_argument("--top-n", type=int, metavar="N", help="hotspots in the patrol list")
+    p.add_argument("--title", help="map title")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (with automatic choices) and exit",
+    )
+
+    p = sub.add_parser(
+        "demo",
+        help="run on the embedded Leicestershire data",
+        epilog=EPILOGS["demo"],
+        formatter_class=fmt,
+    )
+    p.add_argument("--out", default="outputs", metavar="DIR")
+    p.add_argument(
+        "--last-months",
+        type=int,
+        default=12,
+        metavar="N",
+        help="latest N months of the embedded data (default 12; 0 = all)",
+    )
+
+    p = sub.add_parser(
+        "validate",
+        help="check inputs and list what would be rejected",
+        epilog=EPILOGS["validate"],
+        formatter_class=fmt,
+    )
+    _add_common(p)
+    p.add_argument("--show", type=int, default=10, metavar="N", help="rejected rows to print")
+
+    p = sub.add_parser(
+        "boundaries",
+        help="list or inspect shipped boundary layers",
+        epilog=EPILOGS["boundaries"],
+        formatter_class=fmt,
+    )
+    p.add_argument("name", nargs="?", help="a registry name to inspect")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    cfg = _config_from_args(args)
+    if args.print_config:
+        import json
+
+        print(json.dumps(cfg.to_dict(), indent=2, default=str))
+        return 0
+    result = run(cfg)
+    _print_summary(result, args)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    result = run(demo_config(out=args.out, last_months=args.last_months or None))
+    _print_summary(result, args)
+    return 0
+
+
+def _print_summary(result: RunResult, args: argparse.Namespace) -> None:
+    if not args.quiet:
+        print(summary_text(result))
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    cfg = _config_from_args(args)
+    prepared = prepare(cfg)
+    c = prepared.counts
+    print(
+        f"rows read {c['rows_read']:,}: {c['rows_used']:,} usable, {c['rows_rejected']:,} rejected"
+    )
+    for reason, n in c["rejects_by_reason"].items():
+        print(f"  {reason:<22} {n:>8,}")
+    table = prepared.rejects_table()
+    if len(table) and args.show:
+        cols = [c for c in ("file", "line", "reason", "detail") if c in table]
+        print(table[cols].head(args.show).to_string(index=False))
+    for source, cats in prepared.load.unmapped_categories.items():
+        print(f"unmapped categories in {source}: {', '.join(cats)}")
+    return 0
+
+
+def _cmd_boundaries(args: argparse.Namespace) -> int:
+    from hotspots.boundaries import load_areas, registry
+
+    if not args.name:
+        for name, entry in sorted(registry().items()):
+            print(f"{name:<28} {entry['description']}")
+        return 0
+    if args.name not in registry():
+        raise InputError(f"{args.name!r} is not a shipped layer; run `hotspots boundaries`")
+    entry = registry()[args.name]
+    for layer in load_areas(args.name):
+        km2 = layer.polygons.area.sum() / 1e6
+        print(f"{layer.layer}: {len(layer.polygons)} areas, {km2:,.0f} km², from {layer.source}")
+    print(f"attribution: {entry['attribution']}")
+    return 0
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "demo": _cmd_demo,
+    "validate": _cmd_validate,
+    "boundaries": _cmd_boundaries,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hotspots`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        return _COMMANDS[args.command](args)
+    except HotspotsError as exc:
+        print(f"hotspots: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hotspots: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected error is a bug: short message, traceback on -v
+        if args.verbose:
+            raise
+        print(
+            f"hotspots: unexpected error ({type(exc).__name__}: {exc}); "
+            "rerun with --verbose for the traceback and please report it",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Compose the stages: ``run(config) -> RunResult``, and write its outputs.
+
+The CLI is a thin shell over this module; notebooks and scripts call it directly::
+
+    from hotspots.pipeline import RunConfig, run, demo_config
+    result = run(demo_config(out="outputs"))
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from hotspots.io.load import InputSpec
+from hotspots.pipeline.analysis import Analysis, analyse
+from hotspots.pipeline.config import (
+    EMBEDDED_INCIDENTS,
+    POLICE_UK_ATTRIBUTION,
+    RunConfig,
+    load_config,
+)
+from hotspots.pipeline.outputs import write_outputs
+from hotspots.pipeline.stages import Prepared, prepare
+from hotspots.scoring import DEFAULT_METHOD
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RunConfig", "RunResult", "run", "demo_config", "load_config", "prepare", "analyse"]
+
+
+@dataclass
+class RunResult:
+    """A finished run: the prepared incidents, the analysis, timings and written files."""
+
+    config: RunConfig
+    prepared: Prepared
+    analysis: Analysis
+    timings: dict[str, float] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def period_text(self) -> str:
+        when = self.prepared.incidents["when"]
+        if len(when) == 0:
+            return "no incidents"
+        return f"{when.min():%b %Y} to {when.max():%b %Y}"
+
+    @property
+    def attribution(self) -> str:
+        boundaries = sorted({lyr.attribution for lyr in self.prepared.layers} - {""})
+        return " ".join([POLICE_UK_ATTRIBUTION, *(f"Boundaries: {b}" for b in boundaries)])
+
+    def map_params(self) -> dict[str, str]:
+        s = self.analysis.surface
+        return {
+            "Cell size": f"{s.cell_size_m:g} m ({s.grid.cell_size_rule})",
+            "Bandwidth": f"{s.bandwidth_m:.0f} m ({s.bandwidth_rule}, {s.kernel} kernel)",
+            "Hotspots": f"top {1 - self.config.hotspot_quantile:.1%} of cells by the "
+            f"{DEFAULT_METHOD.name} score (backtest-selected), ≥ "
+            f"{self.config.hotspot_min_incidents} incidents",
+            "Ranked by": self.config.rank_by,
+            "Incidents": f"{len(self.prepared.incidents):,} used of "
+            f"{self.prepared.load.rows_read:,} read",
+        }
+
+    def metadata(self) -> dict[str, Any]:
+        """The run.json content: counts, parameters with their rules, inputs, timings, versions."""
+        p = self.prepared
+        meta: dict[str, Any] = dict(p.counts)
+        meta.update(
+            {
+                "title": self.config.title,
+                "period": self.period_text,
+                "period_requested": [str(t) for t in p.period] if p.period else None,
+                "inputs": p.load.files,
+                "files_skipped_outside_period": p.load.skipped_files,
+                "unmapped_categories": p.load.unmapped_categories,
+                "geocode_fixes": p.notes,
+                "postcode_rows_ignored": p.postcode_rows_ignored,
+                "areas": [
+                    {
+                        "layer": lyr.layer,
+                        "source": lyr.source,
+                        "areas": len(lyr.polygons),
+                        "geometries_repaired": lyr.repaired,
+                    }
+                    for lyr in p.layers
+                ],
+                "parameters": self.analysis.params,
+                "config": self.config.to_dict(),
+                "hotspots": int(len(self.analysis.hotspots)),
+                "timings_s": {**self.timings, **self.analysis.timings},
+                "versions": _versions(),
+                "attribution": self.attribution,
+            }
+        )
+        return meta
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in (
+        "hotspots",
+        "numpy",
+        "pandas",
+        "geopandas",
+        "shapely",
+        "pyproj",
+        "scipy",
+        "scikit-learn",
+        "rasterio",
+        "folium",
+    ):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def demo_config(*, out: str | Path = "outputs", last_months: int | None = 12) -> RunConfig:
+    """The demo: embedded Leicestershire police.uk data, approximate beats and NPAs.
+
+    Uses the most recent ``last_months`` months of the embedded data (None: all of it).
+    """
+    return RunConfig(
+        inputs=[InputSpec.police_uk(EMBEDDED_INCIDENTS)],
+        areas=[("leicestershire/beats", {})],
+        out=str(out),
+        title="Leicestershire — crime and ASB hotspots (demo)",
+        last_months=last_months,
+    )
+
+
+def run(config: RunConfig, *, write: bool = True) -> RunResult:
+    """Run the whole pipeline; write the outputs into ``config.out`` when ``write``."""
+    t0 = time.perf_counter()
+    prepared = prepare(config)
+    t1 = time.perf_counter()
+    analysis = analyse(prepared, config)
+    result = RunResult(config, prepared, analysis, {"load_geocode_assign": round(t1 - t0, 3)})
+    if write:
+        t2 = time.perf_counter()
+        result.files = write_outputs(result, Path(config.out))
+        result.timings["write"] = round(time.perf_counter() - t2, 3)
+    return result

@@ -1,0 +1,274 @@
+"""The analysis stages of a run: density → hotspots → rank → Gi* → seasonal → areas."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from hotspots.boundaries import study_area
+from hotspots.clusters import HotspotSet, find_hotspots
+from hotspots.density import DensitySurface, kde_surface
+from hotspots.gistar import GiStarResult, gistar_grid
+from hotspots.grid import Grid, bin_counts, cell_polygons
+from hotspots.pipeline.config import RunConfig
+from hotspots.pipeline.population import residents_by_layer
+from hotspots.pipeline.stages import Prepared
+from hotspots.rank import patrol_list, rank_hotspots, repeat_locations
+from hotspots.rates import area_rates
+from hotspots.schema import CRS_METRIC
+from hotspots.scoring import DEFAULT_METHOD, cell_scores
+from hotspots.seasonal import emerging_classes, seasonal_profiles, sparkline_svg, trend_tests
+
+log = logging.getLogger(__name__)
+
+#: Seasonal columns joined to areas.csv and hotspots.geojson.
+SEASONAL_COLUMNS = [
+    "peak_month",
+    "seasonal_p",
+    "trend",
+    "trend_slope_per_year",
+    "trend_p",
+    *[f"m{m:02d}" for m in range(1, 13)],
+]
+
+
+@dataclass
+class Analysis:
+    """Everything computed from the prepared incidents."""
+
+    surface: DensitySurface
+    hotspot_set: HotspotSet
+    hotspots: gpd.GeoDataFrame
+    patrol: pd.DataFrame
+    repeats: pd.DataFrame
+    gistar: GiStarResult
+    gistar_cells: gpd.GeoDataFrame
+    areas: dict[str, gpd.GeoDataFrame]
+    timings: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _timed(timings: dict[str, float], name: str, t0: float) -> float:
+    now = time.perf_counter()
+    timings[name] = round(now - t0, 3)
+    return now
+
+
+def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
+    """Run density, hotspots, ranking, Gi*, repeats and seasonal profiles."""
+    inc = prepared.incidents
+    layers = prepared.layers
+    area_cols = [lyr.layer for lyr in layers]
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    area = study_area(layers)
+    surface = kde_surface(
+        inc,
+        cell_size_m=config.cell_size_m,
+        bandwidth_m=config.bandwidth_m,
+        kernel=config.kernel,
+        bandwidth_rule=config.bandwidth_rule,
+        extent=area if area is not None else None,
+    )
+    t = _timed(timings, "density", t)
+    repeats = repeat_locations(
+        inc, min_incidents=config.repeat_min_incidents, window_months=config.repeat_window_months
+    )
+    t = _timed(timings, "repeat_locations", t)
+    # Hotspots come from the backtest-selected scoring method (docs/evaluation.md), on the
+    # same grid as the density surface so that both line up on the map.
+    scores = cell_scores(inc, surface.grid, method=DEFAULT_METHOD)
+    hs = find_hotspots(
+        inc,
+        method="threshold",
+        scores=scores,
+        grid=surface.grid,
+        area_columns=area_cols,
+        quantile=config.hotspot_quantile,
+        min_incidents=config.hotspot_min_incidents,
+        repeat_locations_table=repeats,
+    )
+    ranked = rank_hotspots(hs, score=config.rank_by)
+    t = _timed(timings, "hotspots", t)
+    counts = bin_counts(surface.grid, inc["x"].to_numpy(), inc["y"].to_numpy())
+    gi = gistar_grid(
+        counts,
+        cell_size_m=surface.grid.cell_size_m,
+        mask=surface.grid.mask,
+        permutations=config.gistar_permutations,
+        seed=0,
+    )
+    gi_cells = _gistar_cells(gi, surface)
+    t = _timed(timings, "gistar", t)
+    members = inc.assign(hotspot_id=hs.labels)
+    months = inc["when"]
+    ranked = _join_seasonal(ranked, members.loc[members["hotspot_id"] > 0], "hotspot_id", months)
+    ranked = ranked.merge(
+        _hotspot_classes(members, ranked, surface.grid, config), on="hotspot_id", how="left"
+    )
+    ranked = ranked.sort_values("rank").reset_index(drop=True)
+    residents = (
+        residents_by_layer(
+            layers,
+            population_file=config.population_file,
+            population_layer=config.population_layer,
+            id_field=config.population_id_field,
+            residents_field=config.population_residents_field,
+        )
+        if config.rates and layers
+        else {}
+    )
+    areas = {
+        lyr.layer: _area_table(
+            lyr.polygons, inc, lyr.layer, ranked, residents.get(lyr.layer), months
+        )
+        for lyr in layers
+    }
+    t = _timed(timings, "seasonal", t)
+    area_m2 = float(area.area) if area is not None else None
+    patrol = patrol_list(
+        ranked,
+        top_n=config.top_n,
+        max_area_share=config.patrol_max_area_share,
+        study_area_m2=area_m2,
+    )
+    params = {
+        "density": surface.params(),
+        "scoring": {
+            "method": DEFAULT_METHOD.name,
+            **dict(DEFAULT_METHOD.params),
+            "selected_by": "rolling backtests, docs/evaluation.md",
+        },
+        "hotspots": hs.params,
+        "gistar": {
+            "weights": gi.weights,
+            "distance_band_m": gi.distance_band_m,
+            "band_rule": gi.band_rule,
+            "permutations": gi.permutations,
+            "fdr": gi.fdr,
+            "classes": "hot/cold at 90/95/99% after Benjamini-Hochberg FDR",
+        },
+    }
+    return Analysis(surface, hs, ranked, patrol, repeats, gi, gi_cells, areas, timings, params)
+
+
+def _gistar_cells(gi: GiStarResult, surface: DensitySurface) -> gpd.GeoDataFrame:
+    """Polygons of the cells Gi* calls hot or cold."""
+    rows, cols = np.nonzero(gi.classes != 0)
+    labels = gi.labels()
+    return gpd.GeoDataFrame(
+        {
+            "label": labels[rows, cols],
+            "z": np.round(gi.z[rows, cols], 3),
+            "gi_bin": gi.classes[rows, cols],
+        },
+        geometry=cell_polygons(surface.grid, rows, cols),
+        crs=CRS_METRIC,
+    )
+
+
+def _join_seasonal(
+    table: pd.DataFrame, incidents: pd.DataFrame, key: str, months: pd.Series
+) -> pd.DataFrame:
+    """Join peak month, seasonality test, trend and m01..m12 onto ``table`` by ``key``."""
+    if len(incidents) == 0:
+        out = table.copy()
+        for c in SEASONAL_COLUMNS:
+            out[c] = np.nan
+        out["trend"] = "none"
+        out["spark_svg"] = ""
+        return out
+    # Months with no incident anywhere (gaps in the data) are missing, not zero.
+    prof = seasonal_profiles(incidents, by=key, months_with_data=months)
+    trend = trend_tests(incidents, by=key, months_with_data=months)
+    cols = [key, "peak_month", "seasonal_p", *[f"m{m:02d}" for m in range(1, 13)]]
+    merged = table.merge(prof[cols], on=key, how="left").merge(
+        trend[[key, "trend", "trend_slope_per_year", "trend_p"]], on=key, how="left"
+    )
+    merged["trend"] = merged["trend"].fillna("none")
+    months = merged[[f"m{m:02d}" for m in range(1, 13)]].to_numpy(float)
+    merged["spark_svg"] = [
+        sparkline_svg(np.nan_to_num(r).tolist()) if np.isfinite(r).any() else "" for r in months
+    ]
+    return merged
+
+
+def _area_table(
+    polygons: gpd.GeoDataFrame,
+    incidents: pd.DataFrame,
+    layer: str,
+    hotspots: gpd.GeoDataFrame,
+    residents: pd.Series | None,
+    months: pd.Series,
+) -> gpd.GeoDataFrame:
+    counts = incidents.groupby(layer).size()
+    table = polygons.copy()
+    table["layer"] = layer
+    table["incidents"] = table["name"].map(counts).fillna(0).astype(int)
+    table["area_km2"] = np.round(table.area / 1e6, 4)
+    if residents is not None:
+        rates = area_rates(table.set_index("name")["incidents"], residents)
+        table = table.join(rates, on="name")
+    table = _join_seasonal(
+        table.rename(columns={"name": layer}), incidents.loc[incidents[layer] != ""], layer, months
+    ).rename(columns={layer: "name"})
+    if layer in hotspots:
+        top = (
+            hotspots.sort_values("rank")
+            .groupby(layer)["rank"]
+            .apply(lambda r: ", ".join(f"#{v}" for v in r.head(5)))
+        )
+        table["top_hotspots"] = table["name"].map(top).fillna("")
+    return table
+
+
+def _periods(when: pd.Series) -> pd.Series:
+    """Time steps for the emerging-hotspot classes: quarters with ≥ 12 months, else months."""
+    span = (when.max().year - when.min().year) * 12 + when.max().month - when.min().month + 1
+    return when.dt.to_period("Q" if span >= 12 else "M").astype(str)
+
+
+def _hotspot_classes(
+    members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid, config: RunConfig
+) -> pd.DataFrame:
+    """Emerging-hotspot class of each hotspot from Gi* per time step.
+
+    A hotspot is hot in a time step when any of its cells is a Gi* hot spot at 95% or more
+    on that step's counts; the class then follows :func:`hotspots.seasonal.emerging_classes`
+    on the hotspot's counts per step. Steps with no incident anywhere are gaps, left out.
+    """
+    from rasterio.features import rasterize
+
+    if len(ranked) == 0:
+        return pd.DataFrame({"hotspot_id": pd.Series(dtype=int), "class": pd.Series(dtype=str)})
+    step = _periods(members["when"])
+    steps = sorted(step.unique())
+    ids = ranked["hotspot_id"].astype(int).to_numpy()
+    owner = rasterize(
+        zip(ranked.geometry.values, ids.tolist(), strict=True),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        dtype="int32",
+    )
+    position = {h: i for i, h in enumerate(ids)}
+    counts = np.zeros((len(steps), len(ids)))
+    hot = np.zeros((len(steps), len(ids)), dtype=bool)
+    for i, s in enumerate(steps):
+        part = members.loc[step == s]
+        for h, n in part.loc[part["hotspot_id"] > 0, "hotspot_id"].value_counts().items():
+            counts[i, position[int(h)]] = n
+        cells = bin_counts(grid, part["x"].to_numpy(), part["y"].to_numpy())
+        gi = gistar_grid(
+            cells, cell_size_m=grid.cell_size_m, mask=grid.mask, permutations=0, seed=0
+        )
+        hot_ids = np.unique(owner[(gi.classes >= 2) & (owner > 0)])
+        hot[i, [position[int(h)] for h in hot_ids]] = True
+    table = emerging_classes(pd.DataFrame(counts, columns=ids), hot=pd.DataFrame(hot, columns=ids))
+    return pd.DataFrame({"hotspot_id": ids, "class": table["emerging_class"].to_numpy()})

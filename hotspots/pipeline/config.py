@@ -1,0 +1,209 @@
+"""The run configuration: one dataclass, read from TOML and/or CLI flags.
+
+See ``docs/config.md`` for every field. Units are metres (``*_m``); months are ``YYYY-MM``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hotspots.io.load import InputSpec
+from hotspots.io.readers import ColumnMapping
+from hotspots.io.sources import EMBEDDED_POLICE_UK
+from hotspots.schema import InputError, MissingFileError
+
+EMBEDDED_INCIDENTS = EMBEDDED_POLICE_UK
+DEFAULT_AREAS: tuple[tuple[str, dict[str, str]], ...] = (("leicestershire/beats", {}),)
+POLICE_UK_ATTRIBUTION = (
+    "Crime data: data.police.uk, contains public sector information licensed under the "
+    "Open Government Licence v3.0."
+)
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs. Fields left ``None`` are chosen automatically and reported."""
+
+    inputs: list[InputSpec] = field(default_factory=list)
+    areas: list[tuple[str, dict[str, str]]] = field(default_factory=lambda: list(DEFAULT_AREAS))
+    postcodes: str | None = None
+    out: str = "outputs"
+    title: str = "Hotspot patrol map"
+    # filters
+    categories: list[str] | None = None
+    month_from: str | None = None
+    month_to: str | None = None
+    last_months: int | None = None
+    # grid and density
+    cell_size_m: float | None = None
+    bandwidth_m: float | None = None
+    kernel: str = "quartic"
+    bandwidth_rule: str = "arcgis"
+    # hotspots and ranking
+    # Hotspots: cells in the top 0.5% of scored cells (score > 0), merged with their 8
+    # neighbours; hotspots with fewer than hotspot_min_incidents incidents are dropped.
+    hotspot_quantile: float = 0.995
+    hotspot_min_incidents: int = 5
+    top_n: int = 20
+    patrol_max_area_share: float | None = None
+    rank_by: str = "incidents"
+    tolerance_m: float = 100.0
+    repeat_min_incidents: int = 3
+    repeat_window_months: int = 6
+    gistar_permutations: int = 0
+    # population for rates per 1,000 residents (default: shipped Census 2011 LSOAs)
+    rates: bool = True
+    population_file: str | None = None
+    population_layer: str | None = None
+    population_id_field: str = "lsoa11_code"
+    population_residents_field: str = "all_usual_residents"
+    # outputs
+    keep_personal: bool = False
+    min_count: int = 0
+    map_online_tiles: bool = False
+
+    def period(
+        self, latest: pd.Timestamp | None = None
+    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """Inclusive (start, end) from month_from/month_to, or the last N months to ``latest``."""
+        start = _month(self.month_from, "month_from") if self.month_from else None
+        end = _month(self.month_to, "month_to") if self.month_to else None
+        if self.last_months and latest is not None and start is None:
+            end = end or latest
+            start = end - pd.DateOffset(months=self.last_months - 1)
+        if start is None and end is None:
+            return None
+        start = start or pd.Timestamp("1990-01-01")
+        end = (
+            (end or pd.Timestamp("2100-01-01")) + pd.offsets.MonthEnd(0) + pd.Timedelta("23:59:59")
+        )
+        if start > end:
+            raise InputError(f"month_from {self.month_from} is after month_to {self.month_to}")
+        return start, end
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["inputs"] = [
+            {
+                "paths": list(i.paths),
+                "source": i.source,
+                "columns": dataclasses.asdict(i.columns) if i.columns else None,
+                "categories": dict(i.categories),
+            }
+            for i in self.inputs
+        ]
+        d["areas"] = [{"path": p, "fields": f} for p, f in self.areas]
+        return d
+
+
+def _month(text: str, key: str) -> pd.Timestamp:
+    ts = pd.to_datetime(str(text), format="%Y-%m", errors="coerce")
+    if pd.isna(ts):
+        raise InputError(f"{key}: {text!r} is not a month like 2025-06")
+    return ts
+
+
+_SECTIONS = {
+    "filter": {
+        "categories": "categories",
+        "from": "month_from",
+        "to": "month_to",
+        "last_months": "last_months",
+    },
+    "grid": {"cell_size_m": "cell_size_m"},
+    "density": {
+        "bandwidth_m": "bandwidth_m",
+        "kernel": "kernel",
+        "bandwidth_rule": "bandwidth_rule",
+    },
+    "hotspots": {
+        "quantile": "hotspot_quantile",
+        "min_incidents": "hotspot_min_incidents",
+        "top_n": "top_n",
+        "max_area_share": "patrol_max_area_share",
+        "rank_by": "rank_by",
+        "gistar_permutations": "gistar_permutations",
+    },
+    "repeats": {"min_incidents": "repeat_min_incidents", "window_months": "repeat_window_months"},
+    "assign": {"tolerance_m": "tolerance_m"},
+    "population": {
+        "enabled": "rates",
+        "file": "population_file",
+        "layer": "population_layer",
+        "id_field": "population_id_field",
+        "residents_field": "population_residents_field",
+    },
+    "output": {
+        "keep_personal": "keep_personal",
+        "min_count": "min_count",
+        "online_tiles": "map_online_tiles",
+        "title": "title",
+        "dir": "out",
+    },
+}
+
+
+def _input_from_toml(item: dict[str, Any], base: Path, where: str) -> InputSpec:
+    raw_paths = item.get("paths") or item.get("path")
+    if not raw_paths:
+        raise InputError(f"{where}: each [[inputs]] needs 'path'")
+    paths = [raw_paths] if isinstance(raw_paths, str) else list(raw_paths)
+    paths = [str(p if Path(p).is_absolute() else base / p) for p in paths]
+    cols = item.get("columns")
+    mapping = ColumnMapping.from_dict(dict(cols), f"{where} [inputs.columns]") if cols else None
+    unknown = sorted(set(item) - {"path", "paths", "source", "columns", "categories"})
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown} in [[inputs]]")
+    return InputSpec(
+        tuple(paths),
+        str(item.get("source", "police.uk" if not cols else "export")),
+        mapping,
+        dict(item.get("categories", {})),
+    )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML run configuration (relative paths are relative to the file)."""
+    p = Path(path)
+    if not p.exists():
+        raise MissingFileError(f"{p}: no such config file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{p}: not valid TOML ({exc})") from None
+    base = p.parent
+    cfg = RunConfig()
+    cfg.inputs = [_input_from_toml(i, base, str(p)) for i in data.pop("inputs", [])]
+    if "areas" in data:
+        areas = []
+        for a in data.pop("areas"):
+            src = str(a.get("path", ""))
+            if not src:
+                raise InputError(f"{p}: each [[areas]] needs 'path' (a file or a registry name)")
+            if "/" not in src or Path(base / src).exists():
+                src = str(base / src) if not Path(src).is_absolute() else src
+            areas.append((src, dict(a.get("fields", {}))))
+        cfg.areas = areas
+    if "postcodes" in data:
+        cfg.postcodes = str(base / data.pop("postcodes"))
+    for top in ("title", "out"):
+        if top in data:
+            setattr(cfg, top, data.pop(top))
+    for section, keys in _SECTIONS.items():
+        values = data.pop(section, {})
+        unknown = sorted(set(values) - set(keys))
+        if unknown:
+            raise InputError(
+                f"{p}: unknown key(s) {unknown} in [{section}]; expected some of {sorted(keys)}"
+            )
+        for k, v in values.items():
+            setattr(cfg, keys[k], v)
+    if data:
+        raise InputError(f"{p}: unknown section(s) or key(s) {sorted(data)}")
+    return cfg

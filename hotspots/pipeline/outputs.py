@@ -1,0 +1,160 @@
+"""Writing a run's outputs: each file atomically, all deterministic for the same inputs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from hotspots.io.atomic import write_bytes_atomic, write_text_atomic
+from hotspots.io.writers import write_csv, write_geojson, write_gpkg, write_json
+from hotspots.maps import map_html, patrol_map
+from hotspots.report import static_map_png
+from hotspots.schema import PERSONAL_COLUMN_HINTS
+
+log = logging.getLogger(__name__)
+
+#: The map shows the busiest repeat locations only; repeat_locations.csv has them all.
+MAP_REPEAT_LOCATIONS = 300
+HOTSPOT_COLUMNS = [
+    "rank",
+    "hotspot_id",
+    "score",
+    "incidents",
+    "area_m2",
+    "density_km2",
+    "share",
+    "label",
+    "top_categories",
+    "repeat_locations",
+]
+
+
+def personal_columns(columns: list[str]) -> list[str]:
+    """Columns whose names suggest personal data or free text (dropped unless kept).
+
+    Examples
+    --------
+    >>> personal_columns(["incident_id", "Caller Name", "victim_id", "risk"])
+    ['Caller Name', 'victim_id']
+    """
+    return [c for c in columns if any(h in c.lower() for h in PERSONAL_COLUMN_HINTS)]
+
+
+def suppress_small(values: pd.Series, k: int) -> pd.Series:
+    """Disclosure control: counts between 1 and k-1 become NaN (shown as suppressed)."""
+    if k <= 1:
+        return values
+    return values.where((values == 0) | (values >= k))
+
+
+def hotspots_layer(result) -> gpd.GeoDataFrame:
+    """The ranked hotspot polygons with their fixed columns, sorted by rank."""
+    hs = result.analysis.hotspots
+    area_cols = [lyr.layer for lyr in result.prepared.layers]
+    seasonal = [
+        "peak_month",
+        "seasonal_p",
+        "trend",
+        "trend_slope_per_year",
+        "trend_p",
+        *[f"m{m:02d}" for m in range(1, 13)],
+        "class",
+    ]
+    cols = [
+        c
+        for c in HOTSPOT_COLUMNS + area_cols + [f"{a}_all" for a in area_cols] + seasonal
+        if c in hs.columns
+    ]
+    out = hs[cols + [hs.geometry.name]].sort_values("rank").reset_index(drop=True)
+    out["incidents"] = suppress_small(out["incidents"], result.config.min_count)
+    return out
+
+
+def areas_table(result) -> pd.DataFrame:
+    """One row per area of every layer: layer, name, incidents, seasonal columns…"""
+    frames = []
+    for gdf in result.analysis.areas.values():
+        frame = pd.DataFrame(gdf.drop(columns=[gdf.geometry.name, "spark_svg"], errors="ignore"))
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    first = ["layer", "name", "incidents"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    table["incidents"] = suppress_small(table["incidents"], result.config.min_count)
+    return table.sort_values(["layer", "name"]).reset_index(drop=True)
+
+
+def incidents_layer(result) -> gpd.GeoDataFrame:
+    inc = result.prepared.incidents.drop(columns=["_row"])
+    if not result.config.keep_personal:
+        inc = inc.drop(columns=personal_columns(list(inc.columns)))
+    inc["when"] = inc["when"].dt.strftime("%Y-%m-%d %H:%M")
+    return inc
+
+
+def write_outputs(result, out: Path) -> dict[str, str]:
+    """Write every output file of a run into ``out``; return name → path."""
+    out.mkdir(parents=True, exist_ok=True)
+    a = result.analysis
+    files: dict[str, Path] = {}
+    hotspots = hotspots_layer(result)
+    files["hotspots.geojson"] = out / "hotspots.geojson"
+    write_geojson(hotspots, files["hotspots.geojson"])
+    files["hotspots.csv"] = out / "hotspots.csv"
+    write_csv(pd.DataFrame(hotspots.drop(columns=hotspots.geometry.name)), files["hotspots.csv"])
+    files["areas.csv"] = out / "areas.csv"
+    write_csv(areas_table(result), files["areas.csv"])
+    files["patrol_list.csv"] = out / "patrol_list.csv"
+    write_csv(a.patrol, files["patrol_list.csv"])
+    files["repeat_locations.csv"] = out / "repeat_locations.csv"
+    write_csv(a.repeats, files["repeat_locations.csv"])
+    files["density.tif"] = out / "density.tif"
+    a.surface.to_geotiff(files["density.tif"])
+    files["rejects.csv"] = out / "rejects.csv"
+    write_csv(result.prepared.rejects_table(), files["rejects.csv"])
+    layers = {
+        "hotspots": hotspots,
+        "gistar_cells": a.gistar_cells,
+        "incidents": incidents_layer(result),
+    }
+    for layer, gdf in a.areas.items():
+        layers[f"areas_{layer}"] = gdf.drop(columns=["spark_svg"], errors="ignore")
+    files["hotspots.gpkg"] = out / "hotspots.gpkg"
+    write_gpkg(layers, files["hotspots.gpkg"])
+    m = patrol_map(
+        hotspots=a.hotspots,
+        areas=a.areas,
+        density=a.surface.values,
+        density_grid=a.surface.grid,
+        gistar_cells=a.gistar_cells,
+        repeat_locations=a.repeats.head(MAP_REPEAT_LOCATIONS),
+        incidents=result.prepared.incidents,
+        title=result.config.title,
+        period=result.period_text,
+        params=result.map_params(),
+        attribution=result.attribution,
+        online_tiles=result.config.map_online_tiles,
+    )
+    files["map.html"] = out / "map.html"
+    write_text_atomic(files["map.html"], map_html(m))
+    first_layer = next(iter(a.areas.values()), None)
+    if first_layer is not None:
+        files["map.png"] = out / "map.png"
+        write_bytes_atomic(
+            files["map.png"],
+            static_map_png(
+                hotspots=a.hotspots.head(result.config.top_n),
+                areas_layer=first_layer,
+                density=a.surface.values,
+                density_grid=a.surface.grid,
+                title=result.config.title,
+                attribution=result.attribution,
+            ),
+        )
+    files["run.json"] = out / "run.json"
+    meta = result.metadata()
+    meta["outputs"] = sorted(files)
+    write_json(meta, files["run.json"])
+    return {k: str(v) for k, v in files.items()}

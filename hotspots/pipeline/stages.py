@@ -1,0 +1,118 @@
+"""The load → locate → assign stages, with the rejects bookkeeping that keeps counts whole."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from hotspots.boundaries import AreaLayer, load_areas
+from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
+from hotspots.io.load import LoadResult, load_incidents, make_rejects
+from hotspots.io.postcodes import read_postcode_table
+from hotspots.pipeline.config import RunConfig
+from hotspots.schema import CRS_METRIC, InputError, Reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """Geocoded, assigned incidents and the full accounting of input rows."""
+
+    incidents: gpd.GeoDataFrame
+    load: LoadResult
+    rejects: pd.DataFrame  # _row, reason, detail (all stages)
+    layers: list[AreaLayer]
+    period: tuple[pd.Timestamp, pd.Timestamp] | None
+    notes: dict[str, int] = field(default_factory=dict)
+    postcode_rows_ignored: int = 0
+
+    @property
+    def counts(self) -> dict[str, object]:
+        by_reason = self.rejects["reason"].value_counts().sort_index()
+        return {
+            "rows_read": int(self.load.rows_read),
+            "rows_used": int(len(self.incidents)),
+            "rows_rejected": int(len(self.rejects)),
+            "rows_merged_as_duplicates": 0,
+            "rejects_by_reason": {str(k): int(v) for k, v in by_reason.items()},
+        }
+
+    def rejects_table(self) -> pd.DataFrame:
+        """Every rejected row with its original columns, ``reason`` and ``detail``."""
+        raw = self.load.raw
+        rej = self.rejects.sort_values("_row", kind="stable")
+        table = raw.loc[rej["_row"].to_numpy()].copy()
+        table["reason"] = rej["reason"].to_numpy()
+        table["detail"] = rej["detail"].to_numpy()
+        table = table.rename(columns={"_file": "file", "_line": "line"})
+        cols = ["source", "file", "line", "reason", "detail"]
+        rest = [c for c in table.columns if c not in cols and not c.startswith("_")]
+        return table[cols + rest].reset_index(drop=True)
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Load, validate, geocode and assign the config's inputs."""
+    inputs = config.inputs
+    if not inputs:
+        raise InputError("no incident inputs: give --incidents PATH or [[inputs]] in the config")
+    latest = None
+    if config.last_months and all(i.columns is None for i in inputs):
+        latest = _latest_month_of(inputs)
+    period = config.period(latest)
+    load = load_incidents(inputs, period=period, categories=config.categories)
+    rejects = [load.rejects]
+    postcodes, ignored = None, 0
+    if any(i.columns is not None and i.columns.postcode for i in inputs) or config.postcodes:
+        table, ignored = read_postcode_table(config.postcodes)
+        postcodes = PostcodeIndex.from_table(table)
+    located = locate_incidents(load.incidents, postcodes=postcodes)
+    rejects.append(located.rejects)
+    layers = [lyr for src, fields in config.areas for lyr in load_areas(src, fields or None)]
+    inc = located.incidents
+    if layers:
+        inc, outside = assign_areas(inc, layers, tolerance_m=config.tolerance_m)
+        if outside.any():
+            detail = (
+                inc.loc[outside, "x"].round(0).astype(str)
+                + ", "
+                + inc.loc[outside, "y"].round(0).astype(str)
+            )
+            rejects.append(
+                make_rejects(inc.loc[outside, "_row"], Reason.OUTSIDE_STUDY_AREA, detail)
+            )
+            inc = inc.loc[~outside].reset_index(drop=True)
+    all_rejects = (
+        pd.concat([r for r in rejects if len(r)], ignore_index=True)
+        if any(len(r) for r in rejects)
+        else load.rejects
+    )
+    gdf = gpd.GeoDataFrame(
+        inc, geometry=shapely.points(inc["x"].to_numpy(), inc["y"].to_numpy()), crs=CRS_METRIC
+    )
+    prepared = Prepared(gdf, load, all_rejects, layers, period, located.notes, ignored)
+    c = prepared.counts
+    if c["rows_read"] != c["rows_used"] + c["rows_rejected"]:  # the invariant every run keeps
+        raise RuntimeError(f"row accounting broken: {c}")
+    log.info(
+        "Read %s rows: %s used, %s rejected %s",
+        f"{c['rows_read']:,}",
+        f"{c['rows_used']:,}",
+        f"{c['rows_rejected']:,}",
+        c["rejects_by_reason"],
+    )
+    return prepared
+
+
+def _latest_month_of(inputs: list) -> pd.Timestamp:
+    """Latest month named by police.uk file names (to choose 'the last N months' unread)."""
+    from hotspots.io.sources import expand_paths
+
+    months = [f.month for i in inputs for f in expand_paths(list(i.paths)) if f.month]
+    if not months:
+        raise InputError("last_months needs police.uk files named YYYY-MM-...; give month_from/to")
+    return pd.Timestamp(max(months) + "-01")
