@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hotspots.pipeline import RunConfig, RunResult, demo_config, load_config, prepare, run
 from hotspots.pipeline.cli_text import EPILOGS, summary_text
@@ -135,6 +136,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "evaluate",
+        help="backtest hotspot methods on a later period (PAI)",
+        epilog=EPILOGS["evaluate"],
+        formatter_class=fmt,
+    )
+    _add_common(p)
+    p.add_argument("--train-from", required=True, metavar="YYYY-MM")
+    p.add_argument("--train-to", required=True, metavar="YYYY-MM")
+    p.add_argument("--test-from", required=True, metavar="YYYY-MM")
+    p.add_argument("--test-to", required=True, metavar="YYYY-MM")
+    p.add_argument("--cell-size-m", type=float, metavar="M", help="grid cell size in metres")
+    p.add_argument("--out", default="outputs", metavar="DIR")
+
+    p = sub.add_parser(
+        "profile",
+        help="seasonal profiles and trends for every area",
+        epilog=EPILOGS["profile"],
+        formatter_class=fmt,
+    )
+    _add_common(p)
+    p.add_argument("--by-category", action="store_true", help="one row per area and category")
+    p.add_argument("--before", metavar="YYYY-MM:YYYY-MM", help="window before an operation")
+    p.add_argument("--after", metavar="YYYY-MM:YYYY-MM", help="window after it")
+    p.add_argument("--out", default="outputs", metavar="DIR")
+
+    p = sub.add_parser(
         "validate",
         help="check inputs and list what would be rejected",
         epilog=EPILOGS["validate"],
@@ -176,6 +203,46 @@ def _print_summary(result: RunResult, args: argparse.Namespace) -> None:
         print(summary_text(result))
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from hotspots.pipeline.evaluation import run_evaluation
+
+    cfg = _config_from_args(args)
+    if args.category and len(args.category) > 1:
+        raise InputError("evaluate takes one --category at a time")
+    table = run_evaluation(
+        cfg,
+        train=(args.train_from, args.train_to),
+        test=(args.test_from, args.test_to),
+        category=args.category[0] if args.category else None,
+        out=args.out,
+    )
+    if not args.quiet:
+        wide = table.pivot_table(index="method", columns="area_share", values="pai")
+        print("PAI by share of area (higher is better):")
+        print(wide.round(1).to_string())
+        print(f"written: {Path(args.out) / 'evaluation.csv'}")
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from hotspots.pipeline.profile import run_profile
+
+    cfg = _config_from_args(args)
+    tables = run_profile(
+        cfg, out=args.out, by_category=args.by_category, before=args.before, after=args.after
+    )
+    if not args.quiet:
+        up = tables["trending_up"]
+        print(f"{len(up)} areas trending significantly upwards (Mann-Kendall, FDR 5%)")
+        cols = [
+            c for c in ("layer", "name", "category", "trend_slope_per_year", "trend_q") if c in up
+        ]
+        if len(up):
+            print(up[cols].head(20).to_string(index=False))
+        print(f"written to {args.out}/: {', '.join(sorted(f'{n}.csv' for n in tables))}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     cfg = _config_from_args(args)
     prepared = prepare(cfg)
@@ -214,6 +281,8 @@ def _cmd_boundaries(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "run": _cmd_run,
     "demo": _cmd_demo,
+    "evaluate": _cmd_evaluate,
+    "profile": _cmd_profile,
     "validate": _cmd_validate,
     "boundaries": _cmd_boundaries,
 }

@@ -17,6 +17,16 @@ EPILOGS = {
     "demo": """examples:
   hotspots demo                    # latest 12 months of the embedded data -> outputs/
   hotspots demo --last-months 0 --out outputs/all   # all 51 months""",
+    "evaluate": """examples:
+  hotspots evaluate --incidents data/ --train-from 2021-01 --train-to 2021-12 \\
+                    --test-from 2022-01 --test-to 2022-03 --category "Anti-social behaviour" \\
+                    --areas leicestershire/force --out eval/
+writes evaluation.csv (method, area_share, hit_rate, pai, pei, rri) and evaluation.png""",
+    "profile": """examples:
+  hotspots profile --incidents data/ --areas leicestershire/beats --out profiles/
+  hotspots profile --incidents data/ --areas leicestershire/beats --category \\
+                   "Anti-social behaviour" --before 2025-03:2025-05 --after 2025-06:2025-08
+writes profiles.csv (m01..m12, peak_month, seasonal_p), trends.csv, trending_up.csv""",
     "validate": """examples:
   hotspots validate --incidents 2025-06-leicestershire-street.csv
   hotspots validate --config partners.toml --show 50""",
