@@ -307,6 +307,13 @@ def kde_surface(
         bandwidth_m = _positive(bandwidth_m, "bandwidth_m")
         rule = "explicit"
     grid = _resolve_grid(extent, xy, crs, cell_size_m, support_radius_m(kernel, bandwidth_m))
+    if rule != "explicit" and bandwidth_m < grid.cell_size_m:
+        # An automatic bandwidth below one cell (points at a handful of locations) would
+        # paint single cells; floor it at the cell size and say so.
+        notes.append(f"automatic bandwidth {bandwidth_m:.0f} m raised to the cell size "
+                     f"{grid.cell_size_m:g} m (floor for automatic bandwidths)")
+        bandwidth_m = float(grid.cell_size_m)
+        grid = _resolve_grid(extent, xy, crs, cell_size_m, support_radius_m(kernel, bandwidth_m))
     k, cap_note = _subcell_factor(grid, kernel, bandwidth_m)
     notes += cap_note
     values = _binned_density(grid, xy, w, kernel, bandwidth_m, k) * _M2_PER_KM2

@@ -249,6 +249,9 @@ def _hotspot_classes(
         return pd.DataFrame({"hotspot_id": pd.Series(dtype=int), "class": pd.Series(dtype=str)})
     step = _periods(members["when"])
     steps = sorted(step.unique())
+    if len(steps) < 2:  # a class describes change over time: one step has none
+        return pd.DataFrame({"hotspot_id": ranked["hotspot_id"].astype(int),
+                             "class": "too few periods"})
     ids = ranked["hotspot_id"].astype(int).to_numpy()
     owner = rasterize(
         zip(ranked.geometry.values, ids.tolist(), strict=True),

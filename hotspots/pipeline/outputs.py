@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -95,8 +98,24 @@ def incidents_layer(result) -> gpd.GeoDataFrame:
 
 
 def write_outputs(result, out: Path) -> dict[str, str]:
-    """Write every output file of a run into ``out``; return name → path."""
+    """Write every output file of a run into ``out``; return name → path.
+
+    Files are first written into a staging folder inside ``out`` and moved into place only
+    when all of them exist, ``run.json`` last: a run that fails leaves the previous outputs
+    as they were, and a folder with ``run.json`` newer than the rest is complete.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        written = _write_all(result, staging)
+        for name in sorted(written, key=lambda n: n == "run.json"):
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {name: str(out / name) for name in written}
+
+
+def _write_all(result, out: Path) -> list[str]:
     a = result.analysis
     files: dict[str, Path] = {}
     hotspots = hotspots_layer(result)
@@ -157,4 +176,4 @@ def write_outputs(result, out: Path) -> dict[str, str]:
     meta = result.metadata()
     meta["outputs"] = sorted(files)
     write_json(meta, files["run.json"])
-    return {k: str(v) for k, v in files.items()}
+    return sorted(files)

@@ -1,0 +1,155 @@
+"""End-to-end: the CLI on a small slice of real police.uk data, determinism, safe output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from hotspots.boundaries import load_areas
+from hotspots.cli import main
+
+COMPARED = ["hotspots.geojson", "hotspots.csv", "areas.csv", "patrol_list.csv", "rejects.csv",
+            "repeat_locations.csv", "density.tif", "map.html"]
+
+
+@pytest.fixture(scope="module")
+def beats_file(tmp_path_factory) -> Path:
+    """A force's own beat file: beat and NPA names on each row, WGS84 GeoJSON."""
+    beats = load_areas("leicestershire/beats")[0].polygons.rename(columns={"name": "BEAT"})
+    npa = load_areas("leicestershire/beats")[1]
+    beats["NPA"] = beats["BEAT"].map(npa.parent_names)
+    path = tmp_path_factory.mktemp("areas") / "beats.geojson"
+    beats.to_crs(4326).to_file(path, driver="GeoJSON")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, police_slice: Path, beats_file: Path) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    code = main(["-q", "run", "--incidents", str(police_slice), "--areas", str(beats_file),
+                 "--area-field", "beat=BEAT", "--area-field", "npa=NPA", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_run_writes_the_contract(run_dir: Path) -> None:
+    for name in ["hotspots.geojson", "areas.csv", "density.tif", "map.html", "rejects.csv",
+                 "run.json", "hotspots.gpkg", "patrol_list.csv", "map.png"]:
+        assert (run_dir / name).stat().st_size > 0, name
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["rows_read"] == 4197
+    assert meta["rows_read"] == meta["rows_used"] + meta["rows_rejected"]
+    assert meta["rejects_by_reason"] == {"no_location": 10}
+    assert meta["parameters"]["density"]["cell_size_rule"] == "arcgis"
+    assert len(pd.read_csv(run_dir / "rejects.csv")) == meta["rows_rejected"]
+
+    hs = gpd.read_file(run_dir / "hotspots.geojson")
+    assert hs.crs.to_epsg() == 4326
+    assert hs["rank"].tolist() == list(range(1, len(hs) + 1))
+    for col in ["incidents", "area_m2", "beat", "npa", "peak_month", "seasonal_p", "trend",
+                "trend_slope_per_year", "trend_p", "class", "m01", "m12"]:
+        assert col in hs.columns, col
+    assert set(hs["trend"]) <= {"up", "down", "none"}
+
+    areas = pd.read_csv(run_dir / "areas.csv")
+    assert {"layer", "name", "incidents", "peak_month", "residents", "rate_per_1000"} <= set(areas)
+    assert set(areas["layer"]) == {"beat", "npa"}
+    beats = areas[areas["layer"] == "beat"]
+    assert len(beats) == 171 and beats["incidents"].sum() == meta["rows_used"]
+    npas = areas[areas["layer"] == "npa"]
+    assert npas["incidents"].sum() == meta["rows_used"]  # beats nest in NPAs
+
+
+def test_outputs_are_deterministic(run_dir: Path, police_slice: Path, beats_file: Path,
+                                   tmp_path: Path) -> None:
+    code = main(["-q", "run", "--incidents", str(police_slice), "--areas", str(beats_file),
+                 "--area-field", "beat=BEAT", "--area-field", "npa=NPA", "--out", str(tmp_path)])
+    assert code == 0
+    for name in COMPARED:
+        assert (tmp_path / name).read_bytes() == (run_dir / name).read_bytes(), name
+    a, b = (json.loads((d / "run.json").read_text()) for d in (run_dir, tmp_path))
+    for meta in (a, b):
+        meta.pop("timings_s")
+        meta["config"].pop("out")
+    assert a == b
+
+
+def test_failed_run_leaves_previous_outputs(run_dir: Path, police_slice: Path, tmp_path: Path,
+                                            capsys) -> None:
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    code = main(["run", "--incidents", str(police_slice), "--areas", str(tmp_path / "nope.gpkg"),
+                 "--area-field", "beat=X", "--out", str(run_dir)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nope.gpkg" in err and "Traceback" not in err
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert after == before
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".staging")]
+
+
+def test_failure_while_writing_changes_nothing(run_dir: Path, police_slice: Path,
+                                               beats_file: Path, monkeypatch) -> None:
+    import hotspots.pipeline.outputs as outputs
+
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs, "map_html", broken)
+    code = main(["-q", "run", "--incidents", str(police_slice), "--areas", str(beats_file),
+                 "--area-field", "beat=BEAT", "--area-field", "npa=NPA", "--out", str(run_dir),
+                 "--bandwidth-m", "300"])
+    assert code == 1
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_html_escapes_location_text(tmp_path: Path) -> None:
+    from tests.conftest import write_police_csv
+
+    rows = [{"Month": "2025-06", "Longitude": f"{-1.1330 + i * 1e-5:.5f}", "Latitude": "52.6340",
+             "Location": "<script>alert(1)</script>", "Crime type": "Anti-social behaviour"}
+            for i in range(40)]
+    f = write_police_csv(tmp_path / "2025-06-x-street.csv", rows)
+    out = tmp_path / "out"
+    assert main(["-q", "run", "--incidents", str(f), "--areas", "leicestershire/beats",
+                 "--out", str(out)]) == 0
+    html = (out / "map.html").read_text()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_validate_and_boundaries_commands(police_slice: Path, capsys) -> None:
+    assert main(["validate", "--incidents", str(police_slice)]) == 0
+    out = capsys.readouterr().out
+    assert "4,197" in out and "no_location" in out
+    assert main(["boundaries"]) == 0
+    assert "leicestershire/beats" in capsys.readouterr().out
+    assert main(["boundaries", "leicestershire/beats"]) == 0
+    assert "171 areas" in capsys.readouterr().out
+
+
+def test_evaluate_and_profile_commands(police_slice: Path, tmp_path: Path) -> None:
+    assert main(["-q", "evaluate", "--incidents", str(police_slice), "--train-from", "2025-06",
+                 "--train-to", "2025-06", "--test-from", "2025-07", "--test-to", "2025-07",
+                 "--areas", "leicestershire/beats", "--out", str(tmp_path)]) == 0
+    ev = pd.read_csv(tmp_path / "evaluation.csv")
+    assert {"method", "area_share", "hit_rate", "pai"} <= set(ev.columns)
+    assert {"default", "counts"} <= set(ev["method"])
+    assert {0.005, 0.01, 0.02, 0.05, 0.1} <= set(ev["area_share"].round(3))
+    assert main(["-q", "profile", "--incidents", str(police_slice), "--areas",
+                 "leicestershire/beats", "--out", str(tmp_path)]) == 0
+    prof = pd.read_csv(tmp_path / "profiles.csv")
+    assert {"layer", "name", "m06", "m07", "peak_month"} <= set(prof.columns)
+
+
+def test_personal_columns_are_not_published() -> None:
+    from hotspots.pipeline.outputs import personal_columns
+
+    assert personal_columns(["Caller Name", "victim_id", "Address", "risk", "category"]) == [
+        "Caller Name", "victim_id", "Address"]
