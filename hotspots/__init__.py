@@ -48,7 +48,6 @@ _PUBLIC = {
     "emerging_classes": "hotspots.seasonal",
     "period_change": "hotspots.seasonal",
     "area_rates": "hotspots.rates",
-    "evaluate": "hotspots.evaluate",
     "hit_rate_pai": "hotspots.evaluate",
     "rolling_backtest": "hotspots.evaluate",
     "patrol_map": "hotspots.maps",
