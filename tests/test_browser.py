@@ -268,13 +268,23 @@ def test_synthetic_map_in_chromium(driver, tmp_path):
     driver.save_screenshot(str(SHOTS / "map_popup.png"))
 
 
-def test_pipeline_map_in_chromium(driver):
-    """The map the pipeline wrote (HOTSPOTS_MAP_HTML), when one is given."""
+@pytest.fixture(scope="module")
+def demo_map(tmp_path_factory) -> Path:
+    """The demo's map: HOTSPOTS_MAP_HTML if given, else ``hotspots demo`` run here."""
     target = os.environ.get("HOTSPOTS_MAP_HTML")
-    if not target:
-        pytest.skip("set HOTSPOTS_MAP_HTML to check a map written by the pipeline")
-    page = Path(target)
-    assert page.is_file(), f"HOTSPOTS_MAP_HTML={target} is not a file"
+    if target:
+        return Path(target)
+    from hotspots.pipeline import demo_config, run
+
+    out = tmp_path_factory.mktemp("demo")
+    run(demo_config(out=out))
+    return out / "map.html"
+
+
+def test_pipeline_map_in_chromium(driver, demo_map: Path):
+    """The map `hotspots demo` writes: offline, every layer, legend, popups with peak month."""
+    page = demo_map
+    assert page.is_file(), f"{page} is not a file"
     _open(driver, page)
     assert _severe(driver) == []
     assert _network(driver) == []
@@ -283,7 +293,10 @@ def test_pipeline_map_in_chromium(driver):
     assert "Density (incidents per km²)" in names
     assert ": incidents" in names  # at least one area layer
     assert driver.find_element("id", "hs-legend").is_displayed()
+    for name in ("Beat:", "NPA:", "Gi* hot and cold spots", "Repeat locations", "Summer"):
+        assert name.lower() in names.lower(), name
     text = _click_hotspot(driver, 1)
     assert "Hotspot 1" in text and "Incidents" in text
+    assert "Peak month" in text
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SHOTS / "demo_map.png"))

@@ -50,6 +50,7 @@ class Analysis:
     gistar: GiStarResult
     gistar_cells: gpd.GeoDataFrame
     areas: dict[str, gpd.GeoDataFrame]
+    seasonal_hotspots: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -130,6 +131,7 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         )
         for lyr in layers
     }
+    by_season = _seasonal_hotspots(inc, surface.grid, area_cols, config)
     t = _timed(timings, "seasonal", t)
     area_m2 = float(area.area) if area is not None else None
     patrol = patrol_list(
@@ -155,7 +157,9 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
             "classes": "hot/cold at 90/95/99% after Benjamini-Hochberg FDR",
         },
     }
-    return Analysis(surface, hs, ranked, patrol, repeats, gi, gi_cells, areas, timings, params)
+    return Analysis(
+        surface, hs, ranked, patrol, repeats, gi, gi_cells, areas, by_season, timings, params
+    )
 
 
 def _gistar_cells(gi: GiStarResult, surface: DensitySurface) -> gpd.GeoDataFrame:
@@ -250,8 +254,9 @@ def _hotspot_classes(
     step = _periods(members["when"])
     steps = sorted(step.unique())
     if len(steps) < 2:  # a class describes change over time: one step has none
-        return pd.DataFrame({"hotspot_id": ranked["hotspot_id"].astype(int),
-                             "class": "too few periods"})
+        return pd.DataFrame(
+            {"hotspot_id": ranked["hotspot_id"].astype(int), "class": "too few periods"}
+        )
     ids = ranked["hotspot_id"].astype(int).to_numpy()
     owner = rasterize(
         zip(ranked.geometry.values, ids.tolist(), strict=True),
@@ -275,3 +280,35 @@ def _hotspot_classes(
         hot[i, [position[int(h)] for h in hot_ids]] = True
     table = emerging_classes(pd.DataFrame(counts, columns=ids), hot=pd.DataFrame(hot, columns=ids))
     return pd.DataFrame({"hotspot_id": ids, "class": table["emerging_class"].to_numpy()})
+
+
+_SEASON_MONTHS = {
+    "Winter (Dec–Feb)": (12, 1, 2),
+    "Spring (Mar–May)": (3, 4, 5),
+    "Summer (Jun–Aug)": (6, 7, 8),
+    "Autumn (Sep–Nov)": (9, 10, 11),
+}
+
+
+def _seasonal_hotspots(
+    inc: pd.DataFrame, grid: Grid, area_cols: list[str], config: RunConfig
+) -> dict[str, gpd.GeoDataFrame]:
+    """The top hotspots of each season's incidents, by the same method, for the map."""
+    out = {}
+    month = inc["when"].dt.month
+    for name, months in _SEASON_MONTHS.items():
+        part = inc.loc[month.isin(months)]
+        if len(part) < config.hotspot_min_incidents:
+            continue
+        found = find_hotspots(
+            part,
+            method="threshold",
+            scores=cell_scores(part, grid),
+            grid=grid,
+            area_columns=area_cols,
+            quantile=config.hotspot_quantile,
+            min_incidents=config.hotspot_min_incidents,
+        )
+        ranked = rank_hotspots(found, score=config.rank_by)
+        out[name] = ranked.sort_values("rank").head(config.top_n).reset_index(drop=True)
+    return out

@@ -149,6 +149,7 @@ def _write_all(result, out: Path) -> list[str]:
         density_grid=a.surface.grid,
         gistar_cells=a.gistar_cells,
         repeat_locations=a.repeats.head(MAP_REPEAT_LOCATIONS),
+        monthly_hotspot_layers=a.seasonal_hotspots,
         incidents=result.prepared.incidents,
         title=result.config.title,
         period=result.period_text,
