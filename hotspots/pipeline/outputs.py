@@ -14,7 +14,7 @@ import pandas as pd
 from hotspots.io.atomic import write_bytes_atomic, write_text_atomic
 from hotspots.io.writers import write_csv, write_geojson, write_gpkg, write_json
 from hotspots.maps import map_html, patrol_map
-from hotspots.report import static_map_png
+from hotspots.report import funnel_plot_png, static_map_png
 from hotspots.schema import PERSONAL_COLUMN_HINTS
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,20 @@ def _write_all(result, out: Path) -> list[str]:
                 density_grid=a.surface.grid,
                 title=result.config.title,
                 attribution=result.attribution,
+            ),
+        )
+    for layer, table in a.areas.items():
+        if "residents" not in table or table["residents"].sum() <= 0:
+            continue
+        overall = table["incidents"].sum() / table["residents"].sum() * 1000
+        files[f"funnel_{layer}.png"] = out / f"funnel_{layer}.png"
+        write_bytes_atomic(
+            files[f"funnel_{layer}.png"],
+            funnel_plot_png(
+                pd.DataFrame(table[["name", "incidents", "residents"]]),
+                overall_rate_per_1000=overall,
+                title=f"{result.config.title}: {layer} rates per 1,000 residents "
+                f"({result.period_text})",
             ),
         )
     files["run.json"] = out / "run.json"
