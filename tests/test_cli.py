@@ -153,3 +153,25 @@ def test_personal_columns_are_not_published() -> None:
 
     assert personal_columns(["Caller Name", "victim_id", "Address", "risk", "category"]) == [
         "Caller Name", "victim_id", "Address"]
+
+
+def test_example_config_runs(tmp_path: Path) -> None:
+    """examples/run.toml: every key documented there is accepted and the run works."""
+    import shutil
+
+    from hotspots.pipeline import load_config, run
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config(root / "examples" / "run.toml")
+    assert cfg.categories == ["Anti-social behaviour"] and cfg.last_months == 12
+    cfg.out = str(tmp_path / "out")
+    cfg.month_from, cfg.month_to, cfg.last_months = "2025-06", "2025-07", None
+    result = run(cfg)
+    meta = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert meta["rows_read"] == meta["rows_used"] + meta["rows_rejected"]
+    assert set(result.prepared.incidents["category"]) == {"Anti-social behaviour"}
+    bad = tmp_path / "bad.toml"
+    shutil.copy(root / "examples" / "run.toml", bad)
+    bad.write_text(bad.read_text().replace("[grid]", "[grid]\ncell_size = 50"))
+    with pytest.raises(Exception, match=r"unknown key\(s\) \['cell_size'\] in \[grid\]"):
+        load_config(bad)
