@@ -299,20 +299,25 @@ def kde_surface(
     notes: list[str] = []
     if bandwidth_m is None:
         rule = _check_choice(bandwidth_rule, BANDWIDTH_RULES, "bandwidth_rule")
-        bandwidth_m, rule_notes = _auto_bandwidth(xy, w, kernel, rule)
+        if len(xy) and bool(np.all(xy == xy[0])):
+            # No spread to measure: the floor below sets the bandwidth to the cell size.
+            bandwidth_m, rule_notes = 0.0, ["all incidents are at one location"]
+        else:
+            bandwidth_m, rule_notes = _auto_bandwidth(xy, w, kernel, rule)
+            log.info("Bandwidth set to %.0f metres automatically (rule: %s, %s %s)",
+                     bandwidth_m, rule, kernel, "radius" if kernel == "quartic" else "sigma")
         notes += rule_notes
-        log.info("Bandwidth set to %.0f metres automatically (rule: %s, %s %s)",
-                 bandwidth_m, rule, kernel, "radius" if kernel == "quartic" else "sigma")
     else:
         bandwidth_m = _positive(bandwidth_m, "bandwidth_m")
         rule = "explicit"
     grid = _resolve_grid(extent, xy, crs, cell_size_m, support_radius_m(kernel, bandwidth_m))
-    if rule != "explicit" and bandwidth_m < grid.cell_size_m:
-        # An automatic bandwidth below one cell (points at a handful of locations) would
-        # paint single cells; floor it at the cell size and say so.
-        notes.append(f"automatic bandwidth {bandwidth_m:.0f} m raised to the cell size "
-                     f"{grid.cell_size_m:g} m (floor for automatic bandwidths)")
-        bandwidth_m = float(grid.cell_size_m)
+    floor = grid.cell_size_m * (2.0 if kernel == "quartic" else 1.0)
+    if rule != "explicit" and bandwidth_m < floor:
+        # An automatic bandwidth below the cell scale (points at a handful of locations)
+        # would paint single cells: floor it (quartic radius 2 cells, Gaussian sigma 1 cell).
+        notes.append(f"automatic bandwidth {bandwidth_m:.0f} m raised to {floor:g} m, the "
+                     f"floor for automatic bandwidths on {grid.cell_size_m:g} m cells")
+        bandwidth_m = float(floor)
         grid = _resolve_grid(extent, xy, crs, cell_size_m, support_radius_m(kernel, bandwidth_m))
     k, cap_note = _subcell_factor(grid, kernel, bandwidth_m)
     notes += cap_note

@@ -276,8 +276,10 @@ def test_one_point():
     assert s.n_points == 1 and s.total_weight == 1.0
     assert np.nanmax(s.values) == pytest.approx(3 / (math.pi * 250**2) * 1e6, rel=1e-9)
     assert np.nansum(s.per_cell) == pytest.approx(1.0, abs=1e-3)
-    with pytest.raises(InputError, match="one location"):
-        kde_surface(np.array([[1025.0, 2025.0]]))
+    # No spread for a rule to measure: the automatic bandwidth is the cell size, said so.
+    auto = kde_surface(np.array([[1025.0, 2025.0]]), cell_size_m=50)
+    assert auto.bandwidth_m == 100.0 and auto.bandwidth_rule == "arcgis"
+    assert any("one location" in w for w in auto.warnings)
 
 
 def test_all_points_at_one_location():
@@ -286,8 +288,10 @@ def test_all_points_at_one_location():
     many = kde_surface(np.full((7, 2), 500.0), bandwidth_m=150, cell_size_m=50,
                        kernel="gaussian")
     np.testing.assert_allclose(many.values, 7 * one.values, rtol=1e-12, atol=1e-12)
-    with pytest.raises(InputError, match="all 7 incidents are at one location"):
-        kde_surface(np.full((7, 2), 500.0), bandwidth_rule="normal_reference")
+    auto = kde_surface(np.full((7, 2), 500.0), bandwidth_rule="normal_reference",
+                       cell_size_m=50)
+    assert auto.bandwidth_m == 100.0  # quartic radius floor: 2 cells
+    assert np.nansum(auto.per_cell) == pytest.approx(7.0, rel=1e-3)  # centre sampling
 
 
 def test_weights_scale_and_zero_weight_drops_a_point():
