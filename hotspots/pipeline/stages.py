@@ -98,6 +98,10 @@ def prepare(config: RunConfig) -> Prepared:
     c = prepared.counts
     if c["rows_read"] != c["rows_used"] + c["rows_rejected"]:  # the invariant every run keeps
         raise RuntimeError(f"row accounting broken: {c}")
+    if c["rows_used"] == 0:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in c["rejects_by_reason"].items())
+        raise InputError(f"no usable incidents: all {c['rows_read']:,} rows were rejected "
+                         f"({reasons or 'no rows'}); `hotspots validate` lists them")
     log.info(
         "Read %s rows: %s used, %s rejected %s",
         f"{c['rows_read']:,}",
