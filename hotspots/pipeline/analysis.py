@@ -228,7 +228,8 @@ def _area_table(
             .groupby(layer)["rank"]
             .apply(lambda r: ", ".join(f"#{v}" for v in r.head(5)))
         )
-        table["top_hotspots"] = table["name"].map(top).fillna("")
+        names = table["name"].map(top.astype(object).to_dict())
+        table["top_hotspots"] = names.astype(object).where(names.notna(), "")
     return table
 
 
