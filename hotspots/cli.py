@@ -185,7 +185,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.print_config:
         import json
 
-        print(json.dumps(cfg.to_dict(), indent=2, default=str))
+        # The automatic choices depend on the data: compute them without writing anything.
+        result = run(cfg, write=False)
+        effective = {"config": cfg.to_dict(), "automatic_choices": result.analysis.params}
+        print(json.dumps(effective, indent=2, sort_keys=True, default=str))
         return 0
     result = run(cfg)
     _print_summary(result, args)
@@ -301,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HotspotsError as exc:
         print(f"hotspots: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`: not an error
+        return 0
     except KeyboardInterrupt:
         print("hotspots: interrupted", file=sys.stderr)
         return 130
