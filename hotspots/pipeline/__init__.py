@@ -81,6 +81,7 @@ class RunResult:
                 "files_skipped_outside_period": p.load.skipped_files,
                 "unmapped_categories": p.load.unmapped_categories,
                 "geocode_fixes": p.notes,
+                "duplicate_linking": p.link_params,
                 "postcode_rows_ignored": p.postcode_rows_ignored,
                 "areas": [
                     {

@@ -108,12 +108,22 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     gi_cells = _gistar_cells(gi, surface)
     t = _timed(timings, "gistar", t)
     members = inc.assign(hotspot_id=hs.labels)
+    if "repeat_caller" in members:  # flag hotspots with repeat callers/victims (counts only)
+        flagged = members.loc[members["repeat_caller"] & (members["hotspot_id"] > 0)]
+        per_hotspot = flagged.groupby("hotspot_id").size()
+        ranked["repeat_caller_incidents"] = (
+            ranked["hotspot_id"].map(per_hotspot).fillna(0).astype(int)
+        )
     months = inc["when"]
     ranked = _join_seasonal(ranked, members.loc[members["hotspot_id"] > 0], "hotspot_id", months)
     ranked = ranked.merge(
         _hotspot_classes(members, ranked, surface.grid, config), on="hotspot_id", how="left"
     )
     ranked = ranked.sort_values("rank").reset_index(drop=True)
+    callers = {}
+    if prepared.repeat_callers is not None:
+        per_area = prepared.repeat_callers
+        callers = {layer: part.drop(columns="layer") for layer, part in per_area.groupby("layer")}
     residents = (
         residents_by_layer(
             layers,
@@ -127,7 +137,7 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     )
     areas = {
         lyr.layer: _area_table(
-            lyr.polygons, inc, lyr.layer, ranked, residents.get(lyr.layer), months
+            lyr.polygons, inc, lyr.layer, ranked, residents.get(lyr.layer), months, callers
         )
         for lyr in layers
     }
@@ -210,6 +220,7 @@ def _area_table(
     hotspots: gpd.GeoDataFrame,
     residents: pd.Series | None,
     months: pd.Series,
+    prepared_callers: dict[str, pd.DataFrame],
 ) -> gpd.GeoDataFrame:
     counts = incidents.groupby(layer).size()
     table = polygons.copy()
@@ -222,6 +233,13 @@ def _area_table(
     table = _join_seasonal(
         table.rename(columns={"name": layer}), incidents.loc[incidents[layer] != ""], layer, months
     ).rename(columns={layer: "name"})
+    callers = prepared_callers.get(layer)
+    if callers is not None:
+        table = table.merge(callers, left_on="name", right_on="area", how="left").drop(
+            columns="area"
+        )
+        for col in ("repeat_callers", "incidents_from_repeat_callers"):
+            table[col] = table[col].fillna(0).astype(int)
     if layer in hotspots:
         top = (
             hotspots.sort_values("rank")

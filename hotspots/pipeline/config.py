@@ -57,6 +57,14 @@ class RunConfig:
     repeat_min_incidents: int = 3
     repeat_window_months: int = 6
     gistar_permutations: int = 0
+    # several sources: link the same incident reported twice (docs/partnership.md)
+    link_duplicates: bool = True
+    link_window_days: int = 7
+    source_priority: list[str] | None = None
+    # repeat callers/victims: a column with a person or caller id (used only to count)
+    person_column: str | None = None
+    repeat_caller_min_incidents: int = 3
+    repeat_caller_window_months: int = 12
     # population for rates per 1,000 residents (default: shipped Census 2011 LSOAs)
     rates: bool = True
     population_file: str | None = None
@@ -132,6 +140,16 @@ _SECTIONS = {
     },
     "repeats": {"min_incidents": "repeat_min_incidents", "window_months": "repeat_window_months"},
     "assign": {"tolerance_m": "tolerance_m"},
+    "duplicates": {
+        "enabled": "link_duplicates",
+        "window_days": "link_window_days",
+        "source_priority": "source_priority",
+    },
+    "callers": {
+        "person_column": "person_column",
+        "min_incidents": "repeat_caller_min_incidents",
+        "window_months": "repeat_caller_window_months",
+    },
     "population": {
         "enabled": "rates",
         "file": "population_file",

@@ -32,6 +32,7 @@ HOTSPOT_COLUMNS = [
     "label",
     "top_categories",
     "repeat_locations",
+    "repeat_caller_incidents",
 ]
 
 
@@ -131,6 +132,9 @@ def _write_all(result, out: Path) -> list[str]:
     write_csv(a.repeats, files["repeat_locations.csv"])
     files["density.tif"] = out / "density.tif"
     a.surface.to_geotiff(files["density.tif"])
+    if result.prepared.links is not None:
+        files["duplicates.csv"] = out / "duplicates.csv"
+        write_csv(result.prepared.links, files["duplicates.csv"])
     files["rejects.csv"] = out / "rejects.csv"
     write_csv(result.prepared.rejects_table(), files["rejects.csv"])
     layers = {

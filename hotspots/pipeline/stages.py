@@ -13,6 +13,7 @@ from hotspots.boundaries import AreaLayer, load_areas
 from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
 from hotspots.io.load import LoadResult, load_incidents, make_rejects
 from hotspots.io.postcodes import read_postcode_table
+from hotspots.linkage import link_duplicates, repeat_callers
 from hotspots.pipeline.config import RunConfig
 from hotspots.schema import CRS_METRIC, InputError, Reason
 
@@ -30,6 +31,10 @@ class Prepared:
     period: tuple[pd.Timestamp, pd.Timestamp] | None
     notes: dict[str, int] = field(default_factory=dict)
     postcode_rows_ignored: int = 0
+    links: pd.DataFrame | None = None  # duplicates.csv: one row per record in a linked group
+    merged: int = 0
+    link_params: dict[str, object] = field(default_factory=dict)
+    repeat_callers: pd.DataFrame | None = None  # per-area counts only: no person ids
 
     @property
     def counts(self) -> dict[str, object]:
@@ -38,7 +43,7 @@ class Prepared:
             "rows_read": int(self.load.rows_read),
             "rows_used": int(len(self.incidents)),
             "rows_rejected": int(len(self.rejects)),
-            "rows_merged_as_duplicates": 0,
+            "rows_merged_as_duplicates": int(self.merged),
             "rejects_by_reason": {str(k): int(v) for k, v in by_reason.items()},
         }
 
@@ -91,17 +96,59 @@ def prepare(config: RunConfig) -> Prepared:
         if any(len(r) for r in rejects)
         else load.rejects
     )
+    links, merged, link_params = None, 0, {}
+    if config.link_duplicates and inc["source"].nunique() > 1:
+        linked = link_duplicates(
+            inc, window_days=config.link_window_days, source_priority=config.source_priority or None
+        )
+        links, merged, link_params = linked.links, len(linked.merged), linked.params
+        inc = linked.kept.reset_index(drop=True)
+        log.info(
+            "Linked %s records reported by more than one source into %s groups; kept one per group",
+            f"{len(links):,}",
+            f"{links['group'].nunique():,}",
+        )
+    callers = None
+    if config.person_column:
+        if config.person_column not in inc:
+            raise InputError(
+                f"person_column {config.person_column!r} is not a column of the "
+                f"inputs; they have {sorted(c for c in inc if not c.startswith('_'))}"
+            )
+        found = repeat_callers(
+            inc,
+            person_column=config.person_column,
+            min_incidents=config.repeat_caller_min_incidents,
+            window_months=config.repeat_caller_window_months,
+            area_columns=[lyr.layer for lyr in layers],
+        )
+        inc["repeat_caller"] = found.flags["_repeat_caller"].to_numpy(dtype=bool)
+        callers = found.per_area
     gdf = gpd.GeoDataFrame(
         inc, geometry=shapely.points(inc["x"].to_numpy(), inc["y"].to_numpy()), crs=CRS_METRIC
     )
-    prepared = Prepared(gdf, load, all_rejects, layers, period, located.notes, ignored)
+    prepared = Prepared(
+        gdf,
+        load,
+        all_rejects,
+        layers,
+        period,
+        located.notes,
+        ignored,
+        links,
+        merged,
+        link_params,
+        callers,
+    )
     c = prepared.counts
-    if c["rows_read"] != c["rows_used"] + c["rows_rejected"]:  # the invariant every run keeps
+    if c["rows_read"] != c["rows_used"] + c["rows_rejected"] + c["rows_merged_as_duplicates"]:
         raise RuntimeError(f"row accounting broken: {c}")
     if c["rows_used"] == 0:
         reasons = ", ".join(f"{k} {v:,}" for k, v in c["rejects_by_reason"].items())
-        raise InputError(f"no usable incidents: all {c['rows_read']:,} rows were rejected "
-                         f"({reasons or 'no rows'}); `hotspots validate` lists them")
+        raise InputError(
+            f"no usable incidents: all {c['rows_read']:,} rows were rejected "
+            f"({reasons or 'no rows'}); `hotspots validate` lists them"
+        )
     log.info(
         "Read %s rows: %s used, %s rejected %s",
         f"{c['rows_read']:,}",
