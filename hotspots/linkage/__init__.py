@@ -1,0 +1,28 @@
+"""Partnership data: the same incident reported twice, and repeat callers.
+
+A resident who calls the police and also reports to the council produces two records.
+:func:`link_duplicates` links records from different sources that are the same incident
+and keeps one per group; :func:`repeat_callers` counts persons (callers, victims) with
+several incidents in a window without returning their ids. ``hotspots.linkage.synthetic``
+builds a police/council export pair from real police.uk rows, to try and test all this.
+See ``docs/partnership.md`` for the rules, defaults and measured precision and recall.
+"""
+
+from hotspots.linkage._duplicates import (
+    DEFAULT_FAMILIES,
+    KEEP_RULE,
+    LINK_COLUMNS,
+    LinkResult,
+    link_duplicates,
+)
+from hotspots.linkage._repeats import RepeatCallers, repeat_callers
+
+__all__ = [
+    "DEFAULT_FAMILIES",
+    "KEEP_RULE",
+    "LINK_COLUMNS",
+    "LinkResult",
+    "RepeatCallers",
+    "link_duplicates",
+    "repeat_callers",
+]

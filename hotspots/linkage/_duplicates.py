@@ -1,0 +1,553 @@
+"""Linking records from different sources that are the same incident."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from hotspots.io.categories import normalise_label
+from hotspots.schema import InputError
+
+log = logging.getLogger(__name__)
+
+#: Harmonised category (any case or spacing) -> family; records link only within a family.
+#: Categories not listed are a family of their own.
+DEFAULT_FAMILIES: Mapping[str, str] = {
+    # ASB and its Home Office sub-types (personal, nuisance, environmental).
+    "anti-social behaviour": "Anti-social behaviour",
+    "personal": "Anti-social behaviour",
+    "nuisance": "Anti-social behaviour",
+    "environmental": "Anti-social behaviour",
+    "criminal damage and arson": "Criminal damage and arson",
+    # A robbery is theft by force: victims and partners often call it an assault.
+    "violence and sexual offences": "Violence and sexual offences",
+    "robbery": "Violence and sexual offences",
+    # Thefts other than burglary and vehicle crime are worded differently by each agency.
+    "other theft": "Theft",
+    "theft from the person": "Theft",
+    "bicycle theft": "Theft",
+    "shoplifting": "Theft",
+}
+
+LINK_COLUMNS: tuple[str, ...] = ("group", "source", "id", "kept", "distance_m", "days_apart")
+KEEP_RULE = (
+    "smallest loc_precision_m, then most precise time (minute, day, month), "
+    "then source_priority order, then smallest _row"
+)
+DISTANCE_RULE = "max({min} m, loc_precision_m of both records + {allow} m)"
+_TIME_RANK = {"minute": 0, "day": 1, "month": 2}
+_REQUIRED = (
+    "_row",
+    "incident_id",
+    "when",
+    "precision",
+    "category",
+    "source",
+    "x",
+    "y",
+    "loc_precision_m",
+)
+#: Fewest unambiguous pairs from which a typical delay between two sources is learnt.
+MIN_DELAY_PAIRS = 20
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """Result of :func:`link_duplicates`.
+
+    Attributes
+    ----------
+    kept
+        The incidents without the merged records (original index and columns): one record
+        per linked group, for counts, density and ranking.
+    merged
+        ``_row`` of every dropped record, ascending.
+    links
+        One row per record in a linked group, columns exactly :data:`LINK_COLUMNS`:
+        ``group`` (1, 2, ...), ``source``, ``id`` (``incident_id``), ``kept`` (bool),
+        ``distance_m`` (to the kept record, 0.1 m) and ``days_apart`` (whole days after the
+        kept record, negative if before; blank where either is known only to the month).
+        Sorted by group, kept record first, then source and id.
+    groups
+        One row per group: ``group``, ``records``, ``sources``, ``kept_row``, ``time_basis``
+        (``"day"`` or ``"month"``: whether a month-precision record is in it),
+        ``distance_limit_m`` and ``confidence`` (1 / (1 + other candidate records that
+        passed every rule for any member): 1 means no competing candidate).
+    params
+        The rules and values used, including which were automatic.
+    """
+
+    kept: pd.DataFrame
+    merged: np.ndarray
+    links: pd.DataFrame
+    groups: pd.DataFrame
+    params: dict[str, Any]
+
+
+def link_duplicates(
+    incidents: pd.DataFrame,
+    *,
+    distance_m: float | None = None,
+    window_days: float = 7,
+    category_families: Mapping[str, str] | None = DEFAULT_FAMILIES,
+    source_priority: Sequence[str] | None = None,
+    link_month_precision: bool = True,
+    min_distance_m: float = 50.0,
+    allowance_m: float = 50.0,
+) -> LinkResult:
+    """Link records from different sources that are the same incident; keep one per group.
+
+    Two records are candidates when they come from different ``source`` labels (never
+    within one: identical police.uk rows are separate incidents), their harmonised
+    categories are in the same family (:data:`DEFAULT_FAMILIES`), they are within the
+    distance limit, and their times agree: two dated records within ``window_days`` days
+    (either order), or, where either is known only to the month, the dated record falls
+    in that month (two month records: the same month).
+
+    Candidates are merged greedily, best first by ``distance / limit + |days - delay| /
+    window`` (``delay``: the typical gap between the two sources, learnt from unambiguous
+    pairs and reported in ``params``; the time term is 1 for a month pair, so dated
+    evidence wins), into groups that hold at most one record per source and in which every
+    pair is a candidate. With two sources this is greedy one-to-one matching. The kept
+    record of a group is chosen by :data:`KEEP_RULE`.
+
+    Parameters
+    ----------
+    incidents
+        Located canonical incidents (:mod:`hotspots.schema`) with a unique ``_row``.
+    distance_m
+        Fixed distance limit in metres. None (default): per pair, from how precisely both
+        records are located -- ``max(min_distance_m, loc_precision_m_a + loc_precision_m_b
+        + allowance_m)``: 50 m for two coordinate records, 150 m for coordinates against a
+        full postcode centroid (100 m), 250 m for two postcodes.
+    window_days
+        Largest gap in days between two dated records of one incident.
+    category_families
+        Harmonised category -> family (compared ignoring case and spacing); categories
+        not in it are their own family. None: only identical categories link.
+    source_priority
+        Source labels in order of preference for the kept record, after location and time
+        precision; unlisted sources follow in alphabetical order.
+    link_month_precision
+        Whether month-precision records (police.uk) may be linked at all.
+    min_distance_m, allowance_m
+        Terms of the automatic distance rule (``allowance_m`` covers snapping to map
+        points and a caller's position in a postcode).
+
+    Examples
+    --------
+    >>> inc = pd.DataFrame({
+    ...     "_row": [0, 1, 2, 3],
+    ...     "incident_id": ["PC1", "PC2", "ASB-1", "ASB-2"],
+    ...     "when": pd.to_datetime(["2025-06-03", "2025-06-03", "2025-06-05", "2025-06-05"]),
+    ...     "precision": "day",
+    ...     "category": ["Anti-social behaviour", "Anti-social behaviour",
+    ...                  "Anti-social behaviour", "Criminal damage and arson"],
+    ...     "source": ["police", "police", "council", "council"],
+    ...     "x": [1000.0, 5000.0, 1080.0, 5010.0], "y": [2000.0, 2000.0, 2000.0, 2000.0],
+    ...     "loc_precision_m": [0.0, 0.0, 100.0, 100.0]})
+    >>> r = link_duplicates(inc)
+    >>> print(r.links.to_string(index=False))
+     group  source    id  kept  distance_m  days_apart
+         1  police   PC1  True         0.0         0.0
+         1 council ASB-1 False        80.0         2.0
+    >>> r.merged.tolist(), len(r.kept), r.params["groups_by_distance_limit_m"]
+    ([2], 3, {'150': 1})
+    """
+    frame = _check(incidents, distance_m, window_days, min_distance_m, allowance_m)
+    rec = _records(frame, category_families, source_priority, link_month_precision)
+    pairs, delays = _score(
+        _candidates(rec, distance_m, window_days, min_distance_m, allowance_m), rec, window_days
+    )
+    member = _greedy_groups(pairs, rec["source"], len(frame))
+    links, groups, merged_pos = _tables(frame, rec, member, pairs)
+    merged = np.sort(rec["row"][merged_pos])
+    kept = incidents.loc[~incidents["_row"].isin(merged)]
+    params = _params(
+        distance_m,
+        window_days,
+        category_families,
+        rec["priority"],
+        link_month_precision,
+        min_distance_m,
+        allowance_m,
+        delays,
+        pairs,
+        groups,
+        merged,
+    )
+    return LinkResult(kept, merged, links, groups, params)
+
+
+# --- steps ------------------------------------------------------------------------------
+
+
+def _check(
+    incidents: pd.DataFrame,
+    distance_m: float | None,
+    window_days: float,
+    min_distance_m: float,
+    allowance_m: float,
+) -> pd.DataFrame:
+    missing = [c for c in _REQUIRED if c not in incidents.columns]
+    if missing:
+        raise InputError(
+            f"incidents lack column(s) {missing}; locate them first "
+            "(hotspots.geocode.locate_incidents)"
+        )
+    checks = [
+        ("window_days", window_days),
+        ("min_distance_m", min_distance_m),
+        ("allowance_m", allowance_m),
+    ]
+    for name, value in checks + ([("distance_m", distance_m)] if distance_m is not None else []):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (np.isfinite(value) and value >= 0)
+        ):
+            raise InputError(f"{name} must be a number of at least 0, got {value!r}")
+    if distance_m is not None and distance_m <= 0:
+        raise InputError(f"distance_m must be above 0 metres, got {distance_m!r}")
+    if incidents["_row"].duplicated().any():
+        dup = incidents.loc[incidents["_row"].duplicated(), "_row"].iloc[0]
+        raise InputError(f"incidents: _row must be unique; {dup} appears more than once")
+    bad_prec = sorted(set(incidents["precision"].astype(str)) - set(_TIME_RANK))
+    if bad_prec:
+        raise InputError(f"incidents: precision {bad_prec} not one of {sorted(_TIME_RANK)}")
+    for col in ("x", "y", "loc_precision_m"):
+        v = incidents[col].to_numpy(float)
+        if not np.isfinite(v).all():
+            raise InputError(
+                f"incidents: column {col!r} has blank or infinite values; "
+                "link located incidents only"
+            )
+    if incidents["when"].isna().any():
+        raise InputError("incidents: column 'when' has blank dates")
+    return incidents.sort_values("_row", kind="stable").reset_index(drop=True)
+
+
+def _records(
+    frame: pd.DataFrame,
+    families: Mapping[str, str] | None,
+    source_priority: Sequence[str] | None,
+    link_month: bool,
+) -> dict[str, Any]:
+    fam_map = {normalise_label(k): v for k, v in (families or {}).items()}
+    codes, uniques = pd.factorize(frame["category"].astype(str))
+    labels = [normalise_label(c) for c in uniques]
+    family = np.array([fam_map.get(c, c) for c in labels], dtype=object)[codes]
+    sources = sorted(frame["source"].astype(str).unique())
+    order = [s for s in (source_priority or []) if s in sources]
+    order += [s for s in sources if s not in order]
+    precision = frame["precision"].astype(str).to_numpy()
+    day = frame["when"].to_numpy().astype("datetime64[D]")
+    month = precision == "month"
+    start = day.astype(np.int64)
+    end = np.where(
+        month, (day.astype("datetime64[M]") + 1).astype("datetime64[D]").astype(np.int64) - 1, start
+    )
+    return {
+        "row": frame["_row"].to_numpy(np.int64),
+        "source": pd.Categorical(frame["source"].astype(str), categories=sources).codes,
+        "family": pd.factorize(family, sort=True)[0],
+        "xy": frame[["x", "y"]].to_numpy(float),
+        "loc": frame["loc_precision_m"].to_numpy(float),
+        "month": month,
+        "start": start,
+        "end": end,
+        "time_rank": np.select([precision == k for k in _TIME_RANK], list(_TIME_RANK.values())),
+        "source_rank": np.array([order.index(s) for s in sources])[
+            pd.Categorical(frame["source"].astype(str), categories=sources).codes
+        ],
+        "linkable": ~month | link_month,
+        "sources": sources,
+        "priority": order,
+    }
+
+
+def _bucket(loc: np.ndarray) -> np.ndarray:
+    """Upper bound of each precision's bucket: 0, 100, 200, 400 ... metres."""
+    steps = np.ceil(np.log2(np.maximum(loc, 100.0) / 100.0))
+    return np.where(loc <= 0, 0.0, 100.0 * 2.0**steps)
+
+
+def _candidates(
+    rec: dict[str, Any],
+    distance_m: float | None,
+    window_days: float,
+    min_distance_m: float,
+    allowance_m: float,
+) -> pd.DataFrame:
+    """Every cross-source pair that passes the family, distance and time rules."""
+    bucket = np.zeros(len(rec["loc"])) if distance_m is not None else _bucket(rec["loc"])
+    ok = rec["linkable"]
+    keys = [
+        (int(s), float(b))
+        for s, b in np.unique(np.column_stack([rec["source"][ok], bucket[ok]]), axis=0)
+    ]
+    members = {k: np.flatnonzero(ok & (rec["source"] == k[0]) & (bucket == k[1])) for k in keys}
+
+    def radius(ka: tuple[int, float], kb: tuple[int, float]) -> float:
+        if distance_m is not None:
+            return float(distance_m)
+        return max(min_distance_m, ka[1] + kb[1] + allowance_m)
+
+    # Each category family gets its own strip of one k-d tree, further apart than any
+    # search radius, so that one search never crosses families.
+    xy = rec["xy"].copy()
+    span = float(np.ptp(xy[:, 0])) if len(xy) else 0.0
+    widest = max((radius(ka, kb) for ka in keys for kb in keys), default=0.0)
+    xy[:, 0] += rec["family"] * 2.0 * (span + widest + 1.0)
+    trees = {k: cKDTree(xy[idx]) for k, idx in members.items()}
+    found = []
+    for ka in keys:
+        for kb in keys:
+            if kb[0] > ka[0]:
+                sdm = trees[ka].sparse_distance_matrix(
+                    trees[kb], radius(ka, kb), output_type="ndarray"
+                )
+                found.append((members[ka][sdm["i"]], members[kb][sdm["j"]], sdm["v"]))
+    if found:
+        a, b, d = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    else:
+        a, b, d = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    limit = (
+        np.full(len(a), float(distance_m))
+        if distance_m is not None
+        else np.maximum(min_distance_m, rec["loc"][a] + rec["loc"][b] + allowance_m)
+    )
+    gap = np.maximum(
+        0, np.maximum(rec["start"][a], rec["start"][b]) - np.minimum(rec["end"][a], rec["end"][b])
+    )
+    any_month = rec["month"][a] | rec["month"][b]
+    ok = (d <= limit) & np.where(any_month, gap == 0, gap <= window_days)
+    return pd.DataFrame(
+        {
+            "a": a[ok],
+            "b": b[ok],
+            "distance": d[ok],
+            "limit": limit[ok],
+            "month": any_month[ok],
+            "days": (rec["start"][b] - rec["start"][a])[ok].astype(float),
+        }
+    )
+
+
+def _score(
+    pairs: pd.DataFrame, rec: dict[str, Any], window_days: float
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Order candidates best first by ``distance / limit + |days - typical delay| / window``.
+
+    The typical delay from one source to another (a council logs a report a day or two after
+    the police) is the median gap of the unambiguous dated pairs -- both records with no
+    other candidate -- when there are at least :data:`MIN_DELAY_PAIRS` of them, else 0. It
+    only ranks candidates: the window itself is the same both ways.
+    """
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    degree = np.bincount(np.concatenate([a, b]), minlength=len(rec["row"]))
+    sa, sb = rec["source"][a], rec["source"][b]
+    clear = ~pairs["month"].to_numpy() & (degree[a] == 1) & (degree[b] == 1)
+    offset = np.zeros(len(pairs))
+    delays = {}
+    for (i, j), days in pairs["days"][clear].groupby([sa[clear], sb[clear]]):
+        if len(days) < MIN_DELAY_PAIRS:
+            continue
+        mu = float(days.median())
+        offset[(sa == i) & (sb == j)] = mu
+        first, second = rec["sources"][i], rec["sources"][j]
+        if mu < 0:
+            first, second = second, first
+        delays[f"{first} -> {second}"] = abs(mu)
+        log.info(
+            "Typical delay %s -> %s set to %g days automatically (rule: median gap of "
+            "%d unambiguous dated links); it ranks candidates, the window stays "
+            "%g days either way",
+            first,
+            second,
+            abs(mu),
+            len(days),
+            window_days,
+        )
+    gap = np.abs(pairs["days"].to_numpy() - offset)
+    time_term = np.where(
+        pairs["month"].to_numpy(), 1.0, gap / window_days if window_days > 0 else 0.0
+    )
+    pairs = pairs.assign(
+        score=pairs["distance"] / pairs["limit"] + time_term,
+        lo=rec["row"][np.minimum(a, b)],
+        hi=rec["row"][np.maximum(a, b)],
+    )
+    return pairs.sort_values(["score", "lo", "hi"], kind="stable").reset_index(drop=True), delays
+
+
+def _greedy_groups(pairs: pd.DataFrame, source: np.ndarray, n: int) -> np.ndarray:
+    """Group label per record (-1: not linked), merging candidates best first."""
+    parent = np.arange(n)
+    mask = {}  # root -> bitmask of its sources
+    members: dict[int, list[int]] = {}
+    pair_set = None
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(pairs["a"].to_numpy(), pairs["b"].to_numpy(), strict=True):
+        ra, rb = root(int(a)), root(int(b))
+        if ra == rb:
+            continue
+        ma = mask.get(ra, 1 << int(source[ra]))
+        mb = mask.get(rb, 1 << int(source[rb]))
+        if ma & mb:
+            continue
+        ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
+        if len(ga) > 1 or len(gb) > 1:
+            # Complete linkage: every pair of the merged group must itself be a candidate.
+            if pair_set is None:
+                pair_set = set(
+                    zip(pairs["a"].to_numpy().tolist(), pairs["b"].to_numpy().tolist(), strict=True)
+                )
+            if not all((i, j) in pair_set or (j, i) in pair_set for i in ga for j in gb):
+                continue
+        parent[rb] = ra
+        mask[ra] = ma | mb
+        members[ra] = ga + gb
+        members.pop(rb, None)
+    label = np.full(n, -1)
+    for r, ms in members.items():
+        label[ms] = r
+    return label
+
+
+def _tables(
+    frame: pd.DataFrame, rec: dict[str, Any], member: np.ndarray, pairs: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The links and groups tables, and the positions of the merged records."""
+    pos = np.flatnonzero(member >= 0)
+    g = pd.DataFrame(
+        {
+            "pos": pos,
+            "root": member[pos],
+            "loc": rec["loc"][pos],
+            "time_rank": rec["time_rank"][pos],
+            "source_rank": rec["source_rank"][pos],
+            "row": rec["row"][pos],
+        }
+    )
+    g = g.sort_values(["root", "loc", "time_rank", "source_rank", "row"], kind="stable")
+    by_root = g.groupby("root", sort=True)
+    kept_pos = by_root["pos"].first()
+    # Groups are numbered in the order of their kept record's _row.
+    kept_row = pd.Series(rec["row"][kept_pos.to_numpy()], index=kept_pos.index).sort_values()
+    number = pd.Series(np.arange(1, len(kept_row) + 1), index=kept_row.index)
+    p = g["pos"].to_numpy()
+    k = kept_pos.reindex(g["root"]).to_numpy()
+    either_month = (rec["month"][p] | rec["month"][k]) & (p != k)
+    links = (
+        pd.DataFrame(
+            {
+                "group": number.reindex(g["root"]).to_numpy(),
+                "source": frame["source"].astype(str).to_numpy()[p],
+                "id": frame["incident_id"].astype(str).to_numpy()[p],
+                "kept": p == k,
+                "distance_m": np.round(np.hypot(*(rec["xy"][p] - rec["xy"][k]).T), 1),
+                "days_apart": np.where(
+                    either_month, np.nan, (rec["start"][p] - rec["start"][k]).astype(float)
+                ),
+            }
+        )
+        .sort_values(
+            ["group", "kept", "source", "id"], ascending=[True, False, True, True], kind="stable"
+        )
+        .reset_index(drop=True)
+    )
+
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    inside = (member[a] == member[b]) & (member[a] >= 0)
+    limit = pairs[inside].groupby(member[a[inside]])["limit"].max()
+    # Competitors: records outside the group that were candidates for one of its members.
+    comp = pd.DataFrame(
+        {
+            "root": np.concatenate([member[a], member[b]]),
+            "other": np.concatenate([b, a]),
+            "inside": np.concatenate([inside, inside]),
+        }
+    )
+    comp = comp[(comp["root"] >= 0) & ~comp["inside"]]
+    alternatives = comp.groupby("root")["other"].nunique()
+    roots = number.index
+    month = pd.Series(rec["month"][p], index=g["root"].to_numpy()).groupby(level=0).any()
+    sources = links.groupby("group")["source"].agg(lambda s: "+".join(sorted(s)))
+    groups = pd.DataFrame(
+        {
+            "group": number.to_numpy(),
+            "records": by_root.size().reindex(roots).to_numpy(),
+            "sources": sources.reindex(number.to_numpy()).to_numpy(),
+            "kept_row": kept_row.to_numpy(),
+            "time_basis": np.where(month.reindex(roots).to_numpy(dtype=bool), "month", "day"),
+            "distance_limit_m": limit.reindex(roots).to_numpy(),
+            "confidence": 1.0 / (1.0 + alternatives.reindex(roots).fillna(0).to_numpy()),
+        }
+    )
+    return links, groups, p[p != k]
+
+
+def _params(
+    distance_m: float | None,
+    window_days: float,
+    families: Mapping[str, str] | None,
+    priority: list[str],
+    link_month: bool,
+    min_distance_m: float,
+    allowance_m: float,
+    delays: dict[str, float],
+    pairs: pd.DataFrame,
+    groups: pd.DataFrame,
+    merged: np.ndarray,
+) -> dict[str, Any]:
+    rule = DISTANCE_RULE.format(min=f"{min_distance_m:g}", allow=f"{allowance_m:g}")
+    if distance_m is None:
+        used = groups["distance_limit_m"].value_counts().sort_index()
+        text = ", ".join(f"{n} group(s) at {lim:g} m" for lim, n in used.items()) or "no links"
+        log.info("Duplicate distance limit set per pair automatically (rule: %s): %s", rule, text)
+    log.info(
+        "Linked %d records into %d groups; %d records merged as duplicates",
+        int(groups["records"].sum()),
+        len(groups),
+        len(merged),
+    )
+    return {
+        "distance_m": distance_m,
+        "distance_automatic": distance_m is None,
+        "distance_rule": rule if distance_m is None else "fixed",
+        "min_distance_m": min_distance_m,
+        "allowance_m": allowance_m,
+        "window_days": window_days,
+        "time_rule": f"dated records within {window_days:g} days (either order); a "
+        "month-precision record matches records in the same calendar month",
+        "typical_delay_days": delays,
+        "link_month_precision": link_month,
+        "category_families": dict(families or {}),
+        "keep_rule": KEEP_RULE,
+        "source_priority": priority,
+        "grouping": "greedy, best score first; at most one record per source per group; "
+        "every pair in a group passes the rules",
+        "candidate_pairs": len(pairs),
+        "groups": len(groups),
+        "groups_by_time_basis": {
+            k: int(v) for k, v in groups["time_basis"].value_counts().sort_index().items()
+        },
+        "groups_by_distance_limit_m": {
+            f"{k:g}": int(v)
+            for k, v in groups["distance_limit_m"].value_counts().sort_index().items()
+        },
+        "rows_merged": len(merged),
+    }
