@@ -26,6 +26,9 @@ from hotspots.schema import CRS_METRIC, InputError, MissingFileError
 log = logging.getLogger(__name__)
 
 BOUNDARIES_DIR = Path(__file__).resolve().parent / "_data" / "boundaries"
+#: shapely type ids: Polygon, MultiPolygon, GeometryCollection (checked for polygons).
+_POLYGONAL = (3, 6, 7)
+_COLLECTION = 7
 
 
 @dataclass(frozen=True)
@@ -70,43 +73,86 @@ def list_boundaries() -> list[str]:
     return sorted(registry())
 
 
-def _read_polygons(path: Path) -> gpd.GeoDataFrame:
+def _require_file(path: Path, where: str) -> None:
     if not path.exists():
-        raise MissingFileError(f"{path}: no such boundary file")
+        hint = ""
+        if not path.suffix and "/" in str(path):  # looks like a registry name, not a file
+            hint = f"; shipped layers: {', '.join(list_boundaries())}"
+        raise MissingFileError(f"{where}: no such boundary file or shipped layer{hint}")
+
+
+def _read_polygons(path: Path, where: str) -> gpd.GeoDataFrame:
+    _require_file(path, where)
     target = f"/vsigzip/{path}" if path.suffix == ".gz" else path
     try:
         gdf = gpd.read_file(target)
     except Exception as exc:  # pyogrio raises several error types for unreadable files
-        raise InputError(f"{path}: cannot read as a boundary layer ({exc})") from None
-    if gdf.crs is None:
-        raise InputError(f"{path}: the boundary layer has no CRS; set one (e.g. EPSG:27700)")
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{where}: cannot read as a boundary layer ({reason})") from None
     if len(gdf) == 0:
-        raise InputError(f"{path}: the boundary layer has no features")
+        raise InputError(f"{where}: the boundary layer has no features")
+    if gdf.crs is None:
+        raise InputError(
+            f"{where}: the boundary layer has no CRS (a shapefile without its .prj?); "
+            f"save it with one{_crs_guess(gdf)}"
+        )
+    if gdf.crs.is_geographic:
+        xmin, ymin, xmax, ymax = gdf.total_bounds
+        if max(abs(xmin), abs(xmax)) > 180 or max(abs(ymin), abs(ymax)) > 90:
+            # GeoJSON without a "crs" member is read as WGS84 whatever its numbers are.
+            raise InputError(
+                f"{where}: the layer says {gdf.crs.to_string()} (degrees) but its coordinates "
+                f"reach {max(abs(xmin), abs(xmax)):.0f}, {max(abs(ymin), abs(ymax)):.0f}: "
+                f"they are not degrees; save it with its real CRS{_crs_guess(gdf)}"
+            )
     return gdf
 
 
+def _crs_guess(gdf: gpd.GeoDataFrame) -> str:
+    """A hint naming the likely CRS from the coordinates' range."""
+    xmin, ymin, xmax, ymax = gdf.total_bounds
+    if 0 <= xmin and xmax <= 700_000 and 0 <= ymin and ymax <= 1_300_000 and xmax > 180:
+        return " (the coordinates look like British National Grid metres: EPSG:27700)"
+    if -180 <= xmin and xmax <= 180 and -90 <= ymin and ymax <= 90:
+        return " (the coordinates look like degrees: EPSG:4326)"
+    return ""
+
+
 def _repair(gdf: gpd.GeoDataFrame, where: str) -> tuple[gpd.GeoDataFrame, int]:
+    gdf = _drop_empty(gdf, where, "without geometry")
     geoms = gdf.geometry.values
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if empty.any():
-        log.warning("%s: %d features without geometry dropped", where, int(empty.sum()))
-        gdf = gdf.loc[~empty]
-        geoms = gdf.geometry.values
+    kind = shapely.get_type_id(geoms)
+    wrong = ~np.isin(kind, _POLYGONAL)
+    if wrong.any():
+        raise InputError(
+            f"{where}: boundary layers must be polygons; found "
+            f"{sorted(set(gdf.geom_type[wrong]))} (feature {int(np.flatnonzero(wrong)[0]) + 1})"
+        )
+    # Collections (from other tools' repairs) keep only their polygonal parts.
     invalid = ~shapely.is_valid(geoms)
+    fix = invalid | (kind == _COLLECTION)
     n = int(invalid.sum())
-    if n:
-        fixed = shapely.make_valid(geoms[invalid])
+    if fix.any():
+        fixed = shapely.make_valid(geoms[fix])
         # make_valid may return collections holding lines; keep only the polygonal parts.
         fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
         gdf = gdf.copy()
-        gdf.loc[invalid, gdf.geometry.name] = fixed
-        log.info("%s: repaired %d invalid geometries with make_valid", where, n)
-    keep = shapely.get_type_id(gdf.geometry.values) >= 3  # polygons, multipolygons, collections
-    if not keep.all():
-        raise InputError(
-            f"{where}: boundary layers must be polygons; found {sorted(set(gdf.geom_type[~keep]))}"
-        )
+        gdf.loc[fix, gdf.geometry.name] = fixed
+        if n:
+            log.info("%s: repaired %d invalid geometries with make_valid", where, n)
+        gdf = _drop_empty(gdf, where, "with no area left after repair")
     return gdf, n
+
+
+def _drop_empty(gdf: gpd.GeoDataFrame, where: str, why: str) -> gpd.GeoDataFrame:
+    geoms = gdf.geometry.values
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if empty.all():
+        raise InputError(f"{where}: no feature of the boundary layer has a usable polygon")
+    if empty.any():
+        log.warning("%s: %d features %s dropped", where, int(empty.sum()), why)
+        gdf = gdf.loc[~empty]
+    return gdf
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
@@ -147,11 +193,12 @@ def load_areas(
     else:
         path = Path(source)
         where = str(path)
+        _require_file(path, where)
         if not fields:
             raise InputError(
                 f"{where}: say which field names the areas, e.g. --area-field beat=BEAT_NAME"
             )
-    gdf = _read_polygons(path)
+    gdf = _read_polygons(path, where)
     missing = [f for f in fields.values() if f not in gdf.columns]
     if missing:
         raise InputError(
@@ -160,14 +207,18 @@ def load_areas(
         )
     gdf, repaired = _repair(gdf, where)
     gdf = gdf.to_crs(CRS_METRIC)
+    if not np.isfinite(gdf.total_bounds).all():
+        raise InputError(f"{where}: the polygons cannot be projected to {CRS_METRIC}")
     layers: list[AreaLayer] = []
     for i, (layer, name_field) in enumerate(fields.items()):
-        names = gdf[name_field].astype(str).str.strip()
-        blank = names.isin(["", "nan", "None"])
+        names = gdf[name_field].fillna("").astype(str).str.strip()
+        blank = names.isin(["", "nan", "None", "<NA>"]).to_numpy()
         if blank.any():
+            first = ", ".join(str(k + 1) for k in np.flatnonzero(blank)[:5])
             raise InputError(
                 f"{where}: field {name_field!r} is blank for {int(blank.sum())} "
-                f"feature(s) (first at feature {int(np.flatnonzero(blank)[0])})"
+                f"feature(s) ({first}, counting from 1); name every area or "
+                "choose another field"
             )
         polys = gpd.GeoDataFrame(
             {"name": names.to_numpy()}, geometry=gdf.geometry.values, crs=CRS_METRIC
@@ -180,7 +231,7 @@ def load_areas(
             continue
         # A parent named on each child row: the child's parent comes from its attributes.
         first = list(fields.values())[0]
-        pairs = gdf[[first, name_field]].astype(str).apply(lambda c: c.str.strip())
+        pairs = gdf[[first, name_field]].fillna("").astype(str).apply(lambda c: c.str.strip())
         conflicts = pairs.drop_duplicates().groupby(first)[name_field].nunique()
         if (conflicts > 1).any():
             raise InputError(

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from hotspots.boundaries import AreaLayer
-from hotspots.schema import Reason
+from hotspots.schema import CRS_METRIC, CRSError, InputError, Reason, require_metric_crs
 
 UK_LON = (-9.0, 2.5)
 UK_LAT = (49.0, 61.5)
@@ -41,6 +41,8 @@ BNG_Y = (0.0, 1_300_000.0)
 POSTCODE_PRECISION_M = 100.0
 
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][0-9A-Z]?)([0-9])([A-Z]{2})$")
+_FULL_SPACED = r"[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}"
+_SECTOR = r"[A-Z]{1,2}[0-9][0-9A-Z]? [0-9]"
 
 
 def lonlat_to_bng(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,11 +90,14 @@ class PostcodeIndex:
     def from_table(cls, table: pd.DataFrame) -> PostcodeIndex:
         """Build from a frame with ``postcode`` and ``lat``/``lon`` or ``easting``/``northing``."""
         pcs = normalise_postcode(table["postcode"])
+        # Only full postcodes key the table: a blank or a sector written in a postcode
+        # column would otherwise become a bogus key and skew its sector's centroid.
+        ok = pcs.str.fullmatch(_FULL_SPACED).to_numpy()
         if "lat" in table:
-            x, y = lonlat_to_bng(table["lon"].to_numpy(), table["lat"].to_numpy())
+            x, y = lonlat_to_bng(table["lon"].to_numpy()[ok], table["lat"].to_numpy()[ok])
         else:
-            x, y = table["easting"].to_numpy(float), table["northing"].to_numpy(float)
-        full = pd.DataFrame({"x": x, "y": y}, index=pcs.to_numpy())
+            x, y = table["easting"].to_numpy(float)[ok], table["northing"].to_numpy(float)[ok]
+        full = pd.DataFrame({"x": x, "y": y}, index=pcs.to_numpy()[ok])
         full = full[~full.index.duplicated(keep="first")]
         sec = pd.Series(full.index.str[:-2], index=full.index)
         g = full.groupby(sec.to_numpy())
@@ -217,7 +222,8 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
         idx = np.flatnonzero(present)
         x[idx], y[idx], reason[idx], note[idx] = xi, yi, ri, ni
         prec[idx] = 0.0
-        detail[idx] = [f"{p}, {q}" for p, q in zip(va[present], vb[present], strict=True)]
+        pairs = zip(va[present], vb[present], strict=True)
+        detail[idx] = [f"{_num(p)}, {_num(q)}" for p, q in pairs]
         has_any |= present
     if "postcode" in incidents:
         pc_raw = incidents["postcode"].astype(str).str.strip().to_numpy()
@@ -244,13 +250,17 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
     )
 
 
+def _num(value: float) -> str:
+    return "missing" if np.isnan(value) else str(value)
+
+
 def _lookup_postcodes(raw: pd.Series, index: PostcodeIndex | None) -> tuple[np.ndarray, ...]:
     norm = normalise_postcode(raw)
     n = len(norm)
     x, y, prec = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     reason = np.full(n, str(Reason.BAD_POSTCODE), dtype=object)
-    full = norm.str.match(r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$").to_numpy()
-    sector = norm.str.match(r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9]$").to_numpy()
+    full = norm.str.fullmatch(_FULL_SPACED).to_numpy()
+    sector = norm.str.fullmatch(_SECTOR).to_numpy()
     if index is None:
         reason[full | sector] = str(Reason.UNKNOWN_POSTCODE)
         return x, y, prec, reason
@@ -358,6 +368,14 @@ def _assign_one(
     return result, snapped
 
 
+def _check_layer_crs(layer: AreaLayer) -> None:
+    """Points are EPSG:27700 metres: a layer in degrees (or another grid) would match none."""
+    what = f"area layer {layer.layer!r}"
+    require_metric_crs(layer.polygons.crs, what)
+    if not CRS.from_user_input(layer.polygons.crs).equals(CRS_METRIC):
+        raise CRSError(f"{what} is in {layer.polygons.crs}; reproject it with .to_crs(27700)")
+
+
 def assign_areas(
     incidents: pd.DataFrame,
     layers: Sequence[AreaLayer],
@@ -388,6 +406,10 @@ def assign_areas(
     shared edge goes to the first of the areas (in name order). ``<layer>_snap_m`` records
     the snapping distance where one was used.
     """
+    if not np.isfinite(tolerance_m) or tolerance_m < 0:
+        raise InputError(f"tolerance_m must be a distance of 0 metres or more, got {tolerance_m}")
+    for layer in layers:
+        _check_layer_crs(layer)
     out = incidents.copy()
     x = out["x"].to_numpy(float)
     y = out["y"].to_numpy(float)

@@ -82,16 +82,27 @@ def area_rates(
         scale = np.where(has, per / pop, np.nan)
     p = poisson_test_p(n.to_numpy(), np.where(has, pop * overall, np.nan))
     rate = n.to_numpy() * scale
-    sig = np.where(~has.to_numpy() | ~np.isfinite(p) | (p >= 1 - level), "as expected",
-                   np.where(rate > overall * per, "above", "below"))
-    return pd.DataFrame({
-        "residents": np.round(pop.to_numpy(), 0), "rate_per_1000": rate,
-        "rate_low": lo * scale, "rate_high": hi * scale, "p_vs_overall": p, "significance": sig,
-    }, index=n.index)
+    sig = np.where(
+        ~has.to_numpy() | ~np.isfinite(p) | (p >= 1 - level),
+        "as expected",
+        np.where(rate > overall * per, "above", "below"),
+    )
+    return pd.DataFrame(
+        {
+            "residents": np.round(pop.to_numpy(), 0),
+            "rate_per_1000": rate,
+            "rate_low": lo * scale,
+            "rate_high": hi * scale,
+            "p_vs_overall": p,
+            "significance": sig,
+        },
+        index=n.index,
+    )
 
 
-def funnel_limits(residents: np.ndarray, overall_rate: float, level: float,
-                  per: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
+def funnel_limits(
+    residents: np.ndarray, overall_rate: float, level: float, per: float = 1000.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact Poisson control limits (rate per ``per``) around ``overall_rate`` (per resident)."""
     mu = np.asarray(residents, dtype=float) * overall_rate
     a = 1.0 - level

@@ -41,15 +41,25 @@ def _try_formats(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
 def parse_months(values: pd.Series) -> pd.Series:
     """Parse month strings to the first of the month; unparseable or implausible → NaT.
 
+    Besides ``YYYY-MM`` this takes what Excel makes of a month column when a police.uk
+    file is opened and saved again: ``Jun-25``, ``01/06/2025``, ``2025-06-01`` or the
+    serial day ``45809``. Only the month is kept, whatever day such a value names.
+
     Examples
     --------
     >>> parse_months(pd.Series(["2021-06", "2023-13", "20X3-01", ""])).tolist()
     [Timestamp('2021-06-01 00:00:00'), NaT, NaT, NaT]
+    >>> parse_months(pd.Series(["Jun-25", "01/06/2025", "2025-06-01", "45809"])).dt.month.tolist()
+    [6, 6, 6, 6]
     """
     text = values.astype(str).str.strip()
     out = pd.to_datetime(text, format="%Y-%m", errors="coerce")  # the police.uk fast path
     if out.isna().any():
         out = _try_formats(text, _MONTH_FORMATS)
+    todo = out.isna() & (text != "")
+    if todo.any():  # Excel-mangled months: a whole date, floored to its month
+        days, _ = parse_dates(text[todo])
+        out[todo] = days.dt.to_period("M").dt.start_time
     return _plausible(out)
 
 
@@ -61,19 +71,20 @@ def parse_dates(values: pd.Series, *, dayfirst: bool = True) -> tuple[pd.Series,
 
     Examples
     --------
-    >>> texts = ["25/11/2025", "2025-11-24 18:30", "45231", "31/02/2025"]
+    >>> texts = ["25/11/2025", "2025-11-24 18:30", "45231", "31/02/2025", "2025-06-24T17:30Z"]
     >>> when, prec = parse_dates(pd.Series(texts))
-    >>> [str(w) for w in when]
-    ['2025-11-25 00:00:00', '2025-11-24 18:30:00', '2023-11-01 00:00:00', 'NaT']
+    >>> [str(w) for w in when]  # the last: 17:30 UTC is 18:30 in London in June
+    ['2025-11-25 00:00:00', '2025-11-24 18:30:00', '2023-11-01 00:00:00', 'NaT',
+     '2025-06-24 18:30:00']
     >>> prec.tolist()
-    ['day', 'minute', 'day', '']
+    ['day', 'minute', 'day', '', 'minute']
     """
     text = values.astype(str).str.strip()
     has_time = text.str.contains(r"\d:\d", regex=True)
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     iso = text.str.match(r"^\d{4}-\d{1,2}-\d{1,2}")
     if iso.any():
-        out[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
+        out[iso] = _parse_iso(text[iso])
     rest = out.isna() & ~iso
     if rest.any():
         fmts = _DAY_FIRST_TIME_FORMATS + _DAY_FIRST_FORMATS if dayfirst else ()
@@ -91,6 +102,18 @@ def parse_dates(values: pd.Series, *, dayfirst: bool = True) -> tuple[pd.Series,
     precision[out.isna()] = ""
     out = out.where(precision != "minute", out.dt.floor("min"))
     return out, precision
+
+
+def _parse_iso(text: pd.Series) -> pd.Series:
+    """ISO dates and date-times; ones with a UTC offset become UK local clock time."""
+    zoned = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if (~zoned).any():
+        out[~zoned] = pd.to_datetime(text[~zoned], format="ISO8601", errors="coerce")
+    if zoned.any():
+        utc = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce", utc=True)
+        out[zoned] = utc.dt.tz_convert("Europe/London").dt.tz_localize(None)
+    return out
 
 
 def _plausible(when: pd.Series) -> pd.Series:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from hotspots.io.categories import harmonise_categories, normalise_label
 from hotspots.io.dates import parse_dates, parse_months
+from hotspots.io.parquet import FilterValue, is_incident_dataset
 from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
 from hotspots.schema import InputError, Reason
 
@@ -31,13 +32,18 @@ _POLICE_UK_PASS = {
 class InputSpec:
     """One incident input: a path (or several), a source label, and how to read it.
 
-    ``columns=None`` means data.police.uk street-level files.
+    ``columns=None`` means data.police.uk street-level files, or a dataset folder written
+    by ``hotspots ingest`` (see :mod:`hotspots.io.parquet`): its rows were validated and
+    located at ingest and are read with ``filters`` (column → value or list of values,
+    e.g. ``{"force": "Leicestershire Police"}``), the period and the categories pushed
+    down to the Parquet reader.
     """
 
     paths: tuple[str, ...]
     source: str = "police.uk"
     columns: ColumnMapping | None = None
     categories: Mapping[str, str] = field(default_factory=dict)
+    filters: Mapping[str, FilterValue] = field(default_factory=dict)
 
     @classmethod
     def police_uk(cls, paths: str | Path | Iterable[str | Path]) -> InputSpec:
@@ -118,32 +124,103 @@ def load_incidents(
         inputs = [inputs]
     if not inputs:
         raise InputError("no incident inputs given")
+    if isinstance(categories, str):  # one name, not its letters
+        categories = [categories]
     raws, frames, files, skipped, unmapped = [], [], [], [], {}
+    validated: list[pd.DataFrame] = []  # dataset rows, checked at ingest
     offset = 0
     for spec in inputs:
-        months = None
-        if period is not None:
-            months = (period[0].strftime("%Y-%m"), period[1].strftime("%Y-%m"))
-        if spec.columns is None:
-            table = read_police_uk(list(spec.paths), months=months)
+        dataset = _is_dataset_spec(spec)
+        if dataset:
+            table, raw, canon = _read_datasets(spec, period, categories, offset)
         else:
-            table = _read_mapped_all(spec)
-        raw = table.frame
-        raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
-        raw.insert(0, "source", spec.source)
+            if spec.filters:
+                raise InputError(f"{spec.paths}: filters apply to ingested datasets only; "
+                                 "give a folder written by `hotspots ingest`")
+            months = None
+            if period is not None:
+                months = (period[0].strftime("%Y-%m"), period[1].strftime("%Y-%m"))
+            if spec.columns is None:
+                table = read_police_uk(list(spec.paths), months=months)
+            else:
+                table = _read_mapped_all(spec)
+            raw = table.frame
+            raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
+            raw.insert(0, "source", spec.source)
+            canon = (_canon_police_uk if spec.columns is None else _canon_mapped)(raw, spec)
         offset += len(raw)
-        canon = (_canon_police_uk if spec.columns is None else _canon_mapped)(raw, spec)
-        canon["category"], un = harmonise_categories(canon["category"], spec.categories)
+        un: list[str] = []
+        if not dataset or spec.categories:  # datasets were harmonised at ingest
+            canon["category"], un = harmonise_categories(canon["category"], spec.categories)
         if un:
             unmapped[spec.source] = un
         raws.append(raw)
-        frames.append(canon)
+        (validated if dataset else frames).append(canon)
         files.extend(table.files)
         skipped.extend(table.skipped_files)
     raw_all = pd.concat(raws) if len(raws) > 1 else raws[0]
-    incidents = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    incidents, rejects = _validate(incidents, period, categories)
+    rejects = empty_rejects()
+    if frames:
+        incidents = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        incidents, rejects = _validate(incidents, period, categories)
+        validated.insert(0, incidents)
+    incidents = pd.concat(validated, ignore_index=True) if len(validated) > 1 else validated[0]
+    if frames and len(validated) > 1:  # files and datasets: back to input order
+        incidents = incidents.sort_values("_row", kind="stable").reset_index(drop=True)
     return LoadResult(incidents, raw_all, rejects, files, skipped, unmapped)
+
+
+def _is_dataset_spec(spec: InputSpec) -> bool:
+    found = [is_incident_dataset(p) for p in spec.paths]
+    if any(found) and not all(found):
+        raise InputError(f"{spec.paths}: mix of ingested datasets and other files in one "
+                         "input; give them as separate inputs")
+    return spec.columns is None and bool(found) and all(found)
+
+
+def _read_datasets(
+    spec: InputSpec,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None,
+    categories: Sequence[str] | None,
+    offset: int,
+) -> tuple[RawTable, pd.DataFrame, pd.DataFrame]:
+    """Rows of ingested datasets, filters pushed down; validated at ingest, so not again.
+
+    ``raw`` is the stored rows (``file``/``line`` as ``_file``/``_line``) so later rejects
+    (outside the study area) name the original file and line. Coordinates are handed on as
+    easting/northing, which :func:`hotspots.geocode.locate_incidents` takes unchanged.
+    """
+    from hotspots.io.parquet import read_incident_dataset
+
+    frames, records = [], []
+    for path in spec.paths:
+        frame = read_incident_dataset(
+            path, filters=spec.filters, period=period, categories=categories, categorical=False
+        )
+        frames.append(frame)
+        records.append({"file": str(path), "rows": len(frame), "format": "hotspots dataset",
+                        "filters": {k: v for k, v in sorted(spec.filters.items())}})
+    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    raw = raw.drop(columns=["year"], errors="ignore").rename(
+        columns={"file": "_file", "line": "_line"})
+    raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
+    canon = pd.DataFrame({
+        "_row": raw.index.to_numpy(),
+        "incident_id": raw["incident_id"].to_numpy(),
+        "when": raw["when"].to_numpy(),
+        "precision": raw["precision"].to_numpy(),
+        "category": raw["category"].to_numpy(),
+        "source": raw["source"].to_numpy(),
+        "location": raw["location"].to_numpy(),
+        "easting": raw["x"].to_numpy(),
+        "northing": raw["y"].to_numpy(),
+    })
+    skip = {"incident_id", "when", "precision", "category", "source", "location", "x", "y",
+            "loc_precision_m", "_file", "_line"}
+    for col in raw.columns:
+        if col not in skip:
+            canon[col] = raw[col].to_numpy()
+    return RawTable(raw, records), raw, canon
 
 
 def _read_mapped_all(spec: InputSpec) -> RawTable:
@@ -161,23 +238,32 @@ def _file_line_ids(raw: pd.DataFrame) -> pd.Series:
     return raw["_file"].map(short) + ":" + raw["_line"].astype(str)
 
 
+def _ids(raw: pd.DataFrame, col: str | None) -> pd.Series:
+    """Ids as text, "" where blank or written as a null (``NULL``, ``N/A``…)."""
+    if col is None:
+        return pd.Series("", index=raw.index)
+    ids = raw[col].str.strip()
+    return ids.where(~ids.isin(_MISSING), "")
+
+
 def _canon_police_uk(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
-    ids = raw["Crime ID"].str.strip() if "Crime ID" in raw else pd.Series("", index=raw.index)
+    ids = _ids(raw, "Crime ID" if "Crime ID" in raw else None)
     out = pd.DataFrame(
         {
             "_row": raw.index.to_numpy(),
             "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
             "_has_id": (ids != "").to_numpy(),
             "when": parse_months(raw["Month"]).to_numpy(),
+            "_date_text": raw["Month"].to_numpy(),
             "precision": "month",
             "category": raw["Crime type"].to_numpy(),
             "source": spec.source,
             "location": raw.get("Location", pd.Series("", index=raw.index)).to_numpy(),
-            "lon": pd.to_numeric(raw["Longitude"], errors="coerce").to_numpy(),
-            "lat": pd.to_numeric(raw["Latitude"], errors="coerce").to_numpy(),
-            "_coord_text": (raw["Longitude"].str.strip() + raw["Latitude"].str.strip()).to_numpy(),
         }
     )
+    coords = {"lon": "Longitude", "lat": "Latitude"}
+    _add_coordinates(out, raw, coords)
+    out["_coord_text"] = _coord_text(raw, list(coords.values()))
     for col, name in _POLICE_UK_PASS.items():
         if col in raw:
             out[name] = raw[col].to_numpy()
@@ -187,64 +273,87 @@ def _canon_police_uk(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
 def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
     m: ColumnMapping = spec.columns  # type: ignore[assignment]
     blank = pd.Series("", index=raw.index)
-    ids = raw[m.id].str.strip() if m.id else blank
+    ids = _ids(raw, m.id)
+    date_col = m.month or m.datetime or m.date
     if m.month:
         when = parse_months(raw[m.month])
         precision = pd.Series(np.where(when.notna(), "month", ""), index=raw.index)
     else:
-        when, precision = parse_dates(raw[m.datetime or m.date], dayfirst=m.dayfirst)
+        when, precision = parse_dates(raw[date_col], dayfirst=m.dayfirst)
     out = pd.DataFrame(
         {
             "_row": raw.index.to_numpy(),
             "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
             "_has_id": (ids != "").to_numpy(),
             "when": when.to_numpy(),
+            "_date_text": raw[date_col].to_numpy(),
             "precision": precision.to_numpy(),
             "category": (raw[m.category] if m.category else blank).to_numpy(),
             "source": spec.source,
             "location": (raw[m.location] if m.location else blank).to_numpy(),
         }
     )
-    text = pd.Series("", index=raw.index)
+    coords = {}
     if m.lon:
-        out["lon"] = pd.to_numeric(raw[m.lon], errors="coerce").to_numpy()
-        out["lat"] = pd.to_numeric(raw[m.lat], errors="coerce").to_numpy()
-        text = text + raw[m.lon].str.strip() + raw[m.lat].str.strip()
+        coords.update(lon=m.lon, lat=m.lat)
     if m.easting:
-        out["easting"] = pd.to_numeric(raw[m.easting], errors="coerce").to_numpy()
-        out["northing"] = pd.to_numeric(raw[m.northing], errors="coerce").to_numpy()
-        text = text + raw[m.easting].str.strip() + raw[m.northing].str.strip()
-    if "_geom_x" in raw:
-        geographic = str(raw["_geom_crs"].iloc[0]) in ("EPSG:4326", "OGC:CRS84")
-        a, b = ("lon", "lat") if geographic else ("easting", "northing")
-        out[a] = raw["_geom_x"].to_numpy(dtype=float)
-        out[b] = raw["_geom_y"].to_numpy(dtype=float)
-        text = text + np.where(np.isfinite(out[a]), "g", "")
+        coords.update(easting=m.easting, northing=m.northing)
+    _add_coordinates(out, raw, coords)
+    text = pd.Series(_coord_text(raw, list(coords.values())), index=raw.index)
+    for a, b in (("lon", "lat"), ("x", "y")):
+        if f"_geom_{a}" not in raw:
+            continue
+        # The geometry gives the location where the mapped columns give none.
+        ca, cb = ("lon", "lat") if a == "lon" else ("easting", "northing")
+        ga = raw[f"_geom_{a}"].to_numpy(dtype=float)
+        gb = raw[f"_geom_{b}"].to_numpy(dtype=float)
+        has = np.isfinite(ga) & np.isfinite(gb)
+        if ca in out:
+            has &= np.isnan(out[ca].to_numpy(float)) & np.isnan(out[cb].to_numpy(float))
+            out[ca] = np.where(has, ga, out[ca])
+            out[cb] = np.where(has, gb, out[cb])
+        else:
+            out[ca], out[cb] = np.where(has, ga, np.nan), np.where(has, gb, np.nan)
+        text = text + np.where(has, "g", "")
     if m.postcode:
         out["postcode"] = raw[m.postcode].str.strip().to_numpy()
-        text = text + out["postcode"]
+        text = text + out["postcode"].where(~out["postcode"].isin(_MISSING), "").to_numpy()
     out["_coord_text"] = text.to_numpy()
-    used = {
-        c
-        for c in (
-            m.id,
-            m.date,
-            m.datetime,
-            m.month,
-            m.category,
-            m.lon,
-            m.lat,
-            m.easting,
-            m.northing,
-            m.postcode,
-            m.location,
-        )
-        if c
-    }
+    used = set(m.columns_used())
     for col in raw.columns:
         if col not in used and not col.startswith("_") and col != "source":
             out[m.extra.get(col, col)] = raw[col].to_numpy()
     return out
+
+
+#: Cell text meaning "no value": blanks written out by databases, pandas and Excel.
+_MISSING = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "N/A", "n/a", "#N/A", "-"})
+
+
+def _add_coordinates(out: pd.DataFrame, raw: pd.DataFrame, coords: Mapping[str, str]) -> None:
+    """Parse coordinate columns to floats; note text that is present but not a number.
+
+    ``_coord_bad`` holds, per row, the first coordinate cell that is written but is not a
+    number (``Longitude '-1,13'``), so that the reject says what was wrong.
+    """
+    bad = pd.Series("", index=raw.index, dtype=object)
+    for name, col in coords.items():
+        text = raw[col].str.strip()
+        missing = text.isin(_MISSING)
+        value = pd.to_numeric(text.where(~missing, ""), errors="coerce")
+        out[name] = value.to_numpy(dtype=float)
+        wrong = value.isna() & ~missing & (bad == "")
+        bad[wrong] = col + " " + text[wrong].map(repr)
+    out["_coord_bad"] = bad.to_numpy()
+
+
+def _coord_text(raw: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Non-blank coordinate text per row ("" where every coordinate cell is missing)."""
+    text = pd.Series("", index=raw.index)
+    for col in cols:
+        cell = raw[col].str.strip()
+        text = text + cell.where(~cell.isin(_MISSING), "")
+    return text.to_numpy()
 
 
 def _validate(
@@ -253,10 +362,18 @@ def _validate(
     categories: Sequence[str] | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     parts = []
+    date_text = inc["_date_text"].astype(str).str.strip()
+    date_detail = ("unparseable or implausible date " + date_text.map(repr)).where(
+        date_text != "", "blank date"
+    )
+    # A coordinate that is written but is not a number, with no postcode to fall back on.
+    no_fallback = inc["postcode"].isin(_MISSING) if "postcode" in inc else True
+    bad_coord = (inc["_coord_bad"] != "") & no_fallback
     checks: list[tuple[pd.Series, Reason, pd.Series | str]] = [
-        (inc["when"].isna(), Reason.BAD_DATE, "unparseable or implausible date"),
+        (inc["when"].isna(), Reason.BAD_DATE, date_detail),
         (inc["_coord_text"] == "", Reason.NO_LOCATION, "blank location"),
-        (inc["category"].str.strip() == "", Reason.NO_CATEGORY, "blank category"),
+        (bad_coord, Reason.BAD_COORDINATES, "not a number: " + inc["_coord_bad"]),
+        (inc["category"].str.strip().isin(_MISSING), Reason.NO_CATEGORY, "blank category"),
     ]
     dup = inc["_has_id"] & inc.duplicated(["source", "incident_id"], keep="first")
     checks.append((dup, Reason.DUPLICATE_ID, inc["incident_id"]))
@@ -275,6 +392,7 @@ def _validate(
             d = detail[hit] if isinstance(detail, pd.Series) else detail
             parts.append(make_rejects(inc.loc[hit, "_row"], reason, d))
             bad |= hit
-    kept = inc.loc[~bad].drop(columns=["_has_id", "_coord_text"]).reset_index(drop=True)
+    private = ["_has_id", "_coord_text", "_coord_bad", "_date_text"]
+    kept = inc.loc[~bad].drop(columns=private).reset_index(drop=True)
     rejects = pd.concat(parts, ignore_index=True) if parts else empty_rejects()
     return kept, rejects

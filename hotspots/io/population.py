@@ -10,8 +10,12 @@ from hotspots.io.text import decode_bytes, read_bytes, read_delimited
 from hotspots.schema import InputError, MissingFileError
 
 #: Census 2011 usual residents per 2011 LSOA, Leicestershire Police area (shipped).
-DEFAULT_POPULATION = (Path(__file__).resolve().parents[1] / "_data" / "population"
-                      / "census2011_lsoa_leicestershire.csv")
+DEFAULT_POPULATION = (
+    Path(__file__).resolve().parents[1]
+    / "_data"
+    / "population"
+    / "census2011_lsoa_leicestershire.csv"
+)
 
 
 def read_population(
@@ -28,14 +32,18 @@ def read_population(
     frame = read_delimited(text, str(p))
     for col in (id_field, residents_field):
         if col not in frame.columns:
-            raise InputError(f"{p}: column {col!r} not found; the table has "
-                             f"{[c for c in frame.columns if c != '_line']}")
+            raise InputError(
+                f"{p}: column {col!r} not found; the table has "
+                f"{[c for c in frame.columns if c != '_line']}"
+            )
     values = pd.to_numeric(frame[residents_field].str.replace(",", ""), errors="coerce")
     bad = values.isna() | (values < 0)
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(f"{p}: column {residents_field!r}, line {frame['_line'].iloc[i]}: "
-                         f"{frame[residents_field].iloc[i]!r} is not a number of residents")
+        raise InputError(
+            f"{p}: column {residents_field!r}, line {frame['_line'].iloc[i]}: "
+            f"{frame[residents_field].iloc[i]!r} is not a number of residents"
+        )
     ids = frame[id_field].str.strip()
     if ids.duplicated().any():
         raise InputError(f"{p}: column {id_field!r} repeats {ids[ids.duplicated()].iloc[0]!r}")

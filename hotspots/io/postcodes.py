@@ -23,6 +23,7 @@ _LAT = ("lat", "latitude")
 _LON = ("long", "lon", "lng", "longitude")
 _EAST = ("oseast1m", "easting", "east", "x")
 _NORTH = ("osnrth1m", "northing", "north", "y")
+_FULL_POSTCODE = r"[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2}"
 
 
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -34,8 +35,9 @@ def read_postcode_table(path: str | Path | None = None) -> tuple[pd.DataFrame, i
     """Read a postcode centroid table.
 
     Returns a frame with ``postcode`` (as written) and either ``lat``/``lon`` or
-    ``easting``/``northing`` floats, and how many rows were dropped for having no usable
-    coordinates (blank, non-numeric, or NSPL's ``0``/blank for non-geographic postcodes).
+    ``easting``/``northing`` floats, and how many rows were dropped for having no full
+    postcode or no usable coordinates (blank, non-numeric, or NSPL's ``0``/``99.999999``
+    for non-geographic postcodes).
     """
     p = Path(path) if path is not None else DEFAULT_POSTCODES
     if not p.exists():
@@ -60,7 +62,14 @@ def read_postcode_table(path: str | Path | None = None) -> tuple[pd.DataFrame, i
         raise InputError(
             f"{p}: no coordinate columns (lat/long or easting/northing); found {cols[:8]}"
         )
+    # Blanks and sectors in the postcode column cannot be looked up as postcodes.
+    spaced = frame[pc].str.replace(r"\s+", "", regex=True).str.upper()
+    ok &= spaced.str.fullmatch(_FULL_POSTCODE).fillna(False)
     dropped = int((~ok).sum())
     if dropped:
-        log.info("%s: %d postcode rows without usable coordinates ignored", p.name, dropped)
+        log.info(
+            "%s: %d postcode rows without a full postcode or usable coordinates ignored",
+            p.name,
+            dropped,
+        )
     return out.loc[ok].reset_index(drop=True), dropped

@@ -16,7 +16,7 @@ import pandas as pd
 
 from hotspots.io.sources import SourceFile, expand_paths
 from hotspots.io.text import decode_bytes, read_delimited
-from hotspots.schema import InputError
+from hotspots.schema import CRS_METRIC, CRS_WGS84, InputError
 
 POLICE_UK_COLUMNS: tuple[str, ...] = (
     "Crime ID",
@@ -33,6 +33,7 @@ POLICE_UK_COLUMNS: tuple[str, ...] = (
     "Context",
 )
 _POLICE_UK_REQUIRED = ("Month", "Longitude", "Latitude", "Crime type")
+_GEO_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,39 @@ class ColumnMapping:
             raise InputError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(known)}")
         return cls(**data)  # type: ignore[arg-type]
 
-    def check(self, where: str) -> None:
-        """Raise :class:`InputError` unless the mapping names a date and a location."""
+    def check(self, where: str, *, geometry: bool = False) -> None:
+        """Raise :class:`InputError` unless the mapping names a date, category and location.
+
+        ``geometry``: the file's geometry gives the location, so no location column is needed.
+        """
         if not (self.date or self.datetime or self.month):
             raise InputError(f"{where}: the column mapping needs 'date', 'datetime' or 'month'")
+        if not self.category:
+            raise InputError(f"{where}: the column mapping needs 'category'")
         if bool(self.lon) != bool(self.lat) or bool(self.easting) != bool(self.northing):
             raise InputError(f"{where}: give both 'lon' and 'lat' (or 'easting' and 'northing')")
+        if not (geometry or self.lon or self.easting or self.postcode):
+            raise InputError(
+                f"{where}: the column mapping needs a location: 'lon' and 'lat', "
+                "'easting' and 'northing', or 'postcode'"
+            )
+
+    def columns_used(self) -> list[str]:
+        """The input columns this mapping reads, in a fixed order."""
+        names = (
+            self.id,
+            self.date,
+            self.datetime,
+            self.month,
+            self.category,
+            self.lon,
+            self.lat,
+            self.easting,
+            self.northing,
+            self.postcode,
+            self.location,
+        )
+        return [c for c in names if c]
 
 
 @dataclass(frozen=True)
@@ -120,12 +148,13 @@ def read_police_uk(
             continue
         raw = f.read()
         text, enc = decode_bytes(raw, f.name)
-        frame = read_delimited(text, f.name)
+        frame = _police_uk_names(read_delimited(text, f.name))
         missing = [c for c in _POLICE_UK_REQUIRED if c not in frame.columns]
         if missing:
             raise InputError(
                 f"{f.name}: not a police.uk street-level file: missing column(s) {missing}; "
-                f"found {list(frame.columns[:-1])[:8]}"
+                f"found {list(frame.columns[:-1])[:8]}; for another export map its columns "
+                "in a config file ([[inputs]] with columns = {...}, see docs/data.md)"
             )
         frame.insert(0, "_file", f.name)
         frames.append(frame)
@@ -138,51 +167,53 @@ def read_police_uk(
     return RawTable(pd.concat(frames, ignore_index=True), records, skipped)
 
 
+def _police_uk_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """Match police.uk headers ignoring case and spacing (``crime  type`` → ``Crime type``)."""
+    canon = {" ".join(c.lower().split()): c for c in POLICE_UK_COLUMNS}
+    renames = {c: canon[k] for c in frame.columns if (k := " ".join(c.lower().split())) in canon}
+    return frame.rename(columns=renames)
+
+
 def read_mapped(path: str | Path, mapping: ColumnMapping) -> RawTable:
     """Read a partner export (CSV, Excel, GeoPackage or GeoJSON) as text rows.
 
-    Geometry files get ``_geom_x``/``_geom_y`` columns (and ``_geom_crs``) from their
-    point geometry (polygon centroids for areas).
+    ``path`` may also be a folder or zip archive of CSVs with the same columns. Geometry
+    files get their point locations (polygon interior points for areas) as
+    ``_geom_lon``/``_geom_lat`` (geographic CRS, reprojected to EPSG:4326) or
+    ``_geom_x``/``_geom_y`` (projected CRS, reprojected to EPSG:27700).
     """
-    f = expand_paths(path)[0]
-    suffix = "".join(Path(f.path.name).suffixes[-2:]).lower()
-    mapping.check(f.name)
+    frames, records = [], []
+    for f in expand_paths(path):
+        frame, raw, enc = _read_one_mapped(f, mapping)
+        frame.insert(0, "_file", f.name)
+        frames.append(frame)
+        records.append(_file_record(f, raw, len(frame), enc))
+    table = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return RawTable(table, records)
+
+
+def _read_one_mapped(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFrame, bytes, str]:
+    suffix = "".join(Path(f.member or f.path.name).suffixes[-2:]).lower()
+    geo = suffix.endswith(_GEO_SUFFIXES)
+    mapping.check(f.name, geometry=geo)
     if suffix.endswith((".xlsx", ".xlsm", ".xls")):
         frame, raw, enc = _read_excel(f, mapping)
-    elif suffix.endswith((".gpkg", ".geojson", ".json", ".shp", ".fgb")):
+    elif geo:
         frame, raw, enc = _read_geo(f)
     else:
         raw = f.read()
         text, enc = decode_bytes(raw, f.name)
         frame = read_delimited(text, f.name, delimiter=mapping.delimiter)
-    wanted = [
-        c
-        for c in (
-            mapping.id,
-            mapping.date,
-            mapping.datetime,
-            mapping.month,
-            mapping.category,
-            mapping.lon,
-            mapping.lat,
-            mapping.easting,
-            mapping.northing,
-            mapping.postcode,
-            mapping.location,
-        )
-        if c
-    ]
-    missing = [c for c in wanted if c not in frame.columns]
+    missing = [c for c in mapping.columns_used() if c not in frame.columns]
     if missing:
         hint = ""
-        if len(frame.columns) <= 2 and any(d in frame.columns[0] for d in ";\t|"):
+        if len(frame.columns) <= 2 and any(d in frame.columns[0] for d in ";\t|,"):
             hint = " (the file may use another delimiter; set 'delimiter')"
         raise InputError(
             f"{f.name}: column(s) {missing} not found; the file has "
             f"{[c for c in frame.columns if not c.startswith('_')]}{hint}"
         )
-    frame.insert(0, "_file", f.name)
-    return RawTable(frame, [_file_record(f, raw, len(frame), enc)])
+    return frame, raw, enc
 
 
 def _read_excel(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFrame, bytes, str]:
@@ -192,7 +223,8 @@ def _read_excel(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFrame, by
     try:
         frame = pd.read_excel(io.BytesIO(raw), sheet_name=mapping.sheet or 0, dtype=object)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise InputError(f"{f.name}: cannot read as an Excel workbook ({exc})") from None
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{f.name}: cannot read as an Excel workbook ({reason})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     for col in frame.columns:
         frame[col] = frame[col].map(_excel_cell_text)
@@ -214,20 +246,31 @@ def _excel_cell_text(value: object) -> str:
 
 def _read_geo(f: SourceFile) -> tuple[pd.DataFrame, bytes, str]:
     import geopandas as gpd
+    import numpy as np
 
     raw = f.read()
     try:
         gdf = gpd.read_file(f.path)
     except Exception as exc:  # pyogrio raises DataSourceError and others
-        raise InputError(f"{f.name}: cannot read as a GeoPackage/GeoJSON ({exc})") from None
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{f.name}: cannot read as a GeoPackage/GeoJSON ({reason})") from None
     if gdf.crs is None:
-        raise InputError(f"{f.name}: the layer has no CRS; set one before loading")
+        raise InputError(
+            f"{f.name}: the layer has no CRS (a shapefile without its .prj?); "
+            "save it with one, e.g. EPSG:27700 or EPSG:4326"
+        )
+    # Reproject once, here: a projected layer may be in any metric CRS (Web Mercator,
+    # UTM), and only EPSG:27700 values can be read as eastings and northings later.
+    geographic = gdf.crs.is_geographic
+    gdf = gdf.to_crs(CRS_WGS84 if geographic else CRS_METRIC)
     geom = gdf.geometry
+    usable = geom.notna() & ~geom.is_empty
     pts = geom.where(geom.geom_type == "Point", geom.representative_point())
+    x = np.where(usable, pts.x, np.nan)
+    y = np.where(usable, pts.y, np.nan)
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
-    frame = frame.replace({"None": "", "nan": "", "NaT": ""})
-    frame["_geom_x"] = pts.x.to_numpy()
-    frame["_geom_y"] = pts.y.to_numpy()
-    frame["_geom_crs"] = gdf.crs.to_string()
+    frame = frame.replace({"None": "", "nan": "", "NaT": "", "<NA>": ""})
+    cols = ("_geom_lon", "_geom_lat") if geographic else ("_geom_x", "_geom_y")
+    frame[cols[0]], frame[cols[1]] = x, y
     frame["_line"] = range(1, len(frame) + 1)
     return frame, raw, "geo"

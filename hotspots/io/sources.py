@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotspots.io.text import read_bytes
+from hotspots.io.text import gunzip, read_bytes
 from hotspots.schema import InputError, MissingFileError
 
 _TEXT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
@@ -33,8 +34,12 @@ class SourceFile:
     def read(self) -> bytes:
         if self.member is None:
             return read_bytes(self.path)
-        with zipfile.ZipFile(self.path) as zf:
-            return zf.read(self.member)
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                data = zf.read(self.member)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise InputError(f"{self.name}: damaged zip member ({exc})") from None
+        return gunzip(data, self.name) if self.member.lower().endswith(".gz") else data
 
 
 def _is_text(name: str) -> bool:
@@ -61,15 +66,29 @@ def expand_paths(
             found.extend(SourceFile(str(f), f) for f in files if pattern in f.name)
             if not files:
                 raise InputError(f"{p}: the folder holds no .csv or .csv.gz files")
-        elif p.suffix.lower() not in _OFFICE and zipfile.is_zipfile(p):
-            with zipfile.ZipFile(p) as zf:
-                members = sorted(n for n in zf.namelist() if _is_text(n) and pattern in n)
-            if not members:
-                raise InputError(f"{p}: the zip archive holds no matching .csv files")
+        elif p.suffix.lower() == ".zip" or (
+            p.suffix.lower() not in _OFFICE and zipfile.is_zipfile(p)
+        ):
+            members = _zip_members(p, pattern)
             found.extend(SourceFile(f"{p}!{m}", p, m) for m in members)
         else:
             found.append(SourceFile(str(p), p))
     return list(_unique(found))
+
+
+def _zip_members(path: Path, pattern: str) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile as exc:
+        raise InputError(
+            f"{path}: not a valid zip archive ({exc}); was the download cut short?"
+        ) from None
+    members = sorted(n for n in names if _is_text(n) and pattern in n)
+    if not members:
+        shown = ", ".join(names[:5]) or "nothing"
+        raise InputError(f"{path}: the zip archive holds no .csv files (it holds {shown})")
+    return members
 
 
 def _unique(files: list[SourceFile]) -> Iterator[SourceFile]:
