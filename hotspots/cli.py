@@ -302,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except HotspotsError as exc:
-        print(f"hotspots: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # always one line
+        print(f"hotspots: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head`: not an error
         return 0

@@ -175,3 +175,22 @@ def test_example_config_runs(tmp_path: Path) -> None:
     bad.write_text(bad.read_text().replace("[grid]", "[grid]\ncell_size = 50"))
     with pytest.raises(Exception, match=r"unknown key\(s\) \['cell_size'\] in \[grid\]"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[hotspots]\ntop_n = "x"\n', r"\[hotspots\] top_n = 'x': expected int"),
+    ('[filter]\nlast_months = "12"\n', r"\[filter\] last_months = '12': expected int"),
+    ('[filter]\nfrom = "2025-13"\n', r"\[filter\] from.*not a month"),
+    ("[grid]\ncell_size_m = true\n", r"cell_size_m = True: expected float"),
+])
+def test_config_values_are_type_checked(tmp_path: Path, text: str, message: str) -> None:
+    from hotspots.pipeline import load_config
+    from hotspots.schema import InputError
+
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_config(path)
+    single = tmp_path / "one.toml"
+    single.write_text('[filter]\ncategories = "Burglary"\n')
+    assert load_config(single).categories == ["Burglary"]

@@ -14,23 +14,23 @@ import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotspots.io.load import InputSpec
-from hotspots.pipeline.analysis import Analysis, analyse
 from hotspots.pipeline.config import (
     EMBEDDED_INCIDENTS,
     POLICE_UK_ATTRIBUTION,
     RunConfig,
     load_config,
 )
-from hotspots.pipeline.outputs import write_outputs
 from hotspots.pipeline.stages import Prepared, prepare
-from hotspots.scoring import DEFAULT_METHOD
+
+if TYPE_CHECKING:  # the analysis stages load scipy, folium…: imported when a run needs them
+    from hotspots.pipeline.analysis import Analysis
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunConfig", "RunResult", "run", "demo_config", "load_config", "prepare", "analyse"]
+__all__ = ["RunConfig", "RunResult", "run", "demo_config", "load_config", "prepare"]
 
 
 @dataclass
@@ -56,6 +56,8 @@ class RunResult:
         return " ".join([POLICE_UK_ATTRIBUTION, *(f"Boundaries: {b}" for b in boundaries)])
 
     def map_params(self) -> dict[str, str]:
+        from hotspots.scoring import DEFAULT_METHOD
+
         s = self.analysis.surface
         return {
             "Cell size": f"{s.cell_size_m:g} m ({s.grid.cell_size_rule})",
@@ -140,6 +142,9 @@ def demo_config(*, out: str | Path = "outputs", last_months: int | None = 12) ->
 
 def run(config: RunConfig, *, write: bool = True) -> RunResult:
     """Run the whole pipeline; write the outputs into ``config.out`` when ``write``."""
+    from hotspots.pipeline.analysis import analyse
+    from hotspots.pipeline.outputs import write_outputs
+
     t0 = time.perf_counter()
     prepared = prepare(config)
     t1 = time.perf_counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,18 +211,45 @@ def load_config(path: str | Path) -> RunConfig:
         cfg.areas = areas
     if "postcodes" in data:
         cfg.postcodes = str(base / data.pop("postcodes"))
-    for top in ("title", "out"):
-        if top in data:
-            setattr(cfg, top, data.pop(top))
+    if "title" in data:
+        cfg.title = _checked("title", data.pop("title"), f"{p}: title")
+    if "out" in data:
+        cfg.out = str(base / _checked("out", data.pop("out"), f"{p}: out"))
     for section, keys in _SECTIONS.items():
         values = data.pop(section, {})
+        if not isinstance(values, dict):
+            raise InputError(f"{p}: [{section}] must be a table of keys, got {values!r}")
         unknown = sorted(set(values) - set(keys))
         if unknown:
             raise InputError(
                 f"{p}: unknown key(s) {unknown} in [{section}]; expected some of {sorted(keys)}"
             )
         for k, v in values.items():
-            setattr(cfg, keys[k], v)
+            setattr(cfg, keys[k], _checked(keys[k], v, f"{p}: [{section}] {k}"))
     if data:
         raise InputError(f"{p}: unknown section(s) or key(s) {sorted(data)}")
+    cfg.period()  # month values are checked here, before any data is read
     return cfg
+
+
+def _checked(field_name: str, value: Any, where: str) -> Any:
+    """``value`` if it has the type of the RunConfig field, else an error naming ``where``."""
+    hint = str(typing.get_type_hints(RunConfig)[field_name])
+    ok = True
+    if "list[str]" in hint:
+        value = [value] if isinstance(value, str) else value
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    elif "bool" in hint:
+        ok = isinstance(value, bool)
+    elif "int" in hint and "float" not in hint:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif "float" in hint:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif "str" in hint:
+        ok = isinstance(value, str)
+    if not ok:
+        kind = hint.replace("typing.", "").replace(" | None", "")
+        raise InputError(f"{where} = {value!r}: expected {kind}")
+    if field_name in ("month_from", "month_to") and value is not None:
+        _month(value, where)
+    return value

@@ -145,9 +145,12 @@ def prepare(config: RunConfig) -> Prepared:
         raise RuntimeError(f"row accounting broken: {c}")
     if c["rows_used"] == 0:
         reasons = ", ".join(f"{k} {v:,}" for k, v in c["rejects_by_reason"].items())
+        if not c["rows_read"]:
+            files = ", ".join(str(f["file"]) for f in load.files) or "the inputs"
+            raise InputError(f"no incidents: {files} hold(s) no data rows")
         raise InputError(
             f"no usable incidents: all {c['rows_read']:,} rows were rejected "
-            f"({reasons or 'no rows'}); `hotspots validate` lists them"
+            f"({reasons}); `hotspots validate` lists them"
         )
     log.info(
         "Read %s rows: %s used, %s rejected %s",
