@@ -248,7 +248,8 @@ def _checked(field_name: str, value: Any, where: str) -> Any:
     elif "str" in hint:
         ok = isinstance(value, str)
     if not ok:
-        kind = hint.replace("typing.", "").replace(" | None", "")
+        kind = hint.replace("typing.", "").replace(" | None", "").replace("<class '", "")
+        kind = kind.replace("'>", "")
         raise InputError(f"{where} = {value!r}: expected {kind}")
     if field_name in ("month_from", "month_to") and value is not None:
         _month(value, where)
