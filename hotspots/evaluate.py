@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.grid import Grid
+from hotspots.io.progress import progress
 from hotspots.schema import InputError
 from hotspots.scoring import DEFAULT_METHOD, ScoringMethod, as_method, cell_scores, rank_cells
 
@@ -331,7 +332,7 @@ def rolling_backtest(
     for label, wanted in ((_category_label(c), c) for c in categories):
         keep = np.ones(len(incidents), bool) if wanted is None else _category_mask(incidents,
                                                                                     wanted)
-        for i, fold in enumerate(folds):
+        for i, fold in enumerate(progress(folds, desc=f"backtest {label}", unit="fold")):
             tr = keep & (month >= fold.train_from).to_numpy() & (month <= fold.train_to).to_numpy()
             te = keep & (month >= fold.test_from).to_numpy() & (month <= fold.test_to).to_numpy()
             if not te.any():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hotspots.io.progress import progress
 from hotspots.io.sources import SourceFile, expand_paths
 from hotspots.io.text import decode_bytes, read_delimited
 from hotspots.schema import CRS_METRIC, CRS_WGS84, InputError
@@ -142,7 +143,7 @@ def read_police_uk(
     street = [f for f in files if "-street" in Path(f.member or f.path.name).name]
     files = street or files
     frames, records, skipped = [], [], []
-    for f in files:
+    for f in progress(files, desc="reading police.uk files", unit="file"):
         if months and f.month and not (months[0] <= f.month <= months[1]):
             skipped.append(f.name)
             continue

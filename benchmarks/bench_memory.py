@@ -1,0 +1,61 @@
+"""Peak memory of a whole run on ~5M police.uk rows: ``python benchmarks/bench_memory.py``.
+
+The embedded 51 monthly Leicestershire files are replicated (``--copies``, default 12 →
+5.3M rows) into a temporary folder and the full pipeline (load, validate, geocode, assign,
+density, hotspots, Gi*, seasonal, all outputs) runs on them in a child process whose peak
+RSS is reported. ``--quick`` uses 2 copies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = """
+import sys, time
+from hotspots.pipeline import RunConfig, run
+from hotspots.io.load import InputSpec
+t = time.perf_counter()
+result = run(RunConfig(inputs=[InputSpec.police_uk(sys.argv[1])], out=sys.argv[2]))
+c = result.prepared.counts
+print(f"rows read {c['rows_read']:,}, used {c['rows_used']:,}, rejected {c['rows_rejected']:,}")
+print("timings:", {**result.timings, **result.analysis.timings})
+print(f"total {time.perf_counter() - t:.1f} s")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--copies", type=int, default=12)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    from hotspots.io.sources import EMBEDDED_POLICE_UK
+
+    copies = 2 if args.quick else args.copies
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        for c in range(copies):
+            for f in sorted(EMBEDDED_POLICE_UK.glob("*.csv.gz")):
+                shutil.copy(f, data / f"c{c:02d}-{f.name}")
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(data), str(Path(tmp) / "out")],
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        print(proc.stdout.strip())
+        if proc.returncode:
+            print(proc.stderr[-2000:])
+            sys.exit(1)
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    print(f"{copies} copies of the embedded data: wall {wall:.0f} s, peak RSS {peak_gb:.2f} GB "
+          "(target: under ~4 GB at 5M rows)")
+
+
+if __name__ == "__main__":
+    main()
