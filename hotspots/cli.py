@@ -51,6 +51,8 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         "month_from",
         "month_to",
         "top_n",
+        "map_per_area",
+        "min_count",
     ):
         value = getattr(args, name, None)
         if value is not None:
@@ -114,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", choices=["quartic", "gaussian"])
     p.add_argument("--top-n", type=int, metavar="N", help="hotspots in the patrol list")
     p.add_argument("--title", help="map title")
+    p.add_argument(
+        "--map-per-area",
+        metavar="LAYER",
+        help="also write one map per area of LAYER (e.g. npa) into maps/",
+    )
+    p.add_argument(
+        "--min-count",
+        type=int,
+        metavar="K",
+        help="disclosure control for shared maps: hide counts below K",
+    )
     p.add_argument(
         "--print-config",
         action="store_true",

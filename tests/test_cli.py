@@ -194,3 +194,22 @@ def test_config_values_are_type_checked(tmp_path: Path, text: str, message: str)
     single = tmp_path / "one.toml"
     single.write_text('[filter]\ncategories = "Burglary"\n')
     assert load_config(single).categories == ["Burglary"]
+
+
+def test_per_npa_maps_and_disclosure_control(police_slice: Path, tmp_path: Path) -> None:
+    out = tmp_path / "shared"
+    assert main(["-q", "run", "--incidents", str(police_slice), "--areas", "leicestershire/beats",
+                 "--map-per-area", "npa", "--min-count", "5", "--out", str(out)]) == 0
+    maps = sorted(p.name for p in (out / "maps").iterdir())
+    assert "leicester-city.html" in maps and len(maps) == 6
+    areas = pd.read_csv(out / "areas.csv")
+    shown = areas["incidents"].dropna()
+    assert ((shown == 0) | (shown >= 5)).all()
+    from hotspots.pipeline.outputs import suppress_small
+
+    assert suppress_small(pd.Series([0, 1, 4, 5, 9]), 5).tolist()[:1] == [0]
+    assert suppress_small(pd.Series([0, 1, 4, 5, 9]), 5).isna().tolist() == [
+        False, True, True, False, False]
+    import pyogrio
+
+    assert "incidents" not in [name for name, _ in pyogrio.list_layers(out / "hotspots.gpkg")]

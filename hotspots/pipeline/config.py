@@ -76,6 +76,7 @@ class RunConfig:
     keep_personal: bool = False
     min_count: int = 0
     map_online_tiles: bool = False
+    map_per_area: str | None = None  # e.g. "npa": also one map per NPA in maps/
 
     def period(
         self, latest: pd.Timestamp | None = None
@@ -162,6 +163,7 @@ _SECTIONS = {
         "keep_personal": "keep_personal",
         "min_count": "min_count",
         "online_tiles": "map_online_tiles",
+        "map_per_area": "map_per_area",
         "title": "title",
         "dir": "out",
     },

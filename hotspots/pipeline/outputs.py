@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from hotspots.io.atomic import write_bytes_atomic, write_text_atomic
 from hotspots.io.writers import write_csv, write_geojson, write_gpkg, write_json
 from hotspots.maps import map_html, patrol_map
 from hotspots.report import funnel_plot_png, static_map_png
-from hotspots.schema import PERSONAL_COLUMN_HINTS
+from hotspots.schema import PERSONAL_COLUMN_HINTS, InputError
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def write_outputs(result, out: Path) -> dict[str, str]:
     try:
         written = _write_all(result, staging)
         for name in sorted(written, key=lambda n: n == "run.json"):
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -140,29 +142,19 @@ def _write_all(result, out: Path) -> list[str]:
     layers = {
         "hotspots": hotspots,
         "gistar_cells": a.gistar_cells,
-        "incidents": incidents_layer(result),
     }
+    if result.config.min_count <= 1:  # single incidents are not shared under disclosure control
+        layers["incidents"] = incidents_layer(result)
     for layer, gdf in a.areas.items():
         layers[f"areas_{layer}"] = gdf.drop(columns=["spark_svg"], errors="ignore")
     files["hotspots.gpkg"] = out / "hotspots.gpkg"
     write_gpkg(layers, files["hotspots.gpkg"])
-    m = patrol_map(
-        hotspots=a.hotspots,
-        areas=a.areas,
-        density=a.surface.values,
-        density_grid=a.surface.grid,
-        gistar_cells=a.gistar_cells,
-        repeat_locations=a.repeats.head(MAP_REPEAT_LOCATIONS),
-        monthly_hotspot_layers=a.seasonal_hotspots,
-        incidents=result.prepared.incidents,
-        title=result.config.title,
-        period=result.period_text,
-        params=result.map_params(),
-        attribution=result.attribution,
-        online_tiles=result.config.map_online_tiles,
-    )
     files["map.html"] = out / "map.html"
-    write_text_atomic(files["map.html"], map_html(m))
+    write_text_atomic(files["map.html"], _map(result, a.hotspots, a.areas, result.config.title))
+    if result.config.map_per_area:
+        for name, html in _area_maps(result, result.config.map_per_area):
+            files[f"maps/{name}"] = out / "maps" / name
+            write_text_atomic(files[f"maps/{name}"], html)
     first_layer = next(iter(a.areas.values()), None)
     if first_layer is not None:
         files["map.png"] = out / "map.png"
@@ -196,3 +188,57 @@ def _write_all(result, out: Path) -> list[str]:
     meta["outputs"] = sorted(files)
     write_json(meta, files["run.json"])
     return sorted(files)
+
+
+def _map(result, hotspots: gpd.GeoDataFrame, areas: dict[str, gpd.GeoDataFrame], title: str) -> str:
+    """The patrol map's HTML. Under disclosure control (``min_count`` k > 1) small counts
+    are blanked, and neither single incidents nor repeat locations below k are drawn."""
+    a = result.analysis
+    k = result.config.min_count
+    repeats = a.repeats.head(MAP_REPEAT_LOCATIONS)
+    incidents = result.prepared.incidents
+    if k > 1:
+        hotspots = hotspots.assign(incidents=suppress_small(hotspots["incidents"], k))
+        areas = {n: t.assign(incidents=suppress_small(t["incidents"], k)) for n, t in areas.items()}
+        repeats = repeats[repeats["incidents_total"] >= k]
+        incidents = None
+    m = patrol_map(
+        hotspots=hotspots,
+        areas=areas,
+        density=a.surface.values,
+        density_grid=a.surface.grid,
+        gistar_cells=a.gistar_cells,
+        repeat_locations=repeats,
+        monthly_hotspot_layers=a.seasonal_hotspots,
+        incidents=incidents,
+        title=title,
+        period=result.period_text,
+        params=result.map_params(),
+        attribution=result.attribution,
+        online_tiles=result.config.map_online_tiles,
+    )
+    return map_html(m)
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe area name ("Melton & Rutland" → "melton-rutland")."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "area"
+
+
+def _area_maps(result, layer: str):
+    """One map per area of ``layer`` (e.g. per NPA): its hotspots and the areas inside it."""
+    a = result.analysis
+    if layer not in a.areas:
+        raise InputError(
+            f"map_per_area {layer!r} is not an area layer of this run; "
+            f"the layers are {sorted(a.areas)}"
+        )
+    for _, area in a.areas[layer].iterrows():
+        inside = area.geometry.buffer(-1.0)
+        if layer in a.hotspots:
+            hotspots = a.hotspots[a.hotspots[layer] == area["name"]]
+        else:
+            hotspots = a.hotspots[a.hotspots.intersects(inside)]
+        areas = {n: t[t.intersects(inside)] for n, t in a.areas.items()}
+        title = f"{result.config.title}: {area['name']}"
+        yield f"{_slug(str(area['name']))}.html", _map(result, hotspots, areas, title)
