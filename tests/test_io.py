@@ -184,3 +184,15 @@ def test_counts_always_add_up(tmp_path_factory, rows) -> None:
     assert r.rows_read == len(rows) == len(r.incidents) + len(r.rejects)
     assert r.rejects["_row"].is_unique
     assert set(r.rejects["_row"]).isdisjoint(set(r.incidents["_row"]))
+
+
+def test_asb_subtypes_from_the_category_mapping(tmp_path: Path) -> None:
+    p = tmp_path / "council.csv"
+    p.write_text("Ref,Date,Type,E,N\n1,01/06/2025,Noise,458000,304000\n"
+                 "2,02/06/2025,Fly tipping,458100,304100\n3,03/06/2025,Burglary,458200,304200\n")
+    m = ColumnMapping(id="Ref", date="Date", category="Type", easting="E", northing="N")
+    cats = {"Noise": "Anti-social behaviour: nuisance", "Fly tipping": "environmental"}
+    r = load_incidents(InputSpec((str(p),), "council", m, cats))
+    assert r.incidents["category"].tolist() == ["Anti-social behaviour"] * 2 + ["Burglary"]
+    assert r.incidents["asb_type"].tolist() == ["nuisance", "environmental", ""]
+    assert r.unmapped_categories == {}

@@ -32,11 +32,10 @@ POLICE_UK_CATEGORIES: tuple[str, ...] = (
 )
 
 #: ASB sub-types used by councils and case systems (Home Office ASB categories, 2012).
-ASB_SUBTYPES: dict[str, str] = {
-    "personal": "Anti-social behaviour",
-    "nuisance": "Anti-social behaviour",
-    "environmental": "Anti-social behaviour",
-}
+#: A mapping target may name one, as ``"nuisance"`` or ``"Anti-social behaviour: nuisance"``:
+#: the category becomes "Anti-social behaviour" and the sub-type goes to ``asb_type``.
+ASB_SUBTYPES: tuple[str, ...] = ("personal", "nuisance", "environmental")
+_ASB = "Anti-social behaviour"
 
 _SPACES = re.compile(r"[\s_]+")
 
@@ -75,5 +74,36 @@ def harmonise_categories(
     mapped = keys.map(lookup)
     tidy = uniques.str.strip().str.replace(_SPACES, " ", regex=True)
     unmapped = sorted({t for t, m in zip(tidy, mapped, strict=True) if pd.isna(m) and t})
-    result = dict(zip(uniques, mapped.fillna(tidy), strict=True))
+    result = {u: split_asb_subtype(m)[0] for u, m in zip(uniques, mapped.fillna(tidy), strict=True)}
     return values.astype(str).map(result), unmapped
+
+
+def split_asb_subtype(target: str) -> tuple[str, str]:
+    """(category, ASB sub-type) of a mapping target; the sub-type is "" when none is named.
+
+    Examples
+    --------
+    >>> split_asb_subtype("Anti-social behaviour: nuisance"), split_asb_subtype("Personal")
+    (('Anti-social behaviour', 'nuisance'), ('Anti-social behaviour', 'personal'))
+    >>> split_asb_subtype("Burglary")
+    ('Burglary', '')
+    """
+    key = normalise_label(target).replace("asb", "anti-social behaviour")
+    key = key.replace("(", ":").replace(")", "").replace(" - ", ": ")
+    for sub in ASB_SUBTYPES:
+        if key in (sub, f"anti-social behaviour: {sub}", f"{sub} anti-social behaviour"):
+            return _ASB, sub
+    return str(target), ""
+
+
+def asb_subtypes(values: pd.Series, mapping: Mapping[str, str] | None = None) -> pd.Series:
+    """The ASB sub-type each source wording maps to ("" where none), for ``asb_type``.
+
+    Examples
+    --------
+    >>> asb_subtypes(pd.Series(["Noise", "Fly tipping", "Burglary"]),
+    ...              {"Noise": "ASB: nuisance", "Fly tipping": "environmental"}).tolist()
+    ['nuisance', 'environmental', '']
+    """
+    lookup = {normalise_label(k): split_asb_subtype(v)[1] for k, v in (mapping or {}).items()}
+    return values.astype(str).map(lambda v: lookup.get(normalise_label(v), ""))

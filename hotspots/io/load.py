@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.io.categories import harmonise_categories, normalise_label
+from hotspots.io.categories import asb_subtypes, harmonise_categories, normalise_label
 from hotspots.io.dates import parse_dates, parse_months
 from hotspots.io.parquet import FilterValue, is_incident_dataset
 from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
@@ -151,7 +151,10 @@ def load_incidents(
         offset += len(raw)
         un: list[str] = []
         if not dataset or spec.categories:  # datasets were harmonised at ingest
+            subtypes = asb_subtypes(canon["category"], spec.categories)
             canon["category"], un = harmonise_categories(canon["category"], spec.categories)
+            if (subtypes != "").any():
+                canon["asb_type"] = subtypes.to_numpy()
         if un:
             unmapped[spec.source] = un
         raws.append(raw)

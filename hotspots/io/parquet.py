@@ -336,15 +336,15 @@ def read_incident_dataset(
     return table.to_pandas()
 
 
-def distinct_values(
+def value_counts(
     path: str | Path,
     by: Sequence[str],
     *,
     filters: Mapping[str, FilterValue] | None = None,
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     categories: Sequence[str] | None = None,
-) -> list[tuple[Any, ...]]:
-    """Sorted distinct combinations of the ``by`` columns (nulls last), scanned in batches.
+) -> dict[tuple[Any, ...], int]:
+    """Rows per distinct combination of the ``by`` columns, sorted by value (nulls last).
 
     Only the ``by`` columns are read, one record batch at a time, so memory stays small
     however large the dataset.
@@ -355,12 +355,17 @@ def distinct_values(
         _check_column(c, names)
     expr = filter_expression(dataset, filters, period=period, categories=categories,
                              known_categories=dataset_info(path).get("categories", ()))
-    seen: set[tuple[Any, ...]] = set()
+    counts: dict[tuple[Any, ...], int] = {}
     for batch in dataset.to_batches(columns=list(by), filter=expr):
         if batch.num_rows:
-            combos = pa.Table.from_batches([batch]).group_by(list(by)).aggregate([])
-            seen.update(zip(*(combos[c].to_pylist() for c in by), strict=True))
-    return sorted(seen, key=lambda t: tuple((v is None, v if v is not None else "") for v in t))
+            combos = pa.Table.from_batches([batch]).group_by(list(by)).aggregate(
+                [([], "count_all")])
+            keys = zip(*(combos[c].to_pylist() for c in by), strict=True)
+            for key, n in zip(keys, combos["count_all"].to_pylist(), strict=True):
+                counts[key] = counts.get(key, 0) + n
+    order = sorted(counts, key=lambda t: tuple((v is None, v if v is not None else "")
+                                               for v in t))
+    return {k: counts[k] for k in order}
 
 
 def latest_month(
