@@ -1,17 +1,20 @@
 """Precision and recall of duplicate linking on a synthetic police/council export pair.
 
-The pair is built from the real 2025 Leicestershire police.uk rows and the LE postcode
-table (:func:`hotspots.linkage.synthetic.synthetic_partner_exports`), written as CSV files
-with its TOML config, and read back through the real loaders (config, load, geocode) as an
-analyst's run would. :func:`hotspots.linkage.link_duplicates` then runs with its defaults
-and its links are scored against the known truth (:func:`score_links`):
+The pair is built from real police.uk rows and the LE postcode table
+(:func:`hotspots.linkage.synthetic.synthetic_partner_exports`), written as CSV files with
+its TOML config, and read back through the real loaders (config, load, geocode) as an
+analyst's run would. :func:`hotspots.linkage.link_duplicates` then runs with its defaults,
+given the postcode table the records were located with, and its links are scored against
+the known truth (:func:`score_links`):
 
 * day case: police case export (day dates, exact easting/northing) vs council export;
 * month case: the police.uk rows themselves (month only) vs the same council export;
-* a sensitivity table for the day case (council-only volume, delays, share re-reported).
+* the same on other data: Leicester city centre (the tests' two months), Leicestershire
+  2021, other seeds; a sensitivity table over the builder's settings; the linker without
+  the postcode table and without the probability threshold; speed on 1.1M records.
 
-Run: ``python benchmarks/linkage_quality.py [--quick] [--seed N]`` (``--quick``: two months,
-no sensitivity table). Results are recorded in docs/partnership.md.
+Run: ``python benchmarks/linkage_quality.py [--quick] [--seed N]`` (``--quick``: two
+months, main cases only). Results are recorded in docs/partnership.md.
 """
 
 from __future__ import annotations
@@ -28,10 +31,23 @@ from hotspots.geocode import PostcodeIndex, locate_incidents
 from hotspots.io.load import InputSpec, load_incidents
 from hotspots.io.postcodes import read_postcode_table
 from hotspots.linkage import LinkResult, link_duplicates
+from hotspots.linkage._evidence import postcode_precision
 from hotspots.linkage.synthetic import PartnerExports, score_links, synthetic_partner_exports
 from hotspots.pipeline.config import load_config
 
-DATA = Path(__file__).resolve().parents[1] / "hotspots" / "_data" / "police_uk" / "leicestershire"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "hotspots" / "_data" / "police_uk" / "leicestershire"
+CITY = sorted((ROOT / "tests" / "data" / "police_uk_slice").glob("*.csv.gz"))
+MEASURES = (
+    ("exact", "precision", "recall"),
+    ("twin", "twin_precision", "twin_recall"),
+    ("look-alike", "place_precision", "place_recall"),
+    ("records", "record_precision", "record_recall"),
+)
+
+
+def months(year: int) -> list[Path]:
+    return [DATA / f"{year}-{m:02d}-leicestershire-street.csv.gz" for m in range(1, 13)]
 
 
 def write_pair(pair: PartnerExports, folder: Path) -> Path:
@@ -44,161 +60,232 @@ def write_pair(pair: PartnerExports, folder: Path) -> Path:
     return config
 
 
-def explain(
-    result: LinkResult,
-    incidents: pd.DataFrame,
-    truth: set[tuple[str, str]],
-    police: str,
-    only_council: set[str],
-) -> dict[str, int]:
+class Case:
+    """One synthetic pair, loaded and located for the day and the month case."""
+
+    def __init__(self, files: list[Path], postcodes: PostcodeIndex, **builder) -> None:
+        police_uk = locate_incidents(load_incidents(InputSpec.police_uk(files)).incidents)
+        self.pair = synthetic_partner_exports(police_uk.incidents, postcodes, **builder)
+        with tempfile.TemporaryDirectory() as tmp:
+            inputs = load_config(write_pair(self.pair, Path(tmp))).inputs
+            council = [i for i in inputs if i.source == "council"]
+            self.day = locate_incidents(load_incidents(inputs).incidents, postcodes=postcodes)
+            self.month = locate_incidents(
+                load_incidents([*council, InputSpec.police_uk(files)]).incidents,
+                postcodes=postcodes,
+            )
+        assert self.day.rejects.empty, "every synthetic row should load"
+        t = self.pair.truth
+        self.truth = {
+            "day": set(zip(t["police_ref"], t["council_ref"], strict=True)),
+            "month": set(zip(t["police_uk_id"], t["council_ref"], strict=True)),
+        }
+        self.only = set(self.pair.council["Case Ref"]) - set(t["council_ref"])
+        self.postcodes = postcodes
+
+    def incidents(self, case: str) -> pd.DataFrame:
+        return (self.day if case == "day" else self.month).incidents
+
+    def link(self, case: str, **kw) -> tuple[LinkResult, dict[str, float], float]:
+        kw.setdefault("postcode_points", self.postcodes)
+        inc = self.incidents(case)
+        t0 = time.perf_counter()
+        result = link_duplicates(inc, **kw)
+        seconds = time.perf_counter() - t0
+        police = "police_cases" if case == "day" else "police.uk"
+        return (
+            result,
+            score_links(result.links, inc, self.truth[case], police_source=police),
+            seconds,
+        )
+
+
+def row(s: dict[str, float]) -> str:
+    return " | ".join(f"{s[p]:.3f} / {s[r]:.3f}" for _, p, r in MEASURES)
+
+
+def explain(case: Case, kind: str, result: LinkResult) -> dict[str, int]:
     """Sort the errors into their causes."""
-    wide = result.links.pivot_table(index="group", columns="source", values="id", aggfunc="first")[
-        [police, "council"]
-    ].dropna()
+    police = "police_cases" if kind == "day" else "police.uk"
+    truth, inc = case.truth[kind], case.incidents(kind)
+    wide = result.links.pivot_table(index="group", columns="source", values="id", aggfunc="first")
+    wide = wide[[police, "council"]].dropna()
     found = set(zip(wide[police], wide["council"], strict=True))
-    wrong, missed = found - truth, truth - found
-    linked_council = set(wide["council"])
-    at = incidents.set_index(["source", "incident_id"])
-    causes = {
-        "false: council-only linked": sum(c in only_council for _, c in wrong),
-        "false: re-report linked to another record": sum(c not in only_council for _, c in wrong),
-        "missed: beyond the distance limit": 0,
-        "missed: re-report dated in the next month": 0,
-        "missed: re-report linked to another record": 0,
-        "missed: left unlinked (its partner was taken)": 0,
-    }
-    for p, c in missed:
+    linked = set(wide["council"])
+    at = inc.set_index(["source", "incident_id"])
+    pts = case.postcodes.full[["x", "y"]].to_numpy()
+    partner = {c: p for p, c in truth}
+    causes = dict.fromkeys(
+        [
+            "false: council-only report linked",
+            "false: re-report linked to a record at the same point",
+            "false: re-report linked to a record elsewhere",
+            "missed: re-report linked elsewhere",
+            "missed: partner beyond the distance limit",
+            "missed: re-report dated in the next month",
+            "missed: below min_probability, or partner taken",
+        ],
+        0,
+    )
+    for p, c in found - truth:
+        if c in case.only:
+            causes["false: council-only report linked"] += 1
+        elif np.allclose(at.loc[(police, p), ["x", "y"]], at.loc[(police, partner[c]), ["x", "y"]]):
+            causes["false: re-report linked to a record at the same point"] += 1
+        else:
+            causes["false: re-report linked to a record elsewhere"] += 1
+    for p, c in truth - found:
         rp, rc = at.loc[(police, p)], at.loc[("council", c)]
+        prec = postcode_precision(
+            np.array([[rc["x"], rc["y"]]]), np.array([rc["loc_precision_m"]]), pts
+        )[0][0]
         limit = max(
             result.params["min_distance_m"],
-            rp["loc_precision_m"] + rc["loc_precision_m"] + result.params["allowance_m"],
+            rp["loc_precision_m"] + prec + result.params["allowance_m"],
         )
-        if np.hypot(rp["x"] - rc["x"], rp["y"] - rc["y"]) > limit:
-            causes["missed: beyond the distance limit"] += 1
+        if c in linked:
+            causes["missed: re-report linked elsewhere"] += 1
+        elif np.hypot(rp["x"] - rc["x"], rp["y"] - rc["y"]) > limit:
+            causes["missed: partner beyond the distance limit"] += 1
         elif rp["precision"] == "month" and rp["when"].month != rc["when"].month:
             causes["missed: re-report dated in the next month"] += 1
-        elif c in linked_council:
-            causes["missed: re-report linked to another record"] += 1
         else:
-            causes["missed: left unlinked (its partner was taken)"] += 1
+            causes["missed: below min_probability, or partner taken"] += 1
     return causes
 
 
-def by_confidence(result: LinkResult, truth: set[tuple[str, str]], police: str) -> pd.DataFrame:
-    wide = result.links.pivot_table(index="group", columns="source", values="id", aggfunc="first")[
-        [police, "council"]
-    ].dropna()
-    conf = result.groups.set_index("group")["confidence"].reindex(wide.index)
-    ok = [pair in truth for pair in zip(wide[police], wide["council"], strict=True)]
-    band = pd.cut(conf, [0, 0.2, 1 / 3, 0.5, 0.99, 1.0], include_lowest=True)
+def same_point_rivals(case: Case) -> float:
+    """Expected twin-measure errors of a perfect linker: the share of re-reports that have
+    other police records at their partner's point, category and within 0 to 3 days before
+    the report, among which even the true delay distribution cannot choose."""
+    inc = case.incidents("day")
+    pol = inc[inc["source"] == "police_cases"]
+    key = pol["x"].round(1).astype(str) + pol["y"].round(1).astype(str) + pol["category"]
+    day = pol["when"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    by_key = pd.Series(day, index=key.to_numpy()).groupby(level=0).agg(list)
+    info = pd.DataFrame({"key": key.to_numpy(), "day": day}, index=pol["incident_id"].to_numpy())
+    council = inc[inc["source"] == "council"].set_index("incident_id")
+    loss = 0.0
+    for p, c in case.truth["day"]:
+        d_c = council.at[c, "when"].to_datetime64().astype("datetime64[D]").astype(np.int64)
+        days = np.asarray(by_key[info.at[p, "key"]])
+        rivals = np.sum((d_c - days >= 0) & (d_c - days <= 3) & (days != info.at[p, "day"]))
+        loss += rivals / (1 + rivals)
+    return loss / len(case.truth["day"])
+
+
+def calibration(case: Case, kind: str, result: LinkResult) -> pd.DataFrame:
+    """Share of links that merged a true re-report, by learnt probability band."""
+    police = "police_cases" if kind == "day" else "police.uk"
+    links = result.links
+    council = links[(links["source"] == "council") & ~links["kept"]].set_index("group")["id"]
+    groups = result.groups.set_index("group").reindex(council.index)
+    truth = {c for _, c in case.truth[kind]}
+    band = pd.cut(groups["probability"], [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], include_lowest=True)
     return (
-        pd.DataFrame({"confidence": band, "ok": ok})
-        .groupby("confidence", observed=True)["ok"]
+        pd.DataFrame({"probability": band, "right": council.isin(truth).to_numpy()})
+        .groupby("probability", observed=True)["right"]
         .agg(["size", "mean"])
-        .rename(columns={"size": "links", "mean": "exact precision"})
+        .rename(columns={"size": "links", "mean": f"records right ({police})"})
     )
 
 
-def run_case(
-    name: str,
-    inputs: list[InputSpec],
-    postcodes: PostcodeIndex,
-    truth: set[tuple[str, str]],
-    police: str,
-    only_council: set[str],
-    verbose: bool = True,
-) -> dict[str, float]:
+def scale_timing() -> str:
+    """Seconds to link 1.1M records: 1M police (day, exact) and 100k council (postcode)."""
+    rng = np.random.default_rng(0)
+    hot = rng.uniform(0, 60_000, (20_000, 2))
+    n_p, n_c = 1_000_000, 100_000
+    xy = hot[rng.integers(0, len(hot), n_p + n_c)] + rng.normal(0, 150, (n_p + n_c, 2))
+    again = rng.choice(n_p, 70_000, replace=False)
+    xy[n_p : n_p + 70_000] = xy[again] + rng.normal(0, 30, (70_000, 2))
+    day = rng.integers(0, 365, n_p + n_c)
+    day[n_p : n_p + 70_000] = day[again] + rng.integers(0, 4, 70_000)
+    cat = rng.integers(0, 4, n_p + n_c)
+    cat[n_p : n_p + 70_000] = cat[again]
+    names = np.array(["Anti-social behaviour", "Criminal damage and arson", "Burglary", "Drugs"])
+    inc = pd.DataFrame(
+        {
+            "_row": np.arange(n_p + n_c),
+            "incident_id": np.arange(n_p + n_c).astype(str),
+            "when": np.datetime64("2025-01-01") + day.astype("timedelta64[D]"),
+            "precision": "day",
+            "category": names[cat],
+            "source": np.where(np.arange(n_p + n_c) < n_p, "police", "council"),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "loc_precision_m": np.where(np.arange(n_p + n_c) < n_p, 0.0, 100.0),
+        }
+    )
     t0 = time.perf_counter()
-    loaded = load_incidents(inputs)
-    located = locate_incidents(loaded.incidents, postcodes=postcodes)
-    t1 = time.perf_counter()
-    result = link_duplicates(located.incidents)
-    t2 = time.perf_counter()
-    s = score_links(result.links, located.incidents, truth, police_source=police)
-    if not verbose:
-        return s
-    print(
-        f"\n== {name}: {len(located.incidents):,} records "
-        f"({len(loaded.rejects) + len(located.rejects):,} rejected); load+locate "
-        f"{t1 - t0:.1f} s, link {t2 - t1:.2f} s, {result.params['candidate_pairs']:,} "
-        f"candidate pairs; typical delay {result.params['typical_delay_days']}"
-    )
-    print(
-        f"links {s['links']:,} for {s['true']:,} true pairs\n"
-        f"  exact partner          precision {s['precision']:.3f}  recall {s['recall']:.3f}\n"
-        f"  partner or look-alike  precision {s['place_precision']:.3f}  "
-        f"recall {s['place_recall']:.3f}\n"
-        f"  right records merged   precision {s['record_precision']:.3f}  "
-        f"recall {s['record_recall']:.3f}"
-    )
-    for k, v in explain(result, located.incidents, truth, police, only_council).items():
-        print(f"  {k}: {v:,}")
-    print(by_confidence(result, truth, police).round(3).to_string())
-    return s
-
-
-def build(
-    police_uk: pd.DataFrame, postcodes: PostcodeIndex, folder: Path, **kw
-) -> tuple[PartnerExports, list[InputSpec], set[str]]:
-    pair = synthetic_partner_exports(police_uk, postcodes, **kw)
-    only = set(
-        pair.council.loc[~pair.council["Case Ref"].isin(pair.truth["council_ref"]), "Case Ref"]
-    )
-    return pair, load_config(write_pair(pair, folder)).inputs, only
+    result = link_duplicates(inc)
+    return f"{time.perf_counter() - t0:.1f} s, {len(result.groups):,} groups"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="two months, no sensitivity table")
+    ap.add_argument("--quick", action="store_true", help="two months, main cases only")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    months = ["2025-06", "2025-07"] if args.quick else [f"2025-{m:02d}" for m in range(1, 13)]
-    files = [DATA / f"{m}-leicestershire-street.csv.gz" for m in months]
-    police_uk = locate_incidents(load_incidents(InputSpec.police_uk(files)).incidents).incidents
     postcodes = PostcodeIndex.from_table(read_postcode_table()[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        pair, inputs, only = build(police_uk, postcodes, Path(tmp), seed=args.seed)
-        print(
-            f"police.uk rows {len(police_uk):,} ({months[0]}..{months[-1]}); police cases "
-            f"{len(pair.police_cases):,}; council {len(pair.council):,} "
-            f"({len(pair.truth):,} re-reports, {len(only):,} council-only)"
-        )
-        day_truth = set(zip(pair.truth["police_ref"], pair.truth["council_ref"], strict=True))
-        run_case(
-            "day case: police cases vs council", inputs, postcodes, day_truth, "police_cases", only
-        )
-        month_truth = set(zip(pair.truth["police_uk_id"], pair.truth["council_ref"], strict=True))
-        council = [i for i in inputs if i.source == "council"]
-        run_case(
-            "month case: police.uk (month only) vs council",
-            [*council, InputSpec.police_uk(files)],
-            postcodes,
-            month_truth,
-            "police.uk",
-            only,
-        )
+    files = months(2025)[5:7] if args.quick else months(2025)
+    main_case = Case(files, postcodes, seed=args.seed)
+    pair = main_case.pair
+    print(
+        f"police cases {len(pair.police_cases):,}; council {len(pair.council):,} "
+        f"({len(pair.truth):,} re-reports, {len(main_case.only):,} council-only)"
+    )
+    head = " | ".join(f"{name} P / R" for name, _, _ in MEASURES)
+    for kind in ("day", "month"):
+        result, s, sec = main_case.link(kind)
+        print(f"\n== {kind} case: {len(main_case.incidents(kind)):,} records, link {sec:.2f} s")
+        for k, v in result.params["learnt"].items():
+            print(f"  learnt {k}: {v}")
+        print(f"  {head}\n  {row(s)}")
+        for k, v in explain(main_case, kind, result).items():
+            print(f"  {k}: {v:,}")
+        print(calibration(main_case, kind, result).round(3).to_string())
+    print(
+        f"\nsame-point rivals (twin-measure errors of a perfect linker): "
+        f"{same_point_rivals(main_case):.3f}"
+    )
     if args.quick:
         return
-    print(
-        "\n== day case, sensitivity: precision/recall for exact partner; partner or "
-        "look-alike; right records merged"
-    )
+    print(f"\n== other data (day case; month case) -- {head}")
+    others = {
+        "Leicester city centre, 2025-06..07": Case(CITY, postcodes, seed=args.seed),
+        "Leicestershire 2021, seed 1": Case(months(2021), postcodes, seed=1),
+        "Leicestershire 2025, seed 1": Case(files, postcodes, seed=1),
+        "Leicestershire 2025, seed 2": Case(files, postcodes, seed=2),
+    }
+    for name, case in others.items():
+        print(
+            f"  {name}: day {row(case.link('day')[1])}; month {row(case.link('month')[1])}; "
+            f"same-point rivals {same_point_rivals(case):.3f}"
+        )
+    print(f"\n== linker settings, day case; month case -- {head}")
+    for kw in (
+        {"postcode_points": None},
+        {"min_probability": 0.0},
+        {"postcode_points": None, "min_probability": 0.0},
+    ):
+        print(
+            f"  {kw}: day {row(main_case.link('day', **kw)[1])}; "
+            f"month {row(main_case.link('month', **kw)[1])}"
+        )
+    print(f"\n== builder settings, day case -- {head}")
     for kw in (
         {"council_only": 0.0},
         {"council_only": 0.25},
         {"council_only": 1.0},
+        {"near_m": 500.0},
         {"max_delay_days": 0},
         {"max_delay_days": 6},
+        {"late_share": 0.1},
         {"share": 0.1},
     ):
-        with tempfile.TemporaryDirectory() as tmp:
-            pair, inputs, only = build(police_uk, postcodes, Path(tmp), seed=args.seed, **kw)
-            truth = set(zip(pair.truth["police_ref"], pair.truth["council_ref"], strict=True))
-            s = run_case("", inputs, postcodes, truth, "police_cases", only, verbose=False)
-        print(
-            f"  {kw}: {s['precision']:.3f}/{s['recall']:.3f}; {s['place_precision']:.3f}/"
-            f"{s['place_recall']:.3f}; {s['record_precision']:.3f}/{s['record_recall']:.3f}"
-        )
+        case = Case(files, postcodes, seed=args.seed, **kw)
+        print(f"  {kw}: {row(case.link('day')[1])}")
+    print(f"\n== speed: {scale_timing()}")
 
 
 if __name__ == "__main__":

@@ -15,12 +15,15 @@ from hotspots.linkage._duplicates import (
     LinkResult,
     link_duplicates,
 )
+from hotspots.linkage._evidence import POSTCODE_RULE, PROBABILITY_RULE
 from hotspots.linkage._repeats import RepeatCallers, repeat_callers
 
 __all__ = [
     "DEFAULT_FAMILIES",
     "KEEP_RULE",
     "LINK_COLUMNS",
+    "POSTCODE_RULE",
+    "PROBABILITY_RULE",
     "LinkResult",
     "RepeatCallers",
     "link_duplicates",

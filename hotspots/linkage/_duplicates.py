@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from hotspots.geocode import PostcodeIndex
 from hotspots.io.categories import normalise_label
+from hotspots.linkage._evidence import (
+    CHANCE_BAND_DAYS,
+    CHANCE_BAND_MONTHS,
+    POSTCODE_RULE,
+    PROBABILITY_RULE,
+    learn_probability,
+    postcode_precision,
+)
 from hotspots.schema import InputError
 
 log = logging.getLogger(__name__)
@@ -53,8 +62,6 @@ _REQUIRED = (
     "y",
     "loc_precision_m",
 )
-#: Fewest unambiguous pairs from which a typical delay between two sources is learnt.
-MIN_DELAY_PAIRS = 20
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,12 @@ class LinkResult:
     groups
         One row per group: ``group``, ``records``, ``sources``, ``kept_row``, ``time_basis``
         (``"day"`` or ``"month"``: whether a month-precision record is in it),
-        ``distance_limit_m`` and ``confidence`` (1 / (1 + other candidate records that
-        passed every rule for any member): 1 means no competing candidate).
+        ``distance_limit_m``, ``probability`` (the learnt probability that the records are
+        one incident, the lowest over the group's pairs; blank where too few pairs were
+        found to learn it) and ``competitors`` (other records that were candidates for a
+        member: 0 means the match was unambiguous).
     params
-        The rules and values used, including which were automatic.
+        The rules and values used, including which were automatic and what was learnt.
     """
 
     kept: pd.DataFrame
@@ -100,6 +109,8 @@ def link_duplicates(
     link_month_precision: bool = True,
     min_distance_m: float = 50.0,
     allowance_m: float = 50.0,
+    postcode_points: PostcodeIndex | np.ndarray | None = None,
+    min_probability: float = 0.5,
 ) -> LinkResult:
     """Link records from different sources that are the same incident; keep one per group.
 
@@ -110,12 +121,16 @@ def link_duplicates(
     (either order), or, where either is known only to the month, the dated record falls
     in that month (two month records: the same month).
 
-    Candidates are merged greedily, best first by ``distance / limit + |days - delay| /
-    window`` (``delay``: the typical gap between the two sources, learnt from unambiguous
-    pairs and reported in ``params``; the time term is 1 for a month pair, so dated
-    evidence wins), into groups that hold at most one record per source and in which every
-    pair is a candidate. With two sources this is greedy one-to-one matching. The kept
-    record of a group is chosen by :data:`KEEP_RULE`.
+    For each pair of sources the delay and distance distributions of duplicates are
+    learnt from the data (:data:`~hotspots.linkage._evidence.PROBABILITY_RULE`), which
+    gives every candidate pair a probability of being one incident rather than a
+    coincidence; only pairs with at least ``min_probability`` may link. Where too little is
+    found to learn from (fewer than 20 duplicates, or fewer than 20 coincidences in the
+    chance band, for a pair of sources), every candidate may link. Candidates are merged
+    nearest first, by ``distance / limit + |days - median delay| / window_days``, into
+    groups that hold at most one record per source and in which every pair is a
+    candidate; with two sources this is one-to-one matching. The kept record of a group is
+    chosen by :data:`KEEP_RULE`.
 
     Parameters
     ----------
@@ -125,7 +140,7 @@ def link_duplicates(
         Fixed distance limit in metres. None (default): per pair, from how precisely both
         records are located -- ``max(min_distance_m, loc_precision_m_a + loc_precision_m_b
         + allowance_m)``: 50 m for two coordinate records, 150 m for coordinates against a
-        full postcode centroid (100 m), 250 m for two postcodes.
+        full postcode centroid located to 100 m.
     window_days
         Largest gap in days between two dated records of one incident.
     category_families
@@ -139,6 +154,15 @@ def link_duplicates(
     min_distance_m, allowance_m
         Terms of the automatic distance rule (``allowance_m`` covers snapping to map
         points and a caller's position in a postcode).
+    postcode_points
+        The postcode centroids the records were located with (a
+        :class:`~hotspots.geocode.PostcodeIndex` or an (n, 2) array of x, y in EPSG:27700).
+        A record sitting on one then gets its precision from the spacing of the centroids
+        around it (:data:`POSTCODE_RULE`) instead of its flat ``loc_precision_m``: tens of
+        metres in a city, hundreds in the country.
+    min_probability
+        Least learnt probability of being one incident for a pair to link. 0.5: a pair
+        links when it is more likely a duplicate than a coincidence.
 
     Examples
     --------
@@ -160,25 +184,28 @@ def link_duplicates(
     >>> r.merged.tolist(), len(r.kept), r.params["groups_by_distance_limit_m"]
     ([2], 3, {'150': 1})
     """
-    frame = _check(incidents, distance_m, window_days, min_distance_m, allowance_m)
-    rec = _records(frame, category_families, source_priority, link_month_precision)
-    pairs, delays = _score(
-        _candidates(rec, distance_m, window_days, min_distance_m, allowance_m), rec, window_days
-    )
-    member = _greedy_groups(pairs, rec["source"], len(frame))
-    links, groups, merged_pos = _tables(frame, rec, member, pairs)
+    frame = _check(incidents, distance_m, window_days, min_distance_m, allowance_m, min_probability)
+    points = _points(postcode_points)
+    rec = _records(frame, category_families, source_priority, link_month_precision, points)
+    window = int(np.floor(window_days))
+    pairs = _candidates(rec, distance_m, window, min_distance_m, allowance_m)
+    prob, learnt, delays = _probabilities(pairs, rec, window)
+    ranked = _rank(pairs, prob, rec, delays, window_days, min_probability)
+    member = _greedy_groups(ranked, rec["source"], len(frame))
+    links, groups, merged_pos = _tables(frame, rec, member, ranked)
     merged = np.sort(rec["row"][merged_pos])
     kept = incidents.loc[~incidents["_row"].isin(merged)]
     params = _params(
         distance_m,
         window_days,
         category_families,
-        rec["priority"],
+        rec,
         link_month_precision,
         min_distance_m,
         allowance_m,
-        delays,
-        pairs,
+        min_probability,
+        learnt,
+        ranked,
         groups,
         merged,
     )
@@ -194,6 +221,7 @@ def _check(
     window_days: float,
     min_distance_m: float,
     allowance_m: float,
+    min_probability: float,
 ) -> pd.DataFrame:
     missing = [c for c in _REQUIRED if c not in incidents.columns]
     if missing:
@@ -205,6 +233,7 @@ def _check(
         ("window_days", window_days),
         ("min_distance_m", min_distance_m),
         ("allowance_m", allowance_m),
+        ("min_probability", min_probability),
     ]
     for name, value in checks + ([("distance_m", distance_m)] if distance_m is not None else []):
         if (
@@ -215,10 +244,12 @@ def _check(
             raise InputError(f"{name} must be a number of at least 0, got {value!r}")
     if distance_m is not None and distance_m <= 0:
         raise InputError(f"distance_m must be above 0 metres, got {distance_m!r}")
+    if min_probability > 1:
+        raise InputError(f"min_probability must be at most 1, got {min_probability!r}")
     if incidents["_row"].duplicated().any():
         dup = incidents.loc[incidents["_row"].duplicated(), "_row"].iloc[0]
         raise InputError(f"incidents: _row must be unique; {dup} appears more than once")
-    bad_prec = sorted(set(incidents["precision"].astype(str)) - set(_TIME_RANK))
+    bad_prec = sorted(set(map(str, incidents["precision"].unique())) - set(_TIME_RANK))
     if bad_prec:
         raise InputError(f"incidents: precision {bad_prec} not one of {sorted(_TIME_RANK)}")
     for col in ("x", "y", "loc_precision_m"):
@@ -233,39 +264,62 @@ def _check(
     return incidents.sort_values("_row", kind="stable").reset_index(drop=True)
 
 
+def _points(postcode_points: PostcodeIndex | np.ndarray | None) -> np.ndarray | None:
+    if postcode_points is None:
+        return None
+    if isinstance(postcode_points, PostcodeIndex):
+        return postcode_points.full[["x", "y"]].to_numpy(float)
+    pts = np.asarray(postcode_points, dtype=float)
+    if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
+        raise InputError(
+            "postcode_points must be a PostcodeIndex or an (n, 2) array of finite x, y in "
+            f"EPSG:27700; got an array of shape {pts.shape}"
+        )
+    return pts
+
+
 def _records(
     frame: pd.DataFrame,
     families: Mapping[str, str] | None,
     source_priority: Sequence[str] | None,
     link_month: bool,
+    points: np.ndarray | None,
 ) -> dict[str, Any]:
     fam_map = {normalise_label(k): v for k, v in (families or {}).items()}
-    codes, uniques = pd.factorize(frame["category"].astype(str))
-    labels = [normalise_label(c) for c in uniques]
+    codes, uniques = pd.factorize(frame["category"], use_na_sentinel=False)
+    labels = [normalise_label(str(c)) for c in uniques]
     family = np.array([fam_map.get(c, c) for c in labels], dtype=object)[codes]
-    sources = sorted(frame["source"].astype(str).unique())
+    src_codes, src_names = pd.factorize(frame["source"], sort=True, use_na_sentinel=False)
+    sources = [str(x) for x in src_names]
     order = [s for s in (source_priority or []) if s in sources]
     order += [s for s in sources if s not in order]
-    precision = frame["precision"].astype(str).to_numpy()
+    p_codes, p_names = pd.factorize(frame["precision"], use_na_sentinel=False)
+    precision = np.array([str(x) for x in p_names], dtype=object)[p_codes]
     day = frame["when"].to_numpy().astype("datetime64[D]")
     month = precision == "month"
     start = day.astype(np.int64)
     end = np.where(
         month, (day.astype("datetime64[M]") + 1).astype("datetime64[D]").astype(np.int64) - 1, start
     )
+    xy = frame[["x", "y"]].to_numpy(float)
+    loc = frame["loc_precision_m"].to_numpy(float)
+    on_postcode = np.zeros(len(frame), dtype=bool)
+    if points is not None:
+        loc, on_postcode = postcode_precision(xy, loc, points)
+    source = src_codes
     return {
         "row": frame["_row"].to_numpy(np.int64),
-        "source": pd.Categorical(frame["source"].astype(str), categories=sources).codes,
+        "source": source,
         "family": pd.factorize(family, sort=True)[0],
-        "xy": frame[["x", "y"]].to_numpy(float),
-        "loc": frame["loc_precision_m"].to_numpy(float),
+        "xy": xy,
+        "loc": loc,
+        "on_postcode": on_postcode,
         "month": month,
         "start": start,
         "end": end,
+        "month_index": day.astype("datetime64[M]").astype(np.int64),
         "time_rank": np.select([precision == k for k in _TIME_RANK], list(_TIME_RANK.values())),
-        "source_rank": np.array([order.index(s) for s in sources])[
-            pd.Categorical(frame["source"].astype(str), categories=sources).codes
-        ],
+        "source_rank": np.array([order.index(s) for s in sources])[source],
         "linkable": ~month | link_month,
         "sources": sources,
         "priority": order,
@@ -281,16 +335,18 @@ def _bucket(loc: np.ndarray) -> np.ndarray:
 def _candidates(
     rec: dict[str, Any],
     distance_m: float | None,
-    window_days: float,
+    window: int,
     min_distance_m: float,
     allowance_m: float,
 ) -> pd.DataFrame:
-    """Every cross-source pair that passes the family, distance and time rules."""
+    """Cross-source pairs that pass the family and distance rules, near enough in time to
+    learn from; ``in_time`` marks those that also pass the time rule."""
     bucket = np.zeros(len(rec["loc"])) if distance_m is not None else _bucket(rec["loc"])
     ok = rec["linkable"]
     keys = [
         (int(s), float(b))
-        for s, b in np.unique(np.column_stack([rec["source"][ok], bucket[ok]]), axis=0)
+        for s in np.unique(rec["source"][ok])
+        for b in np.unique(bucket[ok & (rec["source"] == s)])
     ]
     members = {k: np.flatnonzero(ok & (rec["source"] == k[0]) & (bucket == k[1])) for k in keys}
 
@@ -323,68 +379,111 @@ def _candidates(
         if distance_m is not None
         else np.maximum(min_distance_m, rec["loc"][a] + rec["loc"][b] + allowance_m)
     )
-    gap = np.maximum(
-        0, np.maximum(rec["start"][a], rec["start"][b]) - np.minimum(rec["end"][a], rec["end"][b])
-    )
+    within = d <= limit
+    a, b, d, limit = a[within], b[within], d[within], limit[within]
+    days = rec["start"][b] - rec["start"][a]
+    months = rec["month_index"][b] - rec["month_index"][a]
     any_month = rec["month"][a] | rec["month"][b]
-    ok = (d <= limit) & np.where(any_month, gap == 0, gap <= window_days)
+    keep = np.where(
+        any_month,
+        np.abs(months) <= CHANCE_BAND_MONTHS[1],
+        np.abs(days) <= window + CHANCE_BAND_DAYS,
+    )
     return pd.DataFrame(
         {
-            "a": a[ok],
-            "b": b[ok],
-            "distance": d[ok],
-            "limit": limit[ok],
-            "month": any_month[ok],
-            "days": (rec["start"][b] - rec["start"][a])[ok].astype(float),
+            "a": a[keep],
+            "b": b[keep],
+            "distance": d[keep],
+            "limit": limit[keep],
+            "month": any_month[keep],
+            "days": days[keep],
+            "months": months[keep],
+            # A month record matches a dated one in its month, a dated one within the window.
+            "in_time": np.where(any_month, months == 0, np.abs(days) <= window)[keep],
         }
     )
 
 
-def _score(
-    pairs: pd.DataFrame, rec: dict[str, Any], window_days: float
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Order candidates best first by ``distance / limit + |days - typical delay| / window``.
-
-    The typical delay from one source to another (a council logs a report a day or two after
-    the police) is the median gap of the unambiguous dated pairs -- both records with no
-    other candidate -- when there are at least :data:`MIN_DELAY_PAIRS` of them, else 0. It
-    only ranks candidates: the window itself is the same both ways.
-    """
+def _probabilities(
+    pairs: pd.DataFrame, rec: dict[str, Any], window: int
+) -> tuple[np.ndarray, dict[str, dict[str, Any]], dict[tuple[int, int], int]]:
+    """Learnt probability per pair (NaN where not learnt or out of time), what was learnt
+    per pair of sources, and the median day offset ``b - a`` per learnt pair of sources."""
+    prob = np.full(len(pairs), np.nan)
+    learnt: dict[str, dict[str, Any]] = {}
+    delays: dict[tuple[int, int], int] = {}
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-    degree = np.bincount(np.concatenate([a, b]), minlength=len(rec["row"]))
-    sa, sb = rec["source"][a], rec["source"][b]
-    clear = ~pairs["month"].to_numpy() & (degree[a] == 1) & (degree[b] == 1)
-    offset = np.zeros(len(pairs))
-    delays = {}
-    for (i, j), days in pairs["days"][clear].groupby([sa[clear], sb[clear]]):
-        if len(days) < MIN_DELAY_PAIRS:
-            continue
-        mu = float(days.median())
-        offset[(sa == i) & (sb == j)] = mu
-        first, second = rec["sources"][i], rec["sources"][j]
-        if mu < 0:
-            first, second = second, first
-        delays[f"{first} -> {second}"] = abs(mu)
-        log.info(
-            "Typical delay %s -> %s set to %g days automatically (rule: median gap of "
-            "%d unambiguous dated links); it ranks candidates, the window stays "
-            "%g days either way",
-            first,
-            second,
-            abs(mu),
-            len(days),
-            window_days,
+    share = (pairs["distance"] / pairs["limit"]).to_numpy()
+    strata = pd.DataFrame({"sa": rec["source"][a], "sb": rec["source"][b], "m": pairs["month"]})
+    for (sa, sb, month), idx in strata.groupby(["sa", "sb", "m"]).indices.items():
+        t = rec["month_index"] if month else rec["start"]
+        res = learn_probability(
+            pairs["months" if month else "days"].to_numpy()[idx],
+            share[idx],
+            t[a[idx]],
+            t[b[idx]],
+            window=0 if month else window,
+            band=CHANCE_BAND_MONTHS if month else (window + 1, window + CHANCE_BAND_DAYS),
         )
-    gap = np.abs(pairs["days"].to_numpy() - offset)
+        if res is None:
+            continue
+        prob[idx] = res[0]
+        info = res[1]
+        first, second = rec["sources"][sa], rec["sources"][sb]
+        if not month:
+            delays[(int(sa), int(sb))] = info["median"]
+        if info["median"] < 0:  # said as "earlier source -> later source"
+            first, second = second, first
+            info = {
+                **info,
+                "median": -info["median"],
+                "shares": {-k: v for k, v in sorted(info["shares"].items(), reverse=True)},
+            }
+        key = f"{first} -> {second}" + (" (month)" if month else "")
+        learnt[key] = info
+        log.info(
+            "Duplicate evidence %s learnt automatically (rule: %s): %d duplicates over "
+            "%.1f coincidences expected in the window; median delay %d %s",
+            key,
+            PROBABILITY_RULE,
+            info["duplicates"],
+            info["coincidences_in_window"],
+            info["median"],
+            "months" if month else "days",
+        )
+    return prob, learnt, delays
+
+
+def _rank(
+    pairs: pd.DataFrame,
+    prob: np.ndarray,
+    rec: dict[str, Any],
+    delays: dict[tuple[int, int], int],
+    window_days: float,
+    min_probability: float,
+) -> pd.DataFrame:
+    """Linkable pairs (learnt probability at least ``min_probability``, or not learnt), best
+    first: pairs of learnt sources, then ``distance / limit + |days - median delay| /
+    window`` (1 for a month pair, so dated evidence wins), then rows."""
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    month = pairs["month"].to_numpy()
+    delay = np.zeros(len(pairs))
+    for (sa, sb), median in delays.items():
+        delay[(rec["source"][a] == sa) & (rec["source"][b] == sb) & ~month] = median
     time_term = np.where(
-        pairs["month"].to_numpy(), 1.0, gap / window_days if window_days > 0 else 0.0
+        month,
+        1.0,
+        np.abs(pairs["days"].to_numpy() - delay) / window_days if window_days > 0 else 0.0,
     )
-    pairs = pairs.assign(
+    ok = pairs["in_time"].to_numpy() & (np.isnan(prob) | (prob >= min_probability))
+    ranked = pairs.assign(
+        probability=prob,
+        order=np.isnan(prob),
         score=pairs["distance"] / pairs["limit"] + time_term,
         lo=rec["row"][np.minimum(a, b)],
         hi=rec["row"][np.maximum(a, b)],
-    )
-    return pairs.sort_values(["score", "lo", "hi"], kind="stable").reset_index(drop=True), delays
+    )[ok]
+    return ranked.sort_values(["order", "score", "lo", "hi"], kind="stable").reset_index(drop=True)
 
 
 def _greedy_groups(pairs: pd.DataFrame, source: np.ndarray, n: int) -> np.ndarray:
@@ -455,8 +554,8 @@ def _tables(
         pd.DataFrame(
             {
                 "group": number.reindex(g["root"]).to_numpy(),
-                "source": frame["source"].astype(str).to_numpy()[p],
-                "id": frame["incident_id"].astype(str).to_numpy()[p],
+                "source": np.asarray(rec["sources"], dtype=object)[rec["source"][p]],
+                "id": frame["incident_id"].to_numpy()[p].astype(str),
                 "kept": p == k,
                 "distance_m": np.round(np.hypot(*(rec["xy"][p] - rec["xy"][k]).T), 1),
                 "days_apart": np.where(
@@ -472,7 +571,7 @@ def _tables(
 
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     inside = (member[a] == member[b]) & (member[a] >= 0)
-    limit = pairs[inside].groupby(member[a[inside]])["limit"].max()
+    by_group = pairs[inside].groupby(member[a[inside]])
     # Competitors: records outside the group that were candidates for one of its members.
     comp = pd.DataFrame(
         {
@@ -482,19 +581,26 @@ def _tables(
         }
     )
     comp = comp[(comp["root"] >= 0) & ~comp["inside"]]
-    alternatives = comp.groupby("root")["other"].nunique()
     roots = number.index
     month = pd.Series(rec["month"][p], index=g["root"].to_numpy()).groupby(level=0).any()
-    sources = links.groupby("group")["source"].agg(lambda s: "+".join(sorted(s)))
+    # The sources of a group as a bit mask, named once per distinct mask.
+    bits = np.left_shift(1, rec["source"][p].astype(np.int64))
+    mask = pd.Series(bits).groupby(g["root"].to_numpy()).sum()
+    names = {m: "+".join(s for i, s in enumerate(rec["sources"]) if m >> i & 1) for m in set(mask)}
     groups = pd.DataFrame(
         {
             "group": number.to_numpy(),
             "records": by_root.size().reindex(roots).to_numpy(),
-            "sources": sources.reindex(number.to_numpy()).to_numpy(),
+            "sources": mask.reindex(roots).map(names).to_numpy(),
             "kept_row": kept_row.to_numpy(),
             "time_basis": np.where(month.reindex(roots).to_numpy(dtype=bool), "month", "day"),
-            "distance_limit_m": limit.reindex(roots).to_numpy(),
-            "confidence": 1.0 / (1.0 + alternatives.reindex(roots).fillna(0).to_numpy()),
+            "distance_limit_m": by_group["limit"].max().reindex(roots).to_numpy(),
+            "probability": by_group["probability"].min().reindex(roots).round(3).to_numpy(),
+            "competitors": comp.groupby("root")["other"]
+            .nunique()
+            .reindex(roots)
+            .fillna(0)
+            .to_numpy(np.int64),
         }
     )
     return links, groups, p[p != k]
@@ -504,50 +610,71 @@ def _params(
     distance_m: float | None,
     window_days: float,
     families: Mapping[str, str] | None,
-    priority: list[str],
+    rec: dict[str, Any],
     link_month: bool,
     min_distance_m: float,
     allowance_m: float,
-    delays: dict[str, float],
+    min_probability: float,
+    learnt: dict[str, dict[str, Any]],
     pairs: pd.DataFrame,
     groups: pd.DataFrame,
     merged: np.ndarray,
 ) -> dict[str, Any]:
     rule = DISTANCE_RULE.format(min=f"{min_distance_m:g}", allow=f"{allowance_m:g}")
-    if distance_m is None:
-        used = groups["distance_limit_m"].value_counts().sort_index()
-        text = ", ".join(f"{n} group(s) at {lim:g} m" for lim, n in used.items()) or "no links"
-        log.info("Duplicate distance limit set per pair automatically (rule: %s): %s", rule, text)
+    on_pc = rec["on_postcode"]
+    if on_pc.any():
+        log.info(
+            "Location precision of %d records at postcode centroids set automatically "
+            "(rule: %s): median %.0f metres",
+            int(on_pc.sum()),
+            POSTCODE_RULE,
+            float(np.median(rec["loc"][on_pc])),
+        )
+    if distance_m is None and len(groups):
+        q = groups["distance_limit_m"].quantile([0.1, 0.5, 0.9]).to_numpy()
+        log.info(
+            "Duplicate distance limit set per pair automatically (rule: %s): median %.0f "
+            "metres over %d groups (10%%-90%%: %.0f-%.0f metres)",
+            rule,
+            q[1],
+            len(groups),
+            q[0],
+            q[2],
+        )
     log.info(
         "Linked %d records into %d groups; %d records merged as duplicates",
         int(groups["records"].sum()),
         len(groups),
         len(merged),
     )
+    limits = groups["distance_limit_m"]
     return {
         "distance_m": distance_m,
         "distance_automatic": distance_m is None,
         "distance_rule": rule if distance_m is None else "fixed",
         "min_distance_m": min_distance_m,
         "allowance_m": allowance_m,
+        "postcode_precision_rule": POSTCODE_RULE if on_pc.any() else None,
+        "records_with_postcode_precision": int(on_pc.sum()),
         "window_days": window_days,
         "time_rule": f"dated records within {window_days:g} days (either order); a "
         "month-precision record matches records in the same calendar month",
-        "typical_delay_days": delays,
+        "probability_rule": PROBABILITY_RULE,
+        "min_probability": min_probability,
+        "learnt": learnt,
         "link_month_precision": link_month,
         "category_families": dict(families or {}),
         "keep_rule": KEEP_RULE,
-        "source_priority": priority,
-        "grouping": "greedy, best score first; at most one record per source per group; "
-        "every pair in a group passes the rules",
+        "source_priority": rec["priority"],
+        "grouping": "most probable pair first, then nearest; at most one record per source "
+        "per group; every pair in a group passes the rules",
         "candidate_pairs": len(pairs),
         "groups": len(groups),
         "groups_by_time_basis": {
             k: int(v) for k, v in groups["time_basis"].value_counts().sort_index().items()
         },
         "groups_by_distance_limit_m": {
-            f"{k:g}": int(v)
-            for k, v in groups["distance_limit_m"].value_counts().sort_index().items()
+            f"{k:g}": int(v) for k, v in limits.round(-1).value_counts().sort_index().items()
         },
         "rows_merged": len(merged),
     }

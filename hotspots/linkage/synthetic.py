@@ -4,8 +4,9 @@ It imitates what a community safety partnership holds: the police case system (e
 incident, a day-precision date, exact easting/northing) and a council ASB system that
 re-reports a share of the ASB and criminal damage incidents -- located only by the postcode
 centroid nearest the incident, dated the same day or a few days later, in council wording
--- plus council-only incidents at postcodes near real incidents. ``truth`` says which
-council record re-reports which police record, so linkage can be scored.
+-- plus council-only incidents, placed where real incidents happen and located the same
+way. ``truth`` says which council record re-reports which police record, so linkage can be
+scored (:func:`score_links`).
 
 Nothing here reads or writes files: write :attr:`PartnerExports.files` yourself, e.g.
 ``for rel, table in pair.files.items(): table.to_csv(folder / rel, index=False)``, and
@@ -77,7 +78,8 @@ def synthetic_partner_exports(
     share: float = 0.3,
     council_only: float = 0.5,
     max_delay_days: int = 3,
-    near_m: float = 500.0,
+    late_share: float = 0.0,
+    near_m: float = 0.0,
     max_postcode_m: float = 1000.0,
     seed: int = 0,
 ) -> PartnerExports:
@@ -96,11 +98,15 @@ def synthetic_partner_exports(
     council_only
         Council-only incidents, as a multiple of the re-reports.
     max_delay_days
-        A re-report is dated 0 to this many days after the police record.
+        A re-report is dated 0 to this many days after the police record, at random.
+    late_share
+        Share of re-reports logged later still: ``max_delay_days + 1`` to ``2 *
+        max_delay_days + 1`` days after (a weekend, a backlog).
     near_m
-        A council-only incident is at a random postcode within this distance of a random
-        real ASB or criminal damage incident (so it lies in real clusters and can be
-        mistaken for a police record).
+        0: a council-only incident is at the postcode nearest the point of a random real
+        ASB or criminal damage incident -- where real incidents happen, located as the
+        re-reports are. Above 0: at a random postcode within this distance of that point
+        (spread out, so fewer coincide with police records).
     max_postcode_m
         Incidents with no postcode centroid this close (outside the table's postcode
         area) are never re-reported: the council would have located them by a postcode
@@ -110,9 +116,11 @@ def synthetic_partner_exports(
     """
     if not 0 <= share <= 1:
         raise InputError(f"share must be between 0 and 1, got {share!r}")
-    if council_only < 0 or max_delay_days < 0 or near_m <= 0 or max_postcode_m <= 0:
+    if not 0 <= late_share <= 1:
+        raise InputError(f"late_share must be between 0 and 1, got {late_share!r}")
+    if council_only < 0 or max_delay_days < 0 or near_m < 0 or max_postcode_m <= 0:
         raise InputError(
-            "council_only and max_delay_days must be >= 0, near_m and max_postcode_m > 0; "
+            "council_only, max_delay_days and near_m must be >= 0, max_postcode_m > 0; "
             f"got {council_only!r}, {max_delay_days!r}, {near_m!r}, {max_postcode_m!r}"
         )
     rng = np.random.default_rng(seed)
@@ -142,27 +150,36 @@ def synthetic_partner_exports(
         police["Offence"].isin(list(_WORDING)).to_numpy() & (near_d <= max_postcode_m)
     )
     chosen = np.sort(rng.choice(eligible, size=round(share * len(eligible)), replace=False))
+    delay = rng.integers(0, max_delay_days + 1, len(chosen))
+    late = rng.random(len(chosen)) < late_share
+    delay[late] = rng.integers(max_delay_days + 1, 2 * max_delay_days + 2, int(late.sum()))
     rereport = pd.DataFrame(
         {
-            "day": police_day[chosen] + rng.integers(0, max_delay_days + 1, len(chosen)),
+            "day": police_day[chosen] + delay,
             "common": police["Offence"].to_numpy()[chosen],
             "Postcode": pc_names[near_i[chosen]],
             "police_ref": police["Case Ref"].to_numpy()[chosen],
             "police_uk_id": police["police_uk_id"].to_numpy()[chosen],
         }
     )
+    # Council-only incidents happen where real incidents happen: at the point of one real
+    # ASB or criminal damage incident, on the date of another (real seasonality, no tie to
+    # that place's own incidents), located like the re-reports.
     n_only = round(council_only * len(chosen))
-    anchor = rng.choice(eligible, size=n_only, replace=True)
-    hoods = tree.query_ball_point(xy[anchor], near_m)
-    pick = [h[rng.integers(len(h))] if h else near_i[a] for h, a in zip(hoods, anchor, strict=True)]
-    first = police_day[anchor].astype("datetime64[M]")
-    first_day = first.astype("datetime64[D]")
-    days_in_month = ((first + 1).astype("datetime64[D]") - first_day).astype(np.int64)
+    place = rng.choice(eligible, size=n_only, replace=True)
+    only_day = police_day[rng.choice(eligible, size=n_only, replace=True)]
+    pick = near_i[place]
+    if near_m > 0:
+        hoods = tree.query_ball_point(xy[place], near_m)
+        pick = np.array(
+            [h[rng.integers(len(h))] if h else i for h, i in zip(hoods, pick, strict=True)],
+            dtype=np.int64,
+        )
     only = pd.DataFrame(
         {
-            "day": first_day + rng.integers(0, days_in_month),
-            "common": police["Offence"].to_numpy()[anchor],
-            "Postcode": pc_names[np.asarray(pick, dtype=np.int64)],
+            "day": only_day,
+            "common": police["Offence"].to_numpy()[place],
+            "Postcode": pc_names[pick],
             "police_ref": "",
             "police_uk_id": "",
         }
@@ -246,18 +263,33 @@ def score_links(
     police_source: str,
     council_source: str = "council",
 ) -> dict[str, float]:
-    """Precision and recall of duplicate links against the known pairs, three ways.
+    """Precision and recall of duplicate links against the known pairs, four ways.
 
     ``truth`` holds (police id, council id) pairs: ``police_ref`` or ``police_uk_id`` with
     ``council_ref`` from :attr:`PartnerExports.truth`. ``incidents`` are the located
-    records that were linked (for the places of the police records).
+    records that were linked (for the places, dates and categories of the police records).
 
     * ``precision`` / ``recall``: the exact partner was linked.
+    * ``twin_precision`` / ``twin_recall``: the partner or a twin was linked -- a police
+      record identical to it in everything the linker sees (point, category, and date at
+      the record's precision: the day, or the month for police.uk rows).
     * ``place_precision`` / ``place_recall``: the partner or a look-alike was linked -- a
-      police record of the same category at the same point, which no rule on place, date
-      and category can tell apart and which changes no count, density or ranking.
+      police record of the same category at the same point, on any date inside the
+      window; it changes no count, density, ranking or repeat location.
     * ``record_precision`` / ``record_recall``: the right council records were merged as
       duplicates, whatever they were merged with (what the counts depend on).
+
+    Examples
+    --------
+    >>> inc = pd.DataFrame({"source": "p", "incident_id": ["P1", "P2", "P3"],
+    ...     "x": [0.0, 0.0, 0.0], "y": [0.0, 0.0, 0.0], "category": "ASB",
+    ...     "when": pd.to_datetime(["2025-06-01", "2025-06-01", "2025-06-02"])})
+    >>> links = pd.DataFrame({"group": [1, 1, 2, 2], "source": ["p", "c", "p", "c"],
+    ...     "id": ["P2", "C1", "P3", "C2"], "kept": [True, False, True, False]})
+    >>> s = score_links(links, inc, {("P1", "C1"), ("P2", "C2")}, police_source="p",
+    ...                 council_source="c")
+    >>> [s[k] for k in ("precision", "twin_precision", "place_precision", "record_precision")]
+    [0.0, 0.5, 1.0, 1.0]
     """
     wide = links.pivot_table(index="group", columns="source", values="id", aggfunc="first")
     pairs = (
@@ -275,8 +307,14 @@ def score_links(
             strict=True,
         )
     )
+    when = dict(zip(police.index, police["when"], strict=True))
+
+    def alike(p: str, c: str) -> bool:
+        return c in partner and place.get(partner[c]) == place.get(p)
+
     exact = sum(partner.get(c) == p for p, c in pairs)
-    alike = sum(c in partner and place.get(partner[c]) == place.get(p) for p, c in pairs)
+    twin = sum(alike(p, c) and when.get(partner[c]) == when.get(p) for p, c in pairs)
+    look = sum(alike(p, c) for p, c in pairs)
     merged = set(links.loc[(links["source"] == council_source) & ~links["kept"], "id"])
     right = len(merged & set(partner))
     n_links, n_true = max(len(pairs), 1), max(len(truth), 1)
@@ -285,8 +323,10 @@ def score_links(
         "true": len(truth),
         "precision": exact / n_links,
         "recall": exact / n_true,
-        "place_precision": alike / n_links,
-        "place_recall": alike / n_true,
+        "twin_precision": twin / n_links,
+        "twin_recall": twin / n_true,
+        "place_precision": look / n_links,
+        "place_recall": look / n_true,
         "record_precision": right / max(len(merged), 1),
         "record_recall": right / n_true,
     }

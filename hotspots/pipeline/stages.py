@@ -99,7 +99,10 @@ def prepare(config: RunConfig) -> Prepared:
     links, merged, link_params = None, 0, {}
     if config.link_duplicates and inc["source"].nunique() > 1:
         linked = link_duplicates(
-            inc, window_days=config.link_window_days, source_priority=config.source_priority or None
+            inc,
+            window_days=config.link_window_days,
+            source_priority=config.source_priority or None,
+            postcode_points=postcodes,  # per-postcode precision from centroid spacing
         )
         links, merged, link_params = linked.links, len(linked.merged), linked.params
         inc = linked.kept.reset_index(drop=True)
