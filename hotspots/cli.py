@@ -175,6 +175,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs", metavar="DIR")
 
     p = sub.add_parser(
+        "ingest",
+        help="validate inputs once into a partitioned Parquet dataset",
+        epilog=EPILOGS["ingest"],
+        formatter_class=fmt,
+    )
+    _add_common(p)
+    p.add_argument("--out", required=True, metavar="DIR.parquet")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: local)")
+    p.add_argument("--workers", type=int, metavar="N", help="local workers (default: cores)")
+
+    p = sub.add_parser(
+        "batch",
+        help="run the pipeline per group (force, category) on Dask",
+        epilog=EPILOGS["batch"],
+        formatter_class=fmt,
+    )
+    _add_common(p)
+    p.add_argument(
+        "--by",
+        default="force",
+        metavar="KEY[,KEY]",
+        help="canonical columns that define a group (default: force)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: local)")
+    p.add_argument("--workers", type=int, metavar="N", help="local workers (default: cores)")
+    p.add_argument("--task", choices=["run", "evaluate"], default="run")
+    p.add_argument("--force", nargs="+", metavar="NAME", help="only these forces")
+    for flag in ("--train-from", "--train-to", "--test-from", "--test-to"):
+        p.add_argument(flag, metavar="YYYY-MM", help="backtest period (with --task evaluate)")
+
+    p = sub.add_parser(
         "validate",
         help="check inputs and list what would be rejected",
         epilog=EPILOGS["validate"],
@@ -259,6 +291,60 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from hotspots.batch import ingest
+
+    cfg = _config_from_args(args)
+    if not cfg.inputs:
+        raise InputError("ingest needs --incidents PATH (or [[inputs]] in --config)")
+    report = ingest(
+        cfg.inputs,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        postcodes=cfg.postcodes,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(
+            f"rows read {report.rows_read:,}: used {report.rows_used:,}, rejected "
+            f"{report.rows_rejected:,} {report.rejects_by_reason}; {report.rows_per_s:,.0f} "
+            f"rows/s on {report.workers} worker(s); dataset {report.path}"
+        )
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from hotspots.batch import run_batch
+
+    cfg = _config_from_args(args)
+    if len(cfg.inputs) != 1:
+        raise InputError("batch needs one --incidents DATASET written by `hotspots ingest`")
+    dataset = cfg.inputs[0].paths[0]
+    keys = [k.strip() for k in args.by.split(",") if k.strip()]
+    evaluate_args = None
+    if args.task == "evaluate":
+        months = (args.train_from, args.train_to, args.test_from, args.test_to)
+        if not all(months):
+            raise InputError("--task evaluate needs --train-from/--train-to/--test-from/--test-to")
+        evaluate_args = {"train": months[:2], "test": months[2:]}
+    report = run_batch(
+        dataset,
+        by=keys,
+        config=cfg,
+        out=args.out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        task=args.task,
+        evaluate_args=evaluate_args,
+        filters={"force": args.force} if args.force else None,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(report.text())
+    return 1 if report.counts["failed"] else 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     cfg = _config_from_args(args)
     prepared = prepare(cfg)
@@ -299,6 +385,8 @@ _COMMANDS = {
     "demo": _cmd_demo,
     "evaluate": _cmd_evaluate,
     "profile": _cmd_profile,
+    "ingest": _cmd_ingest,
+    "batch": _cmd_batch,
     "validate": _cmd_validate,
     "boundaries": _cmd_boundaries,
 }

@@ -236,7 +236,7 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
             note[idx] = np.where(pr == "", "located by postcode", "")
             has_any[idx] = True
     reason[~has_any] = str(Reason.NO_LOCATION)
-    out = incidents.copy()
+    out = incidents.copy(deep=False)  # copy-on-write: new columns only, no 5M-row copy
     out["x"], out["y"], out["loc_precision_m"] = x, y, prec
     out["geocode_note"] = note
     bad = reason != ""
@@ -410,7 +410,7 @@ def assign_areas(
         raise InputError(f"tolerance_m must be a distance of 0 metres or more, got {tolerance_m}")
     for layer in layers:
         _check_layer_crs(layer)
-    out = incidents.copy()
+    out = incidents.copy(deep=False)  # copy-on-write, as above
     x = out["x"].to_numpy(float)
     y = out["y"].to_numpy(float)
     unassigned = np.zeros(len(out), dtype=bool)

@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 PY=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev,fast]"
+.venv/bin/python -m pip install -q -e ".[dev,fast,distributed]"
 .venv/bin/python -m pytest "$@"

@@ -13,7 +13,7 @@ from hotspots.boundaries import load_areas
 from hotspots.cli import main
 
 COMPARED = ["hotspots.geojson", "hotspots.csv", "areas.csv", "patrol_list.csv", "rejects.csv",
-            "repeat_locations.csv", "density.tif", "map.html"]
+            "repeat_locations.csv", "density.tif", "map.html", "hotspots.gpkg"]
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +213,18 @@ def test_per_npa_maps_and_disclosure_control(police_slice: Path, tmp_path: Path)
     import pyogrio
 
     assert "incidents" not in [name for name, _ in pyogrio.list_layers(out / "hotspots.gpkg")]
+
+
+def test_ingest_and_batch_commands(police_slice: Path, tmp_path: Path) -> None:
+    dataset = tmp_path / "leics.parquet"
+    assert main(["-q", "ingest", "--incidents", str(police_slice), "--out", str(dataset),
+                 "--scheduler", "sync"]) == 0
+    out = tmp_path / "batch"
+    assert main(["-q", "batch", "--incidents", str(dataset), "--by", "force", "--out", str(out),
+                 "--scheduler", "sync", "--areas", "leicestershire/beats"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["status"].tolist() == ["ok"]
+    group = out / "leicestershire-police"
+    meta = json.loads((group / "run.json").read_text())
+    assert meta["rows_used"] == 4187
+    assert (group / "map.html").exists() and (out / "index.html").exists()

@@ -161,7 +161,7 @@ def load_incidents(
         (validated if dataset else frames).append(canon)
         files.extend(table.files)
         skipped.extend(table.skipped_files)
-    raw_all = pd.concat(raws) if len(raws) > 1 else raws[0]
+    raw_all = _compact(pd.concat(raws) if len(raws) > 1 else raws[0])
     rejects = empty_rejects()
     if frames:
         incidents = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -399,3 +399,17 @@ def _validate(
     kept = inc.loc[~bad].drop(columns=private).reset_index(drop=True)
     rejects = pd.concat(parts, ignore_index=True) if parts else empty_rejects()
     return kept, rejects
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Repetitive text columns as categoricals (month, force, crime type, LSOA…).
+
+    The raw rows are kept only to write rejects with their original values; at millions of
+    rows plain strings would hold several GB for nothing.
+    """
+    for col in frame.columns:
+        if col.startswith("_") or not pd.api.types.is_string_dtype(frame[col]):
+            continue
+        if frame[col].nunique() < 0.5 * len(frame):
+            frame[col] = frame[col].astype("category")
+    return frame

@@ -66,12 +66,15 @@ def dataset_info(path: str | Path) -> dict[str, Any]:
     """The dataset's marker: format, CRS, partitioning, counts and distinct values."""
     p = Path(path)
     if not is_incident_dataset(p):
-        raise InputError(f"{p}: not a hotspots incident dataset (no {MARKER}); "
-                         "create one with `hotspots ingest`")
+        raise InputError(
+            f"{p}: not a hotspots incident dataset (no {MARKER}); create one with `hotspots ingest`"
+        )
     info = json.loads((p / MARKER).read_text(encoding="utf-8"))
     if info.get("format") != FORMAT or info.get("format_version", 0) > FORMAT_VERSION:
-        raise InputError(f"{p / MARKER}: format {info.get('format')!r} version "
-                         f"{info.get('format_version')!r} is not one this version reads")
+        raise InputError(
+            f"{p / MARKER}: format {info.get('format')!r} version "
+            f"{info.get('format_version')!r} is not one this version reads"
+        )
     return info
 
 
@@ -109,8 +112,8 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
         elif f.name in ("line", "year"):
             t = pa.int32()
         elif pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            t = pa.dictionary(pa.int32(), pa.string()) if f.name in DICTIONARY_COLUMNS else (
-                pa.string())
+            dictionary = f.name in DICTIONARY_COLUMNS
+            t = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
         elif pa.types.is_dictionary(f.type):
             t = pa.dictionary(pa.int32(), pa.string())
         else:
@@ -223,8 +226,9 @@ def write_incident_dataset(
     table = to_arrow(full)
     write_parts(table, p, partition_cols=partition_cols, tag="c00000")
     file_schema = pa.schema([f for f in table.schema if f.name not in partition_cols])
-    write_marker(p, file_schema=file_schema, partition_cols=partition_cols,
-                 summary=value_summary(full))
+    write_marker(
+        p, file_schema=file_schema, partition_cols=partition_cols, summary=value_summary(full)
+    )
     return p
 
 
@@ -234,8 +238,7 @@ def open_dataset(path: str | Path) -> ds.Dataset:
     parts = list(info["partitioning"]["columns"])
     file_schema = pq.read_schema(Path(path) / COMMON_METADATA)
     schema = pa.schema([*file_schema, *partitioning(parts).schema])
-    return ds.dataset(str(path), format="parquet", partitioning=partitioning(parts),
-                      schema=schema)
+    return ds.dataset(str(path), format="parquet", partitioning=partitioning(parts), schema=schema)
 
 
 def filter_expression(
@@ -270,8 +273,9 @@ def filter_expression(
             exprs.append(pc.field("year").isin(list(range(period[0].year, period[1].year + 1))))
     if categories:
         wanted = {normalise_label(c) for c in categories}
-        exprs.append(pc.field("category").isin(
-            [c for c in known_categories if normalise_label(c) in wanted]))
+        exprs.append(
+            pc.field("category").isin([c for c in known_categories if normalise_label(c) in wanted])
+        )
     if not exprs:
         return None
     out = exprs[0]
@@ -322,17 +326,26 @@ def read_incident_dataset(
         Dictionary-encoded text as pandas categoricals (compact); False gives plain text.
     """
     dataset = open_dataset(path)
-    expr = filter_expression(dataset, filters, period=period, categories=categories,
-                             known_categories=dataset_info(path).get("categories", ()))
+    expr = filter_expression(
+        dataset,
+        filters,
+        period=period,
+        categories=categories,
+        known_categories=dataset_info(path).get("categories", ()),
+    )
     if columns is not None:
         for c in columns:
             _check_column(c, set(dataset.schema.names))
     table = dataset.to_table(columns=list(columns) if columns is not None else None, filter=expr)
     if not categorical:
-        table = table.cast(pa.schema([
-            pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f
-            for f in table.schema
-        ]))
+        table = table.cast(
+            pa.schema(
+                [
+                    pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f
+                    for f in table.schema
+                ]
+            )
+        )
     return table.to_pandas()
 
 
@@ -353,18 +366,23 @@ def value_counts(
     names = set(dataset.schema.names)
     for c in by:
         _check_column(c, names)
-    expr = filter_expression(dataset, filters, period=period, categories=categories,
-                             known_categories=dataset_info(path).get("categories", ()))
+    expr = filter_expression(
+        dataset,
+        filters,
+        period=period,
+        categories=categories,
+        known_categories=dataset_info(path).get("categories", ()),
+    )
     counts: dict[tuple[Any, ...], int] = {}
     for batch in dataset.to_batches(columns=list(by), filter=expr):
         if batch.num_rows:
-            combos = pa.Table.from_batches([batch]).group_by(list(by)).aggregate(
-                [([], "count_all")])
+            combos = (
+                pa.Table.from_batches([batch]).group_by(list(by)).aggregate([([], "count_all")])
+            )
             keys = zip(*(combos[c].to_pylist() for c in by), strict=True)
             for key, n in zip(keys, combos["count_all"].to_pylist(), strict=True):
                 counts[key] = counts.get(key, 0) + n
-    order = sorted(counts, key=lambda t: tuple((v is None, v if v is not None else "")
-                                               for v in t))
+    order = sorted(counts, key=lambda t: tuple((v is None, v if v is not None else "") for v in t))
     return {k: counts[k] for k in order}
 
 

@@ -65,8 +65,25 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
     write_text_atomic(path, geojson_text(gdf))
 
 
+#: Rows per GeoPackage write: pyogrio converts a whole frame at once, holding about 1 GB
+#: per million points on top of it, so long layers (incidents) are appended in chunks.
+GPKG_CHUNK_ROWS = 250_000
+
+
 def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike[str]) -> None:
-    """Write several layers into one GeoPackage atomically (all or nothing)."""
+    """Write several layers into one GeoPackage atomically (all or nothing).
+
+    GDAL stamps each layer with the current time (``gpkg_contents.last_change``); a fixed
+    ``OGR_CURRENT_DATE`` keeps the file byte-identical for the same inputs.
+    """
+    import pyogrio
+
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
     with atomic_path(path) as tmp:
         for name, gdf in layers.items():
-            gdf.to_file(tmp, layer=name, driver="GPKG")
+            for start in range(0, max(len(gdf), 1), GPKG_CHUNK_ROWS):
+                part = gdf.iloc[start : start + GPKG_CHUNK_ROWS]
+                cats = [c for c in part.columns if isinstance(part[c].dtype, pd.CategoricalDtype)]
+                if cats:  # written as their text, one chunk at a time
+                    part = part.astype({c: "str" for c in cats})
+                part.to_file(tmp, layer=name, driver="GPKG", mode="a" if start else "w")

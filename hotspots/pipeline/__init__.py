@@ -23,7 +23,7 @@ from hotspots.pipeline.config import (
     RunConfig,
     load_config,
 )
-from hotspots.pipeline.stages import Prepared, prepare
+from hotspots.pipeline.stages import Prepared, prepare, release_memory
 
 if TYPE_CHECKING:  # the analysis stages load scipy, folium…: imported when a run needs them
     from hotspots.pipeline.analysis import Analysis
@@ -147,8 +147,10 @@ def run(config: RunConfig, *, write: bool = True) -> RunResult:
 
     t0 = time.perf_counter()
     prepared = prepare(config)
+    release_memory()
     t1 = time.perf_counter()
     analysis = analyse(prepared, config)
+    release_memory()
     result = RunResult(config, prepared, analysis, {"load_geocode_assign": round(t1 - t0, 3)})
     if write:
         t2 = time.perf_counter()

@@ -27,6 +27,15 @@ writes evaluation.csv (method, area_share, hit_rate, pai, pei, rri) and evaluati
   hotspots profile --incidents data/ --areas leicestershire/beats --category \\
                    "Anti-social behaviour" --before 2025-03:2025-05 --after 2025-06:2025-08
 writes profiles.csv (m01..m12, peak_month, seasonal_p), trends.csv, trending_up.csv""",
+    "ingest": """examples:
+  hotspots ingest --incidents downloads/*.zip --out national.parquet
+  hotspots ingest --incidents data/ --out leics.parquet --scheduler tcp://host:8786
+writes a Parquet dataset partitioned by force and year (EPSG:27700) and its rejects""",
+    "batch": """examples:
+  hotspots batch --incidents national.parquet --by force --out by-force/
+  hotspots batch --incidents national.parquet --by force,category --out out/ --workers 2
+  hotspots batch --incidents national.parquet --by force --task evaluate --out eval/
+one output folder per group (the `run` contract), summary.csv and index.html""",
     "validate": """examples:
   hotspots validate --incidents 2025-06-leicestershire-street.csv
   hotspots validate --config partners.toml --show 50""",

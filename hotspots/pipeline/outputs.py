@@ -84,8 +84,10 @@ def areas_table(result) -> pd.DataFrame:
     for gdf in result.analysis.areas.values():
         frame = pd.DataFrame(gdf.drop(columns=[gdf.geometry.name, "spark_svg"], errors="ignore"))
         frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
     first = ["layer", "name", "incidents"]
+    if not frames:  # a run without area layers
+        return pd.DataFrame(columns=first)
+    table = pd.concat(frames, ignore_index=True)
     table = table[first + [c for c in table.columns if c not in first]]
     table["incidents"] = suppress_small(table["incidents"], result.config.min_count)
     return table.sort_values(["layer", "name"]).reset_index(drop=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from hotspots.boundaries import AreaLayer, load_areas
@@ -18,6 +19,10 @@ from hotspots.pipeline.config import RunConfig
 from hotspots.schema import CRS_METRIC, InputError, Reason
 
 log = logging.getLogger(__name__)
+
+
+#: Repetitive text columns only carried to the outputs (or read as text): categoricals.
+_PASS_THROUGH = ("precision", "lsoa_code", "lsoa_name", "outcome", "force", "geocode_note")
 
 
 @dataclass
@@ -70,6 +75,7 @@ def prepare(config: RunConfig) -> Prepared:
         latest = _latest_month_of(inputs)
     period = config.period(latest)
     load = load_incidents(inputs, period=period, categories=config.categories)
+    release_memory()
     rejects = [load.rejects]
     postcodes, ignored = None, 0
     if any(i.columns is not None and i.columns.postcode for i in inputs) or config.postcodes:
@@ -77,6 +83,9 @@ def prepare(config: RunConfig) -> Prepared:
         postcodes = PostcodeIndex.from_table(table)
     located = locate_incidents(load.incidents, postcodes=postcodes)
     rejects.append(located.rejects)
+    # The canonical rows live on in the located incidents: keep only the raw rows (rejects).
+    load = replace(load, incidents=load.incidents.iloc[:0])
+    release_memory()
     layers = [lyr for src, fields in config.areas for lyr in load_areas(src, fields or None)]
     inc = located.incidents
     if layers:
@@ -127,6 +136,9 @@ def prepare(config: RunConfig) -> Prepared:
         )
         inc["repeat_caller"] = found.flags["_repeat_caller"].to_numpy(dtype=bool)
         callers = found.per_area
+    for col in _PASS_THROUGH:  # text no stage computes with: category codes, not 5M strings
+        if col in inc and pd.api.types.is_string_dtype(inc[col]):
+            inc[col] = inc[col].astype("category")
     gdf = gpd.GeoDataFrame(
         inc, geometry=shapely.points(inc["x"].to_numpy(), inc["y"].to_numpy()), crs=CRS_METRIC
     )
@@ -163,6 +175,16 @@ def prepare(config: RunConfig) -> Prepared:
         c["rejects_by_reason"],
     )
     return prepared
+
+
+def release_memory() -> None:
+    """Hand memory freed by Arrow (string columns) back to the system between stages.
+
+    Arrow's allocator keeps freed pages for reuse; after a stage that built and dropped
+    millions of strings that is GBs the later stages never use (measured: loading 1.3M rows
+    then dropping them left 1.5 GB resident, 0.2 GB once released).
+    """
+    pa.default_memory_pool().release_unused()
 
 
 def _latest_month_of(inputs: list) -> pd.Timestamp:
