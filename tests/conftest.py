@@ -30,20 +30,9 @@ def write_police_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     """Write police.uk-format rows (missing columns blank) to ``path``."""
     import csv
 
-    cols = [
-        "Crime ID",
-        "Month",
-        "Reported by",
-        "Falls within",
-        "Longitude",
-        "Latitude",
-        "Location",
-        "LSOA code",
-        "LSOA name",
-        "Crime type",
-        "Last outcome category",
-        "Context",
-    ]
+    from hotspots.io.readers import POLICE_UK_COLUMNS
+
+    cols = list(POLICE_UK_COLUMNS)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
