@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 
 import geopandas as gpd
 import numpy as np
@@ -218,6 +219,10 @@ def static_map_png(
     return _png(fig)
 
 
+#: Funnel plots name at most this many areas (the most extreme beyond 99.8%).
+MAX_FUNNEL_LABELS = 12
+
+
 def funnel_plot_png(
     areas: pd.DataFrame,
     *,
@@ -282,13 +287,19 @@ def funnel_plot_png(
     outside_alarm = (rate > alarm_hi) | (rate < alarm_lo)
     colour = np.where(outside_alarm, "#cb181d", np.where(outside_warn, "#fd8d3c", "#636363"))
     ax.scatter(pop, rate, c=colour, s=18, zorder=3, edgecolors="white", linewidths=0.4)
-    for x, y, name in zip(
-        pop[outside_alarm], rate[outside_alarm], names[outside_alarm], strict=True
-    ):
-        ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    # Name only the most extreme alarms (furthest from the overall rate in interval widths):
+    # with force-wide counts most areas lie outside the limits, and all names would overlap.
+    spread = np.maximum(alarm_hi - alarm_lo, 1e-9)
+    extremity = np.where(outside_alarm, np.abs(rate - overall_rate_per_1000) / spread, -1.0)
+    for i in np.argsort(-extremity, kind="stable")[:MAX_FUNNEL_LABELS]:
+        if extremity[i] < 0:
+            break
+        ax.annotate(
+            names[i], (pop[i], rate[i]), xytext=(4, 3), textcoords="offset points", fontsize=7
+        )
     ax.set_xlabel("Residents")
     ax.set_ylabel("Incidents per 1,000 residents")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 90), fontsize=10)
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
     skipped = int((~ok).sum())
