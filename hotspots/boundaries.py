@@ -275,3 +275,42 @@ def parent_of(child: AreaLayer, parent: AreaLayer) -> dict[str, str]:
     pieces["a"] = pieces.area
     best = pieces.sort_values(["child", "a"], ascending=[True, False]).drop_duplicates("child")
     return dict(zip(best["child"], best["parent"], strict=True))
+
+
+def split_area_fields(
+    sources: list[str], fields: Mapping[str, str]
+) -> list[tuple[str, dict[str, str]]]:
+    """Give each boundary source the ``--area-field`` entries whose columns it has.
+
+    Registry names keep their own fields. Each file takes the layer → field pairs whose
+    field is one of its columns (read from the file's schema only), in the order given;
+    a field found in no file, or a file with none of the fields, is an error.
+    """
+    import pyogrio
+
+    out: list[tuple[str, dict[str, str]]] = []
+    used: set[str] = set()
+    for src in sources:
+        if str(src) in registry():
+            out.append((str(src), {}))
+            continue
+        path = Path(src)
+        _require_file(path, str(path))
+        target = f"/vsigzip/{path}" if path.suffix == ".gz" else str(path)
+        try:
+            columns = set(pyogrio.read_info(target)["fields"])
+        except Exception as exc:  # pyogrio raises several error types for unreadable files
+            reason = " ".join(str(exc).split())
+            raise InputError(f"{path}: cannot read as a boundary layer ({reason})") from None
+        mine = {layer: f for layer, f in fields.items() if f in columns}
+        if not mine:
+            raise InputError(
+                f"{path}: none of the --area-field fields "
+                f"{sorted(fields.values())} is a column; it has {sorted(columns)}"
+            )
+        used |= set(mine)
+        out.append((str(path), mine))
+    missing = [f"{layer}={f}" for layer, f in fields.items() if layer not in used]
+    if missing:  # registry layers keep their own fields
+        raise InputError(f"--area-field {', '.join(missing)}: no --areas file has that column")
+    return out

@@ -26,6 +26,8 @@ def _area_fields(values: Sequence[str]) -> dict[str, str]:
         layer, sep, name = v.partition("=")
         if not sep or not layer or not name:
             raise InputError(f"--area-field {v!r}: expected LAYER=FIELD, e.g. beat=BEAT_NAME")
+        if layer.strip() in fields:
+            raise InputError(f"--area-field {v!r}: layer {layer.strip()!r} is given twice")
         fields[layer.strip()] = name.strip()
     return fields
 
@@ -37,8 +39,9 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.incidents:
         cfg.inputs = [InputSpec.police_uk(args.incidents)]
     if args.areas:
-        fields = _area_fields(args.area_field or [])
-        cfg.areas = [(a, fields) for a in args.areas]
+        from hotspots.boundaries import split_area_fields
+
+        cfg.areas = split_area_fields(args.areas, _area_fields(args.area_field or []))
     elif args.area_field:
         raise InputError("--area-field needs --areas FILE")
     for name in (
@@ -66,6 +69,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--incidents",
         nargs="+",
+        action="extend",
         metavar="PATH",
         required=False,
         help="police.uk CSV files, folders or zip archives",
@@ -73,6 +77,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--areas",
         nargs="+",
+        action="extend",
         metavar="FILE",
         help="boundary files or registry names (see `hotspots boundaries`)",
     )
@@ -241,6 +246,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.last_months < 0:
+        raise InputError(f"--last-months {args.last_months}: must be 0 (all months) or more")
     result = run(demo_config(out=args.out, last_months=args.last_months or None))
     _print_summary(result, args)
     return 0

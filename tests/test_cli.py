@@ -228,3 +228,21 @@ def test_ingest_and_batch_commands(police_slice: Path, tmp_path: Path) -> None:
     meta = json.loads((group / "run.json").read_text())
     assert meta["rows_used"] == 4187
     assert (group / "map.html").exists() and (out / "index.html").exists()
+
+
+def test_several_area_files_each_with_its_own_fields(police_slice: Path, beats_file: Path,
+                                                     tmp_path: Path) -> None:
+    districts = load_areas("leicestershire/districts")[0].polygons.rename(columns={"name": "DIST"})
+    dist_file = tmp_path / "districts.gpkg"
+    districts.to_file(dist_file)
+    out = tmp_path / "out"
+    assert main(["-q", "run", "--incidents", str(police_slice), "--areas", str(beats_file),
+                 "--areas", str(dist_file), "--area-field", "beat=BEAT", "--area-field",
+                 "npa=NPA", "--area-field", "district=DIST", "--out", str(out)]) == 0
+    areas = pd.read_csv(out / "areas.csv")
+    assert areas.groupby("layer").size().to_dict() == {"beat": 171, "district": 9, "npa": 6}
+    assert main(["run", "--incidents", str(police_slice), "--areas", str(beats_file),
+                 "--area-field", "beat=BEAT", "--area-field", "beat=NPA", "--out",
+                 str(out)]) == 2
+    assert main(["run", "--incidents", str(police_slice), "--areas", str(beats_file),
+                 "--area-field", "ward=WARD", "--out", str(out)]) == 2

@@ -206,6 +206,10 @@ def _join_seasonal(
         trend[[key, "trend", "trend_slope_per_year", "trend_p"]], on=key, how="left"
     )
     merged["trend"] = merged["trend"].fillna("none")
+    if months.dt.to_period("M").nunique() < 12:
+        # A peak month needs a whole year of data: with fewer months, say nothing.
+        merged["peak_month"] = np.nan
+        merged["seasonal_p"] = np.nan
     months = merged[[f"m{m:02d}" for m in range(1, 13)]].to_numpy(float)
     merged["spark_svg"] = [
         sparkline_svg(np.nan_to_num(r).tolist()) if np.isfinite(r).any() else "" for r in months

@@ -163,6 +163,12 @@ def prepare(config: RunConfig) -> Prepared:
         if not c["rows_read"]:
             files = ", ".join(str(f["file"]) for f in load.files) or "the inputs"
             raise InputError(f"no incidents: {files} hold(s) no data rows")
+        filtered = all_rejects.loc[all_rejects["reason"] == str(Reason.FILTERED_CATEGORY), "detail"]
+        if len(filtered):
+            found = ", ".join(sorted(set(filtered.astype(str)))[:20])
+            raise InputError(
+                f"no incident has the category {config.categories}; the inputs have: {found}"
+            )
         raise InputError(
             f"no usable incidents: all {c['rows_read']:,} rows were rejected "
             f"({reasons}); `hotspots validate` lists them"
