@@ -84,8 +84,26 @@ RATIO_FLOOR_SHARE = 0.01
 _M2_PER_KM2 = 1e6
 
 
+class _OnGrid:
+    """Georeferencing read from the surface's ``grid`` (shared by the surface classes)."""
+
+    grid: Grid
+
+    @property
+    def transform(self) -> Affine:
+        return self.grid.transform
+
+    @property
+    def crs(self) -> str:
+        return self.grid.crs
+
+    @property
+    def cell_size_m(self) -> float:
+        return self.grid.cell_size_m
+
+
 @dataclass(frozen=True, eq=False)
-class DensitySurface:
+class DensitySurface(_OnGrid):
     """A kernel density surface and the parameters that produced it.
 
     Attributes
@@ -125,18 +143,6 @@ class DensitySurface:
     warnings: tuple[str, ...] = ()
 
     @property
-    def transform(self) -> Affine:
-        return self.grid.transform
-
-    @property
-    def crs(self) -> str:
-        return self.grid.crs
-
-    @property
-    def cell_size_m(self) -> float:
-        return self.grid.cell_size_m
-
-    @property
     def cell_size_rule(self) -> str:
         return self.grid.cell_size_rule
 
@@ -169,13 +175,19 @@ class DensitySurface:
         """Write the surface as a float32 GeoTIFF with the parameters in its tags."""
         from hotspots.io.raster import write_geotiff
 
-        write_geotiff(path, self.values, transform=self.transform, crs=self.crs,
-                      description=f"{self.kernel} kernel density, incidents per km2",
-                      tags=self.params(), units="incidents per km2")
+        write_geotiff(
+            path,
+            self.values,
+            transform=self.transform,
+            crs=self.crs,
+            description=f"{self.kernel} kernel density, incidents per km2",
+            tags=self.params(),
+            units="incidents per km2",
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class RelativeSurface:
+class RelativeSurface(_OnGrid):
     """Ratio or difference of two density surfaces on the same grid (dual KDE).
 
     ``values`` is dimensionless for ``how="ratio"``; incidents per km² (or, when
@@ -192,18 +204,6 @@ class RelativeSurface:
     numerator: dict[str, Any] = field(repr=False)
     denominator: dict[str, Any] = field(repr=False)
     warnings: tuple[str, ...] = ()
-
-    @property
-    def transform(self) -> Affine:
-        return self.grid.transform
-
-    @property
-    def crs(self) -> str:
-        return self.grid.crs
-
-    @property
-    def cell_size_m(self) -> float:
-        return self.grid.cell_size_m
 
     @property
     def units(self) -> str:
@@ -228,9 +228,15 @@ class RelativeSurface:
         """Write the surface as a float32 GeoTIFF with the parameters in its tags."""
         from hotspots.io.raster import write_geotiff
 
-        write_geotiff(path, self.values, transform=self.transform, crs=self.crs,
-                      description=f"relative density ({self.how}), {self.units}",
-                      tags=self.params(), units=self.units)
+        write_geotiff(
+            path,
+            self.values,
+            transform=self.transform,
+            crs=self.crs,
+            description=f"relative density ({self.how}), {self.units}",
+            tags=self.params(),
+            units=self.units,
+        )
 
 
 def kde_surface(
@@ -304,8 +310,13 @@ def kde_surface(
             bandwidth_m, rule_notes = 0.0, ["all incidents are at one location"]
         else:
             bandwidth_m, rule_notes = _auto_bandwidth(xy, w, kernel, rule)
-            log.info("Bandwidth set to %.0f metres automatically (rule: %s, %s %s)",
-                     bandwidth_m, rule, kernel, "radius" if kernel == "quartic" else "sigma")
+            log.info(
+                "Bandwidth set to %.0f metres automatically (rule: %s, %s %s)",
+                bandwidth_m,
+                rule,
+                kernel,
+                "radius" if kernel == "quartic" else "sigma",
+            )
         notes += rule_notes
     else:
         bandwidth_m = _positive(bandwidth_m, "bandwidth_m")
@@ -315,8 +326,10 @@ def kde_surface(
     if rule != "explicit" and bandwidth_m < floor:
         # An automatic bandwidth below the cell scale (points at a handful of locations)
         # would paint single cells: floor it (quartic radius 2 cells, Gaussian sigma 1 cell).
-        notes.append(f"automatic bandwidth {bandwidth_m:.0f} m raised to {floor:g} m, the "
-                     f"floor for automatic bandwidths on {grid.cell_size_m:g} m cells")
+        notes.append(
+            f"automatic bandwidth {bandwidth_m:.0f} m raised to {floor:g} m, the "
+            f"floor for automatic bandwidths on {grid.cell_size_m:g} m cells"
+        )
         bandwidth_m = float(floor)
         grid = _resolve_grid(extent, xy, crs, cell_size_m, support_radius_m(kernel, bandwidth_m))
     k, cap_note = _subcell_factor(grid, kernel, bandwidth_m)
@@ -332,8 +345,18 @@ def kde_surface(
     notes += _bandwidth_warnings(bandwidth_m, grid.cell_size_m, snap_spacing_m)
     for note in notes:
         log.warning(note)
-    return DensitySurface(values, grid, float(bandwidth_m), kernel, rule, len(xy),
-                          float(w.sum()), bool(edge_correction), k, tuple(notes))
+    return DensitySurface(
+        values,
+        grid,
+        float(bandwidth_m),
+        kernel,
+        rule,
+        len(xy),
+        float(w.sum()),
+        bool(edge_correction),
+        k,
+        tuple(notes),
+    )
 
 
 def relative_surface(
@@ -385,8 +408,11 @@ def relative_surface(
         values = a - b
     else:
         top = float(np.nanmax(b)) if np.isfinite(b).any() else 0.0
-        floor = (RATIO_FLOOR_SHARE * top if min_denominator is None
-                 else _positive(min_denominator, "min_denominator"))
+        floor = (
+            RATIO_FLOOR_SHARE * top
+            if min_denominator is None
+            else _positive(min_denominator, "min_denominator")
+        )
         if top <= 0.0:
             notes.append("the denominator surface is zero everywhere: every ratio is NaN")
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -395,8 +421,16 @@ def relative_surface(
         log.warning(note)
     masks = [m for m in (numerator.grid.mask, denominator.grid.mask) if m is not None]
     mask = np.logical_and.reduce(masks) if masks else None
-    return RelativeSurface(values, numerator.grid.with_mask(mask), how, bool(normalise), floor,
-                           numerator.params(), denominator.params(), tuple(notes))
+    return RelativeSurface(
+        values,
+        numerator.grid.with_mask(mask),
+        how,
+        bool(normalise),
+        floor,
+        numerator.params(),
+        denominator.params(),
+        tuple(notes),
+    )
 
 
 # --------------------------------------------------------------------------- kernels
@@ -453,9 +487,11 @@ def _subcell_factor(grid: Grid, kernel: str, bw: float) -> tuple[int, list[str]]
     while k > 1 and k * k * cells > MAX_FINE_CELLS:
         k -= 1
     if k < want:
-        return k, [f"sub-cell factor reduced from {want} to {k} to keep the binning lattice "
-                   f"under {MAX_FINE_CELLS:,} values: values at low densities are less "
-                   "accurate; use larger cells or a smaller extent"]
+        return k, [
+            f"sub-cell factor reduced from {want} to {k} to keep the binning lattice "
+            f"under {MAX_FINE_CELLS:,} values: values at low densities are less "
+            "accurate; use larger cells or a smaller extent"
+        ]
     return k, []
 
 
@@ -464,8 +500,9 @@ def _pad_cells(grid: Grid, kernel: str, bw: float) -> int:
     return math.ceil(support_radius_m(kernel, bw) / grid.cell_size_m) + 3
 
 
-def _binned_density(grid: Grid, xy: np.ndarray, w: np.ndarray, kernel: str, bw: float,
-                    k: int) -> np.ndarray:
+def _binned_density(
+    grid: Grid, xy: np.ndarray, w: np.ndarray, kernel: str, bw: float, k: int
+) -> np.ndarray:
     """Density per m² at the cell centres: sub-cell binning + polyphase FFT convolution."""
     c = grid.cell_size_m
     f = c / k
@@ -486,11 +523,12 @@ def _binned_density(grid: Grid, xy: np.ndarray, w: np.ndarray, kernel: str, bw: 
             spec = _stencil_spectrum(kernel, bw, (k * t - p) * f, (k * t - q) * f, t, shape)
             acc += sfft.rfft2(fine[:, p, :, q]) * spec
     out = sfft.irfft2(acc, s=shape)
-    return out[s:s + grid.nrows, s:s + grid.ncols]
+    return out[s : s + grid.nrows, s : s + grid.ncols]
 
 
-def _quadratic_bin(v: np.ndarray, u: np.ndarray, w: np.ndarray, k: int, rows: int,
-                   cols: int) -> np.ndarray:
+def _quadratic_bin(
+    v: np.ndarray, u: np.ndarray, w: np.ndarray, k: int, rows: int, cols: int
+) -> np.ndarray:
     """Bin weights onto the lattice (row v, column u in lattice steps), 3 nodes per axis.
 
     Returns ``(rows, k, cols, k)``: ``[I, p, J, q]`` is lattice node ``(k·I + p, k·J + q)``.
@@ -513,8 +551,9 @@ def _quadratic_bin(v: np.ndarray, u: np.ndarray, w: np.ndarray, k: int, rows: in
         row_w = _lagrange3(vv - nv)
         row_w *= ww
         wts = row_w[:, None, :] * _lagrange3(uu - nu)[None, :, :]
-        part_sum = np.bincount((base + shift).ravel(), weights=wts.ravel(),
-                               minlength=k * rows * width)
+        part_sum = np.bincount(
+            (base + shift).ravel(), weights=wts.ravel(), minlength=k * rows * width
+        )
         fine = part_sum if fine is None else np.add(fine, part_sum, out=fine)
     return fine.reshape(rows, k, cols, k)
 
@@ -535,8 +574,9 @@ def _lagrange3(t: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stencil_spectrum(kernel: str, bw: float, dy: np.ndarray, dx: np.ndarray, t: np.ndarray,
-                      shape: tuple[int, int]) -> np.ndarray:
+def _stencil_spectrum(
+    kernel: str, bw: float, dy: np.ndarray, dx: np.ndarray, t: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     """rfft2 of the kernel stencil at offsets t (wrapped, so output index = input index)."""
     if kernel == "gaussian":  # separable: two 1-D transforms
         col = np.zeros(shape[0])
@@ -590,15 +630,16 @@ def bandwidth_arcgis(xy: Any, weights: Any = None, *, kernel: str = "quartic") -
     d = np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1])
     sd = math.sqrt(float(w @ (d * d)) / total)
     dm = _weighted_median(d, w)
-    radius = 0.9 * min(sd, math.sqrt(1.0 / math.log(2.0)) * dm) * total ** -0.2
+    radius = 0.9 * min(sd, math.sqrt(1.0 / math.log(2.0)) * dm) * total**-0.2
     if radius <= 0.0:
-        raise InputError("bandwidth rule 'arcgis' gives 0 m: at least half of the incidents "
-                         "are at the mean centre; pass bandwidth_m or use another rule")
+        raise InputError(
+            "bandwidth rule 'arcgis' gives 0 m: at least half of the incidents "
+            "are at the mean centre; pass bandwidth_m or use another rule"
+        )
     return float(radius if kernel == "quartic" else radius / QUARTIC_PER_GAUSSIAN)
 
 
-def bandwidth_normal_reference(xy: Any, weights: Any = None, *,
-                               kernel: str = "quartic") -> float:
+def bandwidth_normal_reference(xy: Any, weights: Any = None, *, kernel: str = "quartic") -> float:
     """Two-dimensional normal-reference (Silverman/Scott) bandwidth, metres.
 
     For a Gaussian kernel ``H = h²I`` and normal data with covariance ``σ²I`` the
@@ -621,8 +662,9 @@ def bandwidth_normal_reference(xy: Any, weights: Any = None, *,
     return float(sigma if kernel == "gaussian" else sigma * QUARTIC_PER_GAUSSIAN)
 
 
-def bandwidth_lcv(xy: Any, weights: Any = None, *, kernel: str = "quartic",
-                  candidates_m: Any = None) -> float:
+def bandwidth_lcv(
+    xy: Any, weights: Any = None, *, kernel: str = "quartic", candidates_m: Any = None
+) -> float:
     """Likelihood cross-validation bandwidth, metres.
 
     Maximises the cross-validated log-likelihood ``Σ wᵢ log f̃(xᵢ) / Σ wᵢ`` over candidate
@@ -692,8 +734,9 @@ def location_spacing_m(points: Any) -> float | None:
     return float(np.median(dist[:, 1]))
 
 
-def _auto_bandwidth(xy: np.ndarray, w: np.ndarray, kernel: str,
-                    rule: str) -> tuple[float, list[str]]:
+def _auto_bandwidth(
+    xy: np.ndarray, w: np.ndarray, kernel: str, rule: str
+) -> tuple[float, list[str]]:
     if rule == "arcgis":
         return bandwidth_arcgis(xy, w, kernel=kernel), []
     if rule == "normal_reference":
@@ -709,8 +752,10 @@ def _rule_inputs(xy: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
     w = _weights(weights, xy, len(pts))
     pts, w = pts[w > 0], w[w > 0]
     if np.ptp(pts, axis=0).max() == 0.0:
-        raise InputError(f"all {len(pts)} incidents are at one location: an automatic "
-                         "bandwidth needs spread between them; pass bandwidth_m")
+        raise InputError(
+            f"all {len(pts)} incidents are at one location: an automatic "
+            "bandwidth needs spread between them; pass bandwidth_m"
+        )
     return pts, w
 
 
@@ -733,8 +778,7 @@ def _weighted_median(d: np.ndarray, w: np.ndarray) -> float:
     return float(d[i])
 
 
-def _lcv_sigma(xy: np.ndarray, w: np.ndarray,
-               sigmas: np.ndarray | None) -> tuple[float, list[str]]:
+def _lcv_sigma(xy: np.ndarray, w: np.ndarray, sigmas: np.ndarray | None) -> tuple[float, list[str]]:
     """Gaussian σ maximising the binned cross-validated likelihood (see bandwidth_lcv)."""
     notes: list[str] = []
     auto = sigmas is None
@@ -748,15 +792,18 @@ def _lcv_sigma(xy: np.ndarray, w: np.ndarray,
     if step > lo / 3.0:
         if auto:
             sigmas = np.geomspace(min(3.0 * step, hi), hi, 20)
-        notes.append(f"LCV lattice limited to {step:.0f} m spacing by its size: bandwidths "
-                     f"below {3 * step:.0f} m (sigma) are not resolved")
+        notes.append(
+            f"LCV lattice limited to {step:.0f} m spacing by its size: bandwidths "
+            f"below {3 * step:.0f} m (sigma) are not resolved"
+        )
     lik = _CrossValidatedLikelihood(xy, w, step, reach)
     scores = [lik(s) for s in sigmas]
     best = int(np.argmax(scores))
     if auto and best in (0, len(sigmas) - 1):
         end = "lower" if best == 0 else "upper"
-        notes.append(f"LCV maximum at the {end} end of its search range "
-                     f"(sigma {sigmas[best]:.0f} m)")
+        notes.append(
+            f"LCV maximum at the {end} end of its search range (sigma {sigmas[best]:.0f} m)"
+        )
     elif auto:
         fine = np.geomspace(sigmas[best - 1], sigmas[best + 1], 11)[1:-1]
         sigmas = np.concatenate([sigmas, fine])
@@ -770,15 +817,19 @@ class _CrossValidatedLikelihood:
 
     def __init__(self, xy: np.ndarray, w: np.ndarray, step: float, reach: float) -> None:
         lo, hi = xy.min(axis=0), xy.max(axis=0)
-        grid = make_grid((lo[0], lo[1], hi[0], hi[1]), cell_size_m=step,
-                         max_cells=2 * LCV_MAX_CELLS)
+        grid = make_grid(
+            (lo[0], lo[1], hi[0], hi[1]), cell_size_m=step, max_cells=2 * LCV_MAX_CELLS
+        )
         row, col, _ = grid.cell_of(xy[:, 0], xy[:, 1])
-        counts = np.bincount(row * grid.ncols + col, weights=w,
-                             minlength=grid.nrows * grid.ncols).reshape(grid.shape)
+        counts = np.bincount(
+            row * grid.ncols + col, weights=w, minlength=grid.nrows * grid.ncols
+        ).reshape(grid.shape)
         self.where = np.nonzero(counts)
         if len(self.where[0]) < 2:
-            raise InputError(f"all incidents fall in one {step:.1f} m LCV lattice cell: "
-                             "use larger candidates_m or pass bandwidth_m")
+            raise InputError(
+                f"all incidents fall in one {step:.1f} m LCV lattice cell: "
+                "use larger candidates_m or pass bandwidth_m"
+            )
         self.mass = counts[self.where]
         self.total = float(w.sum())
         width, height = hi - lo + 2.0 * reach
@@ -808,13 +859,17 @@ def _wrapped(n: int) -> np.ndarray:
 def _bandwidth_warnings(bw: float, cell: float, spacing: float | None) -> list[str]:
     notes = []
     if bw < cell:
-        notes.append(f"bandwidth {bw:.0f} m is below the cell size {cell:g} m: the surface "
-                     "shows single cells rather than hotspots; use a larger bandwidth or "
-                     "smaller cells")
+        notes.append(
+            f"bandwidth {bw:.0f} m is below the cell size {cell:g} m: the surface "
+            "shows single cells rather than hotspots; use a larger bandwidth or "
+            "smaller cells"
+        )
     if spacing is not None and bw < spacing:
-        notes.append(f"bandwidth {bw:.0f} m is below the median spacing of distinct incident "
-                     f"locations ({spacing:.0f} m): the surface shows single locations (for "
-                     "police.uk data, its anonymising snap points) rather than hotspots")
+        notes.append(
+            f"bandwidth {bw:.0f} m is below the median spacing of distinct incident "
+            f"locations ({spacing:.0f} m): the surface shows single locations (for "
+            "police.uk data, its anonymising snap points) rather than hotspots"
+        )
     return notes
 
 
@@ -828,17 +883,22 @@ def _points_xy(points: Any, what: str) -> tuple[np.ndarray, str | None]:
         require_metric_crs(points.crs, what)
         crs = CRS.from_user_input(points.crs).to_string()
         geom = np.asarray(points.geometry.array, dtype=object)
-        bad = np.flatnonzero(shapely.is_missing(geom) | shapely.is_empty(geom)
-                             | (shapely.get_type_id(geom) != 0))
+        bad = np.flatnonzero(
+            shapely.is_missing(geom) | shapely.is_empty(geom) | (shapely.get_type_id(geom) != 0)
+        )
         if len(bad):
-            raise InputError(f"{what} must be non-empty points; {len(bad)} rows are not "
-                             f"(first: row {points.index[bad[0]]!r}, {geom[bad[0]]!r:.60})")
+            raise InputError(
+                f"{what} must be non-empty points; {len(bad)} rows are not "
+                f"(first: row {points.index[bad[0]]!r}, {geom[bad[0]]!r:.60})"
+            )
         xy = shapely.get_coordinates(geom)
     elif isinstance(points, pd.DataFrame):
         missing = {"x", "y"} - set(points.columns)
         if missing:
-            raise InputError(f"{what} has no {sorted(missing)} columns (canonical EPSG:27700 "
-                             "x and y); pass a GeoDataFrame or an (N, 2) array")
+            raise InputError(
+                f"{what} has no {sorted(missing)} columns (canonical EPSG:27700 "
+                "x and y); pass a GeoDataFrame or an (N, 2) array"
+            )
         xy = points[["x", "y"]].to_numpy(dtype=float)
     else:
         try:
@@ -876,19 +936,23 @@ def _weights(weights: Any, points: Any, n: int) -> np.ndarray:
     return w
 
 
-def _resolve_grid(extent: Any, xy: np.ndarray, crs: str | None, cell_size_m: float | None,
-                  reach: float) -> Grid:
+def _resolve_grid(
+    extent: Any, xy: np.ndarray, crs: str | None, cell_size_m: float | None, reach: float
+) -> Grid:
     if cell_size_m is not None:
         cell_size_m = _positive(cell_size_m, "cell_size_m")
     if extent is None:
         lo, hi = xy.min(axis=0) - reach, xy.max(axis=0) + reach
-        return make_grid((lo[0], lo[1], hi[0], hi[1]), cell_size_m=cell_size_m,
-                         crs=crs or CRS_METRIC)
+        return make_grid(
+            (lo[0], lo[1], hi[0], hi[1]), cell_size_m=cell_size_m, crs=crs or CRS_METRIC
+        )
     if isinstance(extent, Grid):
         _same_crs(crs, extent.crs)
         if cell_size_m is not None and not math.isclose(cell_size_m, extent.cell_size_m):
-            raise InputError(f"cell_size_m={cell_size_m:g} differs from the extent grid's "
-                             f"{extent.cell_size_m:g} m; pass one or the other")
+            raise InputError(
+                f"cell_size_m={cell_size_m:g} differs from the extent grid's "
+                f"{extent.cell_size_m:g} m; pass one or the other"
+            )
         return extent
     if isinstance(extent, gpd.GeoDataFrame | gpd.GeoSeries):
         require_metric_crs(extent.crs, "extent")
@@ -903,8 +967,10 @@ def _resolve_grid(extent: Any, xy: np.ndarray, crs: str | None, cell_size_m: flo
         except (TypeError, ValueError):
             bounds = ()
         if len(bounds) != 4:
-            raise InputError("extent must be None, a Grid, (xmin, ymin, xmax, ymax) or a study "
-                             f"area geometry, got {type(extent).__name__}")
+            raise InputError(
+                "extent must be None, a Grid, (xmin, ymin, xmax, ymax) or a study "
+                f"area geometry, got {type(extent).__name__}"
+            )
         return make_grid(bounds, cell_size_m=cell_size_m, crs=crs or CRS_METRIC)
     if geom is None or geom.is_empty:
         raise InputError("extent is an empty geometry")
@@ -914,35 +980,50 @@ def _resolve_grid(extent: Any, xy: np.ndarray, crs: str | None, cell_size_m: flo
 
 def _same_crs(points_crs: str | None, other: str) -> None:
     if points_crs is not None and CRS.from_user_input(points_crs) != CRS.from_user_input(other):
-        raise CRSError(f"points are in {points_crs} but extent is in {other}; reproject one, "
-                       f"e.g. points.to_crs({other!r})")
+        raise CRSError(
+            f"points are in {points_crs} but extent is in {other}; reproject one, "
+            f"e.g. points.to_crs({other!r})"
+        )
 
 
 def _require_same_grid(a: Grid, b: Grid) -> None:
-    same = (a.shape == b.shape and math.isclose(a.cell_size_m, b.cell_size_m)
-            and math.isclose(a.xmin, b.xmin) and math.isclose(a.ymax, b.ymax)
-            and CRS.from_user_input(a.crs) == CRS.from_user_input(b.crs))
+    same = (
+        a.shape == b.shape
+        and math.isclose(a.cell_size_m, b.cell_size_m)
+        and math.isclose(a.xmin, b.xmin)
+        and math.isclose(a.ymax, b.ymax)
+        and CRS.from_user_input(a.crs) == CRS.from_user_input(b.crs)
+    )
     if not same:
-        raise InputError(f"numerator and denominator are on different grids ({_describe(a)} vs "
-                         f"{_describe(b)}); make the second with extent=numerator.grid")
+        raise InputError(
+            f"numerator and denominator are on different grids ({_describe(a)} vs "
+            f"{_describe(b)}); make the second with extent=numerator.grid"
+        )
 
 
 def _describe(g: Grid) -> str:
-    return (f"{g.nrows}x{g.ncols} cells of {g.cell_size_m:g} m from "
-            f"({g.xmin:g}, {g.ymax:g}) {g.crs}")
+    return f"{g.nrows}x{g.ncols} cells of {g.cell_size_m:g} m from ({g.xmin:g}, {g.ymax:g}) {g.crs}"
 
 
 def _mismatch_notes(a: DensitySurface, b: DensitySurface) -> list[str]:
     if a.kernel == b.kernel and math.isclose(a.bandwidth_m, b.bandwidth_m):
         return []
-    return [f"numerator and denominator are smoothed differently ({a.kernel} "
-            f"{a.bandwidth_m:.0f} m vs {b.kernel} {b.bandwidth_m:.0f} m): the comparison "
-            "mixes smoothing with real differences"]
+    return [
+        f"numerator and denominator are smoothed differently ({a.kernel} "
+        f"{a.bandwidth_m:.0f} m vs {b.kernel} {b.bandwidth_m:.0f} m): the comparison "
+        "mixes smoothing with real differences"
+    ]
 
 
 def _grid_params(g: Grid) -> dict[str, Any]:
-    return {"xmin": float(g.xmin), "ymax": float(g.ymax), "nrows": int(g.nrows),
-            "ncols": int(g.ncols), "crs": g.crs, "masked": g.mask is not None}
+    return {
+        "xmin": float(g.xmin),
+        "ymax": float(g.ymax),
+        "nrows": int(g.nrows),
+        "ncols": int(g.ncols),
+        "crs": g.crs,
+        "masked": g.mask is not None,
+    }
 
 
 def _check_choice(value: Any, choices: tuple[str, ...], name: str) -> str:
