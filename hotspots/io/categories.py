@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from hotspots.io.frames import map_distinct
+
 #: The police.uk street-level crime types (the common vocabulary).
 POLICE_UK_CATEGORIES: tuple[str, ...] = (
     "Anti-social behaviour",
@@ -69,13 +71,16 @@ def harmonise_categories(
     """
     lookup = {normalise_label(c): c for c in POLICE_UK_CATEGORIES}
     lookup.update({normalise_label(k): v for k, v in (mapping or {}).items()})
-    uniques = pd.Series(values.astype(str).unique())
-    keys = uniques.map(normalise_label)
-    mapped = keys.map(lookup)
-    tidy = uniques.str.strip().str.replace(_SPACES, " ", regex=True)
-    unmapped = sorted({t for t, m in zip(tidy, mapped, strict=True) if pd.isna(m) and t})
-    result = {u: split_asb_subtype(m)[0] for u, m in zip(uniques, mapped.fillna(tidy), strict=True)}
-    return values.astype(str).map(result), unmapped
+    unmapped: set[str] = set()
+
+    def harmonise(uniques: pd.Series) -> pd.Series:
+        uniques = uniques.astype(str)
+        mapped = uniques.map(normalise_label).map(lookup)
+        tidy = uniques.str.strip().str.replace(_SPACES, " ", regex=True)
+        unmapped.update(t for t, m in zip(tidy, mapped, strict=True) if pd.isna(m) and t)
+        return mapped.fillna(tidy).map(lambda m: split_asb_subtype(m)[0]).astype(object)
+
+    return map_distinct(values, harmonise), sorted(unmapped)
 
 
 def split_asb_subtype(target: str) -> tuple[str, str]:
@@ -106,4 +111,8 @@ def asb_subtypes(values: pd.Series, mapping: Mapping[str, str] | None = None) ->
     ['nuisance', 'environmental', '']
     """
     lookup = {normalise_label(k): split_asb_subtype(v)[1] for k, v in (mapping or {}).items()}
-    return values.astype(str).map(lambda v: lookup.get(normalise_label(v), ""))
+
+    def subtype(uniques: pd.Series) -> pd.Series:
+        return uniques.astype(str).map(lambda v: lookup.get(normalise_label(v), "")).astype(object)
+
+    return map_distinct(values, subtype)

@@ -7,7 +7,7 @@ dropped silently. Coordinates are parsed to numbers here but checked and project
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pandas as pd
 
 from hotspots.io.categories import asb_subtypes, harmonise_categories, normalise_label
 from hotspots.io.dates import parse_dates, parse_months
+from hotspots.io.frames import compact_text, concat_categorical, map_distinct
 from hotspots.io.parquet import FilterValue, is_incident_dataset
 from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
 from hotspots.schema import InputError, Reason
@@ -144,9 +145,9 @@ def load_incidents(
                 table = read_police_uk(list(spec.paths), months=months)
             else:
                 table = _read_mapped_all(spec)
-            raw = table.frame
+            raw = compact_text(table.frame)
             raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
-            raw.insert(0, "source", spec.source)
+            raw.insert(0, "source", _constant(spec.source, len(raw)))
             canon = (_canon_police_uk if spec.columns is None else _canon_mapped)(raw, spec)
         offset += len(raw)
         un: list[str] = []
@@ -154,20 +155,20 @@ def load_incidents(
             subtypes = asb_subtypes(canon["category"], spec.categories)
             canon["category"], un = harmonise_categories(canon["category"], spec.categories)
             if (subtypes != "").any():
-                canon["asb_type"] = subtypes.to_numpy()
+                canon["asb_type"] = subtypes.array
         if un:
             unmapped[spec.source] = un
         raws.append(raw)
         (validated if dataset else frames).append(canon)
         files.extend(table.files)
         skipped.extend(table.skipped_files)
-    raw_all = _compact(pd.concat(raws) if len(raws) > 1 else raws[0])
+    raw_all = compact_text(concat_categorical(raws))
     rejects = empty_rejects()
     if frames:
-        incidents = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        incidents, rejects = _validate(incidents, period, categories)
+        both = concat_categorical(frames, ignore_index=True)
+        incidents, rejects = _validate(both, period, categories)
         validated.insert(0, incidents)
-    incidents = pd.concat(validated, ignore_index=True) if len(validated) > 1 else validated[0]
+    incidents = concat_categorical(validated, ignore_index=True)
     if frames and len(validated) > 1:  # files and datasets: back to input order
         incidents = incidents.sort_values("_row", kind="stable").reset_index(drop=True)
     return LoadResult(incidents, raw_all, rejects, files, skipped, unmapped)
@@ -209,20 +210,20 @@ def _read_datasets(
     raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
     canon = pd.DataFrame({
         "_row": raw.index.to_numpy(),
-        "incident_id": raw["incident_id"].to_numpy(),
-        "when": raw["when"].to_numpy(),
-        "precision": raw["precision"].to_numpy(),
-        "category": raw["category"].to_numpy(),
-        "source": raw["source"].to_numpy(),
-        "location": raw["location"].to_numpy(),
-        "easting": raw["x"].to_numpy(),
-        "northing": raw["y"].to_numpy(),
+        "incident_id": raw["incident_id"].array,
+        "when": raw["when"].array,
+        "precision": raw["precision"].array,
+        "category": raw["category"].array,
+        "source": raw["source"].array,
+        "location": raw["location"].array,
+        "easting": raw["x"].array,
+        "northing": raw["y"].array,
     })
     skip = {"incident_id", "when", "precision", "category", "source", "location", "x", "y",
             "loc_precision_m", "_file", "_line"}
     for col in raw.columns:
         if col not in skip:
-            canon[col] = raw[col].to_numpy()
+            canon[col] = raw[col].array
     return RawTable(raw, records), raw, canon
 
 
@@ -238,7 +239,7 @@ def _read_mapped_all(spec: InputSpec) -> RawTable:
 
 def _file_line_ids(raw: pd.DataFrame) -> pd.Series:
     short = {f: Path(str(f).split("!")[-1]).name for f in raw["_file"].unique()}
-    return raw["_file"].map(short) + ":" + raw["_line"].astype(str)
+    return raw["_file"].map(short).astype(str) + ":" + raw["_line"].astype(str)
 
 
 def _ids(raw: pd.DataFrame, col: str | None) -> pd.Series:
@@ -249,27 +250,32 @@ def _ids(raw: pd.DataFrame, col: str | None) -> pd.Series:
     return ids.where(~ids.isin(_MISSING), "")
 
 
+def _constant(value: str, n: int) -> pd.Categorical:
+    """The same text on ``n`` rows, as one category (not ``n`` strings)."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype="int8"), [value])
+
+
 def _canon_police_uk(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
     ids = _ids(raw, "Crime ID" if "Crime ID" in raw else None)
     out = pd.DataFrame(
         {
             "_row": raw.index.to_numpy(),
-            "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
-            "_has_id": (ids != "").to_numpy(),
-            "when": parse_months(raw["Month"]).to_numpy(),
-            "_date_text": raw["Month"].to_numpy(),
-            "precision": "month",
-            "category": raw["Crime type"].to_numpy(),
-            "source": spec.source,
-            "location": raw.get("Location", pd.Series("", index=raw.index)).to_numpy(),
+            "incident_id": ids.where(ids != "", _file_line_ids(raw.loc[ids == ""])).array,
+            "_has_id": (ids != "").array,
+            "when": map_distinct(raw["Month"], parse_months).array,
+            "_date_text": raw["Month"].array,
+            "precision": _constant("month", len(raw)),
+            "category": raw["Crime type"].array,
+            "source": _constant(spec.source, len(raw)),
+            "location": raw.get("Location", pd.Series("", index=raw.index)).array,
         }
     )
     coords = {"lon": "Longitude", "lat": "Latitude"}
     _add_coordinates(out, raw, coords)
-    out["_coord_text"] = _coord_text(raw, list(coords.values()))
+    out["_has_location"] = _has_text(raw, list(coords.values()))
     for col, name in _POLICE_UK_PASS.items():
         if col in raw:
-            out[name] = raw[col].to_numpy()
+            out[name] = raw[col].array
     return out
 
 
@@ -279,21 +285,21 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
     ids = _ids(raw, m.id)
     date_col = m.month or m.datetime or m.date
     if m.month:
-        when = parse_months(raw[m.month])
+        when = map_distinct(raw[m.month], parse_months)
         precision = pd.Series(np.where(when.notna(), "month", ""), index=raw.index)
     else:
         when, precision = parse_dates(raw[date_col], dayfirst=m.dayfirst)
     out = pd.DataFrame(
         {
             "_row": raw.index.to_numpy(),
-            "incident_id": ids.where(ids != "", _file_line_ids(raw)).to_numpy(),
-            "_has_id": (ids != "").to_numpy(),
-            "when": when.to_numpy(),
-            "_date_text": raw[date_col].to_numpy(),
-            "precision": precision.to_numpy(),
-            "category": (raw[m.category] if m.category else blank).to_numpy(),
-            "source": spec.source,
-            "location": (raw[m.location] if m.location else blank).to_numpy(),
+            "incident_id": ids.where(ids != "", _file_line_ids(raw.loc[ids == ""])).array,
+            "_has_id": (ids != "").array,
+            "when": when.array,
+            "_date_text": raw[date_col].array,
+            "precision": precision.astype("category").array,
+            "category": (raw[m.category] if m.category else blank).array,
+            "source": _constant(spec.source, len(raw)),
+            "location": (raw[m.location] if m.location else blank).array,
         }
     )
     coords = {}
@@ -302,7 +308,7 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
     if m.easting:
         coords.update(easting=m.easting, northing=m.northing)
     _add_coordinates(out, raw, coords)
-    text = pd.Series(_coord_text(raw, list(coords.values())), index=raw.index)
+    has_location = _has_text(raw, list(coords.values()))
     for a, b in (("lon", "lat"), ("x", "y")):
         if f"_geom_{a}" not in raw:
             continue
@@ -317,20 +323,26 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
             out[cb] = np.where(has, gb, out[cb])
         else:
             out[ca], out[cb] = np.where(has, ga, np.nan), np.where(has, gb, np.nan)
-        text = text + np.where(has, "g", "")
+        has_location |= has
     if m.postcode:
-        out["postcode"] = raw[m.postcode].str.strip().to_numpy()
-        text = text + out["postcode"].where(~out["postcode"].isin(_MISSING), "").to_numpy()
-    out["_coord_text"] = text.to_numpy()
+        out["postcode"] = raw[m.postcode].str.strip().array
+        has_location |= ~_is_missing(out["postcode"])
+    out["_has_location"] = has_location
     used = set(m.columns_used())
     for col in raw.columns:
         if col not in used and not col.startswith("_") and col != "source":
-            out[m.extra.get(col, col)] = raw[col].to_numpy()
+            out[m.extra.get(col, col)] = raw[col].array
     return out
 
 
 #: Cell text meaning "no value": blanks written out by databases, pandas and Excel.
 _MISSING = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None", "N/A", "n/a", "#N/A", "-"})
+
+
+def _is_missing(values: pd.Series) -> np.ndarray:
+    """Whether each cell is blank or a written null, once per distinct value."""
+    blank = map_distinct(values, lambda s: s.astype(str).str.strip().isin(_MISSING))
+    return blank.to_numpy(dtype=bool)
 
 
 def _add_coordinates(out: pd.DataFrame, raw: pd.DataFrame, coords: Mapping[str, str]) -> None:
@@ -341,22 +353,22 @@ def _add_coordinates(out: pd.DataFrame, raw: pd.DataFrame, coords: Mapping[str, 
     """
     bad = pd.Series("", index=raw.index, dtype=object)
     for name, col in coords.items():
-        text = raw[col].str.strip()
-        missing = text.isin(_MISSING)
-        value = pd.to_numeric(text.where(~missing, ""), errors="coerce")
-        out[name] = value.to_numpy(dtype=float)
-        wrong = value.isna() & ~missing & (bad == "")
-        bad[wrong] = col + " " + text[wrong].map(repr)
-    out["_coord_bad"] = bad.to_numpy()
+        missing = _is_missing(raw[col])
+        value = map_distinct(
+            raw[col], lambda s: pd.to_numeric(s.astype(str).str.strip(), errors="coerce")
+        ).to_numpy(dtype=float)
+        out[name] = np.where(missing, np.nan, value)
+        wrong = np.isnan(value) & ~missing & (bad == "").to_numpy()
+        bad[wrong] = col + " " + raw.loc[wrong, col].astype(str).str.strip().map(repr)
+    out["_coord_bad"] = bad.array
 
 
-def _coord_text(raw: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """Non-blank coordinate text per row ("" where every coordinate cell is missing)."""
-    text = pd.Series("", index=raw.index)
+def _has_text(raw: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Whether any of ``cols`` holds a value (not blank, not a written null) in each row."""
+    has = np.zeros(len(raw), dtype=bool)
     for col in cols:
-        cell = raw[col].str.strip()
-        text = text + cell.where(~cell.isin(_MISSING), "")
-    return text.to_numpy()
+        has |= ~_is_missing(raw[col])
+    return has
 
 
 def _validate(
@@ -364,52 +376,51 @@ def _validate(
     period: tuple[pd.Timestamp, pd.Timestamp] | None,
     categories: Sequence[str] | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    parts = []
-    date_text = inc["_date_text"].astype(str).str.strip()
-    date_detail = ("unparseable or implausible date " + date_text.map(repr)).where(
-        date_text != "", "blank date"
-    )
+    """Split canonical rows into kept rows and rejects, the first failing check winning.
+
+    Each check's detail text is built for its rejected rows only: at millions of rows a
+    message for every row would hold GBs of strings that are never written.
+    """
     # A coordinate that is written but is not a number, with no postcode to fall back on.
     no_fallback = inc["postcode"].isin(_MISSING) if "postcode" in inc else True
-    bad_coord = (inc["_coord_bad"] != "") & no_fallback
-    checks: list[tuple[pd.Series, Reason, pd.Series | str]] = [
-        (inc["when"].isna(), Reason.BAD_DATE, date_detail),
-        (inc["_coord_text"] == "", Reason.NO_LOCATION, "blank location"),
-        (bad_coord, Reason.BAD_COORDINATES, "not a number: " + inc["_coord_bad"]),
-        (inc["category"].str.strip().isin(_MISSING), Reason.NO_CATEGORY, "blank category"),
+    checks: list[tuple[pd.Series, Reason, Callable[[pd.DataFrame], pd.Series | str]]] = [
+        (inc["when"].isna(), Reason.BAD_DATE, _date_detail),
+        (~inc["_has_location"], Reason.NO_LOCATION, lambda _: "blank location"),
+        (
+            (inc["_coord_bad"] != "") & no_fallback,
+            Reason.BAD_COORDINATES,
+            lambda rows: "not a number: " + rows["_coord_bad"],
+        ),
+        (
+            pd.Series(_is_missing(inc["category"]), index=inc.index),
+            Reason.NO_CATEGORY,
+            lambda _: "blank category",
+        ),
     ]
     dup = inc["_has_id"] & inc.duplicated(["source", "incident_id"], keep="first")
-    checks.append((dup, Reason.DUPLICATE_ID, inc["incident_id"]))
+    checks.append((dup, Reason.DUPLICATE_ID, lambda rows: rows["incident_id"]))
     if period is not None:
         start, end = period
         outside = (inc["when"] < start) | (inc["when"] > end)
-        checks.append((outside, Reason.OUT_OF_PERIOD, inc["when"].astype(str)))
+        checks.append((outside, Reason.OUT_OF_PERIOD, lambda rows: rows["when"].astype(str)))
     if categories:
         wanted = {normalise_label(c) for c in categories}
-        other = ~inc["category"].map(normalise_label).isin(wanted)
-        checks.append((other, Reason.FILTERED_CATEGORY, inc["category"]))
+        other = ~map_distinct(inc["category"], lambda s: s.map(normalise_label).isin(wanted))
+        checks.append((other, Reason.FILTERED_CATEGORY, lambda rows: rows["category"]))
+    parts = []
     bad = pd.Series(False, index=inc.index)
     for mask, reason, detail in checks:
         hit = mask & ~bad
         if hit.any():
-            d = detail[hit] if isinstance(detail, pd.Series) else detail
-            parts.append(make_rejects(inc.loc[hit, "_row"], reason, d))
+            rows = inc.loc[hit]
+            parts.append(make_rejects(rows["_row"], reason, detail(rows)))
             bad |= hit
-    private = ["_has_id", "_coord_text", "_coord_bad", "_date_text"]
-    kept = inc.loc[~bad].drop(columns=private).reset_index(drop=True)
+    private = ["_has_id", "_has_location", "_coord_bad", "_date_text"]
+    kept = inc.drop(columns=private).loc[~bad].reset_index(drop=True)
     rejects = pd.concat(parts, ignore_index=True) if parts else empty_rejects()
     return kept, rejects
 
 
-def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """Repetitive text columns as categoricals (month, force, crime type, LSOA…).
-
-    The raw rows are kept only to write rejects with their original values; at millions of
-    rows plain strings would hold several GB for nothing.
-    """
-    for col in frame.columns:
-        if col.startswith("_") or not pd.api.types.is_string_dtype(frame[col]):
-            continue
-        if frame[col].nunique() < 0.5 * len(frame):
-            frame[col] = frame[col].astype("category")
-    return frame
+def _date_detail(rows: pd.DataFrame) -> pd.Series:
+    text = rows["_date_text"].astype(str).str.strip()
+    return ("unparseable or implausible date " + text.map(repr)).where(text != "", "blank date")

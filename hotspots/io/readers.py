@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from hotspots.io.frames import compact_text, concat_categorical
 from hotspots.io.progress import progress
 from hotspots.io.sources import SourceFile, expand_paths
 from hotspots.io.text import decode_bytes, read_delimited
@@ -157,15 +159,28 @@ def read_police_uk(
                 f"found {list(frame.columns[:-1])[:8]}; for another export map its columns "
                 "in a config file ([[inputs]] with columns = {...}, see docs/data.md)"
             )
-        frame.insert(0, "_file", f.name)
-        frames.append(frame)
+        frames.append(compact_text(frame))  # as text, 12 months of a force take GBs
         records.append(_file_record(f, raw, len(frame), enc))
     if not frames:
         raise InputError(
             f"{list(map(str, paths)) if not isinstance(paths, str | Path) else paths}: "
             "no police.uk files left to read (check the period)"
         )
-    return RawTable(pd.concat(frames, ignore_index=True), records, skipped)
+    return RawTable(_concat_files(frames, records), records, skipped)
+
+
+def _concat_files(frames: list[pd.DataFrame], records: list[dict[str, object]]) -> pd.DataFrame:
+    """One table of every file's rows, with ``_file`` as a categorical of the file names.
+
+    Each file's repetitive text becomes categorical as it is added, so that millions of
+    rows are never all held as text at once (the file name alone would be ~60 bytes a row).
+    """
+    table = concat_categorical(frames, ignore_index=True)
+    names = [str(r["file"]) for r in records]
+    unique = list(dict.fromkeys(names))
+    codes = np.repeat([unique.index(n) for n in names], [len(f) for f in frames])
+    table.insert(0, "_file", pd.Categorical.from_codes(codes, unique))
+    return table
 
 
 def _police_uk_names(frame: pd.DataFrame) -> pd.DataFrame:
@@ -186,11 +201,9 @@ def read_mapped(path: str | Path, mapping: ColumnMapping) -> RawTable:
     frames, records = [], []
     for f in expand_paths(path):
         frame, raw, enc = _read_one_mapped(f, mapping)
-        frame.insert(0, "_file", f.name)
-        frames.append(frame)
+        frames.append(compact_text(frame))
         records.append(_file_record(f, raw, len(frame), enc))
-    table = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return RawTable(table, records)
+    return RawTable(_concat_files(frames, records), records)
 
 
 def _read_one_mapped(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFrame, bytes, str]:
@@ -247,7 +260,6 @@ def _excel_cell_text(value: object) -> str:
 
 def _read_geo(f: SourceFile) -> tuple[pd.DataFrame, bytes, str]:
     import geopandas as gpd
-    import numpy as np
 
     raw = f.read()
     try:

@@ -14,9 +14,10 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from hotspots.io.atomic import atomic_path, write_text_atomic
-from hotspots.schema import CRS_WGS84
+from hotspots.schema import CRS_METRIC, CRS_WGS84
 
 #: Decimal places of WGS84 coordinates in GeoJSON (≈ 0.1 m).
 GEOJSON_DECIMALS = 6
@@ -70,8 +71,13 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
 GPKG_CHUNK_ROWS = 250_000
 
 
-def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike[str]) -> None:
+def write_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]) -> None:
     """Write several layers into one GeoPackage atomically (all or nothing).
+
+    A layer is a GeoDataFrame, or a plain DataFrame of points with ``x``/``y`` columns in
+    EPSG:27700 whose geometry is built one chunk at a time (five million shapely points
+    would hold over 1 GB at once). Categorical columns are written as their text and
+    datetime columns as ``YYYY-MM-DD HH:MM`` text, also per chunk.
 
     GDAL stamps each layer with the current time (``gpkg_contents.last_change``); a fixed
     ``OGR_CURRENT_DATE`` keeps the file byte-identical for the same inputs.
@@ -80,10 +86,25 @@ def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike[s
 
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
     with atomic_path(path) as tmp:
-        for name, gdf in layers.items():
-            for start in range(0, max(len(gdf), 1), GPKG_CHUNK_ROWS):
-                part = gdf.iloc[start : start + GPKG_CHUNK_ROWS]
-                cats = [c for c in part.columns if isinstance(part[c].dtype, pd.CategoricalDtype)]
-                if cats:  # written as their text, one chunk at a time
-                    part = part.astype({c: "str" for c in cats})
+        for name, frame in layers.items():
+            for start in range(0, max(len(frame), 1), GPKG_CHUNK_ROWS):
+                part = _gpkg_chunk(frame.iloc[start : start + GPKG_CHUNK_ROWS])
                 part.to_file(tmp, layer=name, driver="GPKG", mode="a" if start else "w")
+
+
+def _gpkg_chunk(part: pd.DataFrame) -> gpd.GeoDataFrame:
+    geometry = part.geometry.name if isinstance(part, gpd.GeoDataFrame) else None
+    text = {}
+    for col in part.columns:
+        if col == geometry:
+            continue
+        if isinstance(part[col].dtype, pd.CategoricalDtype):
+            text[col] = part[col].astype("str")
+        elif pd.api.types.is_datetime64_any_dtype(part[col]):
+            text[col] = part[col].dt.strftime("%Y-%m-%d %H:%M")
+    if text:
+        part = part.assign(**text)
+    if geometry is not None:
+        return part
+    points = shapely.points(part["x"].to_numpy(float), part["y"].to_numpy(float))
+    return gpd.GeoDataFrame(part, geometry=points, crs=CRS_METRIC)

@@ -93,12 +93,13 @@ def areas_table(result) -> pd.DataFrame:
     return table.sort_values(["layer", "name"]).reset_index(drop=True)
 
 
-def incidents_layer(result) -> gpd.GeoDataFrame:
-    inc = result.prepared.incidents.drop(columns=["_row"])
+def incidents_layer(result) -> pd.DataFrame:
+    """The incidents for the GeoPackage: points from x/y, built per chunk by the writer."""
+    inc = result.prepared.incidents
+    drop = ["_row"]
     if not result.config.keep_personal:
-        inc = inc.drop(columns=personal_columns(list(inc.columns)))
-    inc["when"] = inc["when"].dt.strftime("%Y-%m-%d %H:%M")
-    return inc
+        drop += personal_columns(list(inc.columns))
+    return inc.drop(columns=drop)
 
 
 def write_outputs(result, out: Path) -> dict[str, str]:

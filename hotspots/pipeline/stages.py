@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import sys
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -21,15 +23,27 @@ from hotspots.schema import CRS_METRIC, InputError, Reason
 log = logging.getLogger(__name__)
 
 
-#: Repetitive text columns only carried to the outputs (or read as text): categoricals.
-_PASS_THROUGH = ("precision", "lsoa_code", "lsoa_name", "outcome", "force", "geocode_note")
+#: Repetitive text columns kept as categoricals: at 5M rows each is ~100-170 MB as text,
+#: a few MB as codes. ``incident_id`` and any person column stay text (nearly unique).
+_CATEGORICAL = (
+    "category",
+    "source",
+    "location",
+    "precision",
+    "lsoa_code",
+    "lsoa_name",
+    "outcome",
+    "force",
+    "geocode_note",
+    "asb_type",
+)
 
 
 @dataclass
 class Prepared:
     """Geocoded, assigned incidents and the full accounting of input rows."""
 
-    incidents: gpd.GeoDataFrame
+    incidents: pd.DataFrame  # canonical columns, x/y in EPSG:27700 metres, area columns
     load: LoadResult
     rejects: pd.DataFrame  # _row, reason, detail (all stages)
     layers: list[AreaLayer]
@@ -40,6 +54,16 @@ class Prepared:
     merged: int = 0
     link_params: dict[str, object] = field(default_factory=dict)
     repeat_callers: pd.DataFrame | None = None  # per-area counts only: no person ids
+
+    def incident_points(self) -> gpd.GeoDataFrame:
+        """The incidents as a GeoDataFrame of points (EPSG:27700), e.g. for ``.explore()``.
+
+        Built on request: the stages work on the ``x``/``y`` columns, and five million
+        shapely points would hold over 1 GB for nothing.
+        """
+        inc = self.incidents
+        points = shapely.points(inc["x"].to_numpy(float), inc["y"].to_numpy(float))
+        return gpd.GeoDataFrame(inc, geometry=points, crs=CRS_METRIC)
 
     @property
     def counts(self) -> dict[str, object]:
@@ -84,7 +108,10 @@ def prepare(config: RunConfig) -> Prepared:
     located = locate_incidents(load.incidents, postcodes=postcodes)
     rejects.append(located.rejects)
     # The canonical rows live on in the located incidents: keep only the raw rows (rejects).
-    load = replace(load, incidents=load.incidents.iloc[:0])
+    # A fresh empty frame, not ``iloc[:0]``: a zero-length slice of an Arrow string column
+    # still holds the whole column's buffers (measured: 1.2 GB at 5M rows).
+    empty = {c: pd.array([], dtype=t) for c, t in load.incidents.dtypes.items()}
+    load = replace(load, incidents=pd.DataFrame(empty))
     release_memory()
     layers = [lyr for src, fields in config.areas for lyr in load_areas(src, fields or None)]
     inc = located.incidents
@@ -136,14 +163,11 @@ def prepare(config: RunConfig) -> Prepared:
         )
         inc["repeat_caller"] = found.flags["_repeat_caller"].to_numpy(dtype=bool)
         callers = found.per_area
-    for col in _PASS_THROUGH:  # text no stage computes with: category codes, not 5M strings
+    for col in [*_CATEGORICAL, *(lyr.layer for lyr in layers)]:
         if col in inc and pd.api.types.is_string_dtype(inc[col]):
-            inc[col] = inc[col].astype("category")
-    gdf = gpd.GeoDataFrame(
-        inc, geometry=shapely.points(inc["x"].to_numpy(), inc["y"].to_numpy()), crs=CRS_METRIC
-    )
+            inc[col] = _sorted_categorical(inc[col])
     prepared = Prepared(
-        gdf,
+        inc,
         load,
         all_rejects,
         layers,
@@ -183,14 +207,39 @@ def prepare(config: RunConfig) -> Prepared:
     return prepared
 
 
-def release_memory() -> None:
-    """Hand memory freed by Arrow (string columns) back to the system between stages.
+def _sorted_categorical(values: pd.Series) -> pd.Series:
+    """A categorical whose categories are in text order, so that sorting and grouping by
+    it orders rows as the text would (unused categories dropped)."""
+    values = values.astype("category")
+    used = values.cat.remove_unused_categories()
+    return used.cat.reorder_categories(sorted(used.cat.categories))
 
-    Arrow's allocator keeps freed pages for reuse; after a stage that built and dropped
-    millions of strings that is GBs the later stages never use (measured: loading 1.3M rows
-    then dropping them left 1.5 GB resident, 0.2 GB once released).
+
+def release_memory() -> None:
+    """Hand memory freed by the last stage back to the system before the next one.
+
+    Arrow's allocator keeps freed pages for reuse, and so does glibc's malloc (numpy and
+    Python objects); after a stage that built and dropped millions of strings that is GBs
+    the later stages never use (measured: loading 1.3M rows then dropping them left 1.5 GB
+    resident, 0.2 GB once released).
     """
     pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, for ``malloc_trim`` (Linux only; elsewhere the OS allocator is left alone)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # musl and other C libraries have no malloc_trim
+        return None
+
+
+_LIBC = _glibc()
 
 
 def _latest_month_of(inputs: list) -> pd.Timestamp:
