@@ -18,15 +18,42 @@ import time
 from pathlib import Path
 
 CHILD = """
-import sys, time
-from hotspots.pipeline import RunConfig, run
+import sys, threading, time
+import hotspots.pipeline as pipeline
+import hotspots.pipeline.analysis as analysis
+import hotspots.pipeline.outputs as outputs
 from hotspots.io.load import InputSpec
+
+PAGE = 4096
+stage = ["start"]
+peaks = {}
+
+def sample():  # the resident set every 20 ms, kept per stage
+    while True:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * PAGE
+        peaks[stage[0]] = max(peaks.get(stage[0], 0), rss)
+        time.sleep(0.02)
+
+def labelled(name, func):
+    def call(*args, **kwargs):
+        stage[0] = name
+        return func(*args, **kwargs)
+    return call
+
+threading.Thread(target=sample, daemon=True).start()
+pipeline.prepare = labelled("load, validate, geocode, assign", pipeline.prepare)
+analysis.analyse = labelled("density, hotspots, Gi*, seasonal", analysis.analyse)
+outputs.write_outputs = labelled("write outputs", outputs.write_outputs)
 t = time.perf_counter()
-result = run(RunConfig(inputs=[InputSpec.police_uk(sys.argv[1])], out=sys.argv[2]))
+config = pipeline.RunConfig(inputs=[InputSpec.police_uk(sys.argv[1])], out=sys.argv[2])
+result = pipeline.run(config)
 c = result.prepared.counts
 print(f"rows read {c['rows_read']:,}, used {c['rows_used']:,}, rejected {c['rows_rejected']:,}")
-print("timings:", {**result.timings, **result.analysis.timings})
+print("timings (s):", {**result.timings, **result.analysis.timings})
 print(f"total {time.perf_counter() - t:.1f} s")
+for name, peak in peaks.items():
+    print(f"peak RSS during {name}: {peak / 1024**3:.2f} GiB")
 """
 
 
@@ -58,8 +85,8 @@ def main() -> None:
         if proc.returncode:
             print(proc.stderr[-2000:])
             sys.exit(1)
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
-    print(f"{copies} copies of the embedded data: wall {wall:.0f} s, peak RSS {peak_gb:.2f} GB "
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    print(f"{copies} copies of the embedded data: wall {wall:.0f} s, peak RSS {peak_gib:.2f} GiB "
           "(target: under ~4 GB at 5M rows)")
 
 
