@@ -201,7 +201,17 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
     """Give every incident ``x``/``y`` in EPSG:27700 and ``loc_precision_m``, or reject it.
 
     Coordinates are used where present and valid; otherwise the postcode (when the input
-    has one and a postcode table is given).
+    has one and a postcode table is given). Coordinates that come with a ``loc_precision_m``
+    above 0 or a ``geocode_note`` (rows located before, read from an ingested dataset)
+    keep them: a postcode sector's centroid stays as imprecise as when it was found.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"_row": [0], "easting": [458592.0], "northing": [304248.0],
+    ...                   "loc_precision_m": [610.7], "geocode_note": ["located by postcode"]})
+    >>> located = locate_incidents(f).incidents
+    >>> located[["loc_precision_m", "geocode_note"]].values.tolist()
+    [[610.7, 'located by postcode']]
     """
     n = len(incidents)
     x = np.full(n, np.nan)
@@ -209,8 +219,9 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
     prec = np.full(n, np.nan)
     reason = np.full(n, "", dtype=object)
     note = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
+    source = np.full(n, "", dtype=object)  # the columns each row's location came from
     has_any = np.zeros(n, dtype=bool)
+    earlier_prec, earlier_note = _located_before(incidents)
     for a, b, fn in (("lon", "lat", _classify_lonlat), ("easting", "northing", _classify_bng)):
         if a not in incidents:
             continue
@@ -220,10 +231,10 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
             continue
         xi, yi, ri, ni = fn(va[present], vb[present])
         idx = np.flatnonzero(present)
-        x[idx], y[idx], reason[idx], note[idx] = xi, yi, ri, ni
-        prec[idx] = 0.0
-        pairs = zip(va[present], vb[present], strict=True)
-        detail[idx] = [f"{_num(p)}, {_num(q)}" for p, q in pairs]
+        x[idx], y[idx], reason[idx] = xi, yi, ri
+        note[idx] = np.where(ni == "", earlier_note[idx], ni)
+        prec[idx] = earlier_prec[idx]
+        source[idx] = a
         has_any |= present
     if "postcode" in incidents:
         pc_raw = incidents["postcode"].astype(str).str.strip().to_numpy()
@@ -232,7 +243,7 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
             idx = np.flatnonzero(use_pc)
             px, py, pp, pr = _lookup_postcodes(pd.Series(pc_raw[idx]), postcodes)
             x[idx], y[idx], prec[idx], reason[idx] = px, py, pp, pr
-            detail[idx] = pc_raw[idx]
+            source[idx] = "postcode"
             note[idx] = np.where(pr == "", "located by postcode", "")
             has_any[idx] = True
     reason[~has_any] = str(Reason.NO_LOCATION)
@@ -241,13 +252,51 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
     out["geocode_note"] = note
     bad = reason != ""
     rejects = pd.DataFrame(
-        {"_row": out.loc[bad, "_row"].to_numpy(), "reason": reason[bad], "detail": detail[bad]}
+        {
+            "_row": out.loc[bad, "_row"].to_numpy(),
+            "reason": reason[bad],
+            "detail": _location_detail(incidents, np.flatnonzero(bad), source[bad]),
+        }
     )
     notes = pd.Series(note[~bad]).value_counts().to_dict()
     notes.pop("", None)
     return Located(
         out.loc[~bad].reset_index(drop=True), rejects, {k: int(v) for k, v in notes.items()}
     )
+
+
+def _location_detail(incidents: pd.DataFrame, rows: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """What each rejected row gave as its location: the coordinate pair or the postcode.
+
+    Built for the rejected rows only; formatting every row's pair would make millions of
+    strings that are never written.
+    """
+    out = np.full(len(rows), "", dtype=object)
+    for a, b in (("lon", "lat"), ("easting", "northing")):
+        mine = source == a
+        if mine.any():
+            va = incidents[a].to_numpy(float)[rows[mine]]
+            vb = incidents[b].to_numpy(float)[rows[mine]]
+            out[mine] = [f"{_num(p)}, {_num(q)}" for p, q in zip(va, vb, strict=True)]
+    postcode = source == "postcode"
+    if postcode.any():
+        out[postcode] = incidents["postcode"].astype(str).str.strip().to_numpy()[rows[postcode]]
+    return out
+
+
+def _located_before(incidents: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Precision (0 where none) and note ("" where none) each row was located with before."""
+    n = len(incidents)
+    prec, note = np.zeros(n), np.full(n, "", dtype=object)
+    if "loc_precision_m" in incidents:
+        given = incidents["loc_precision_m"].to_numpy(float)
+        prec = np.where(given > 0, given, 0.0)
+    if "geocode_note" in incidents:
+        # Through the distinct notes: a dataset's millions of rows hold a handful of them.
+        given = incidents["geocode_note"].astype("category")
+        text = np.append(given.cat.categories.to_numpy(object), "")  # code -1 (none) -> ""
+        note = text[given.cat.codes.to_numpy()]
+    return prec, note
 
 
 def _num(value: float) -> str:

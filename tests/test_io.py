@@ -196,3 +196,34 @@ def test_asb_subtypes_from_the_category_mapping(tmp_path: Path) -> None:
     assert r.incidents["category"].tolist() == ["Anti-social behaviour"] * 2 + ["Burglary"]
     assert r.incidents["asb_type"].tolist() == ["nuisance", "environmental", ""]
     assert r.unmapped_categories == {}
+
+
+def test_an_input_wholly_outside_the_period_is_skipped_among_several(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+    write_police_csv(old / "2023-01-leicestershire-street.csv", [{**GOOD, "Month": "2023-01"}])
+    write_police_csv(new / "2025-06-leicestershire-street.csv", [GOOD])
+    period = (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-12-31"))
+    specs = [InputSpec.police_uk(old), InputSpec.police_uk(new)]
+    r = load_incidents(specs, period=period)
+    assert len(r.incidents) == 1 and r.rows_read == 1
+    assert [Path(f).name for f in r.skipped_files] == ["2023-01-leicestershire-street.csv"]
+    with pytest.raises(InputError, match="no files left to read: all are outside the period"):
+        load_incidents([InputSpec.police_uk(old), InputSpec.police_uk(old)], period=period)
+
+
+def test_last_months_of_an_export_count_back_from_its_latest_row(tmp_path: Path) -> None:
+    from hotspots.pipeline import RunConfig, prepare
+
+    text = "Ref,Date,Type,Easting,Northing\n" + "".join(
+        f"R{i},15/{m:02d}/2025,Youth nuisance,458500,304500\n" for i, m in enumerate(range(1, 13))
+    )
+    (tmp_path / "export.csv").write_text(text)
+    m = ColumnMapping(id="Ref", date="Date", category="Type", easting="Easting",
+                      northing="Northing")
+    config = RunConfig(inputs=[InputSpec((str(tmp_path / "export.csv"),), "council", m)],
+                       last_months=3)
+    prepared = prepare(config)
+    assert sorted(prepared.incidents["when"].dt.month) == [10, 11, 12]
+    assert prepared.counts["rejects_by_reason"] == {"out_of_period": 9}
+    assert prepared.period[0] == pd.Timestamp("2025-10-01")

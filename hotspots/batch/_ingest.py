@@ -51,8 +51,9 @@ log = logging.getLogger(__name__)
 
 REJECTS_FILE = "_rejects.csv"
 _WORK = "_work"
-#: Location inputs replaced by x/y once located; not stored.
-_LOCATION_INPUTS = ("_row", "lon", "lat", "easting", "northing", "postcode", "geocode_note")
+#: Location inputs replaced by x/y once located; not stored. ``loc_precision_m`` and
+#: ``geocode_note`` are stored: ``run`` on the dataset reports them as a run on the files.
+_LOCATION_INPUTS = ("_row", "lon", "lat", "easting", "northing", "postcode")
 _HASH_KEYS = ("hotspots-ids-k1!", "hotspots-ids-k2!")  # two 64-bit hashes: no collisions
 _REJECT_FIRST = ["source", "file", "line", "reason", "detail"]
 

@@ -8,7 +8,7 @@ dropped silently. Coordinates are parsed to numbers here but checked and project
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +142,8 @@ def load_incidents(
             if period is not None:
                 months = (period[0].strftime("%Y-%m"), period[1].strftime("%Y-%m"))
             if spec.columns is None:
-                table = read_police_uk(list(spec.paths), months=months)
+                table = read_police_uk(list(spec.paths), months=months,
+                                       allow_empty=len(inputs) > 1)
             else:
                 table = _read_mapped_all(spec)
             raw = compact_text(table.frame)
@@ -162,6 +163,11 @@ def load_incidents(
         (validated if dataset else frames).append(canon)
         files.extend(table.files)
         skipped.extend(table.skipped_files)
+    if skipped and not files:
+        raise InputError(
+            f"no files left to read: all are outside the period {_period_text(period)} "
+            f"(skipped {len(skipped)}: {', '.join(Path(f).name for f in skipped[:3])}…)"
+        )
     raw_all = compact_text(concat_categorical(raws))
     rejects = empty_rejects()
     if frames:
@@ -172,6 +178,29 @@ def load_incidents(
     if frames and len(validated) > 1:  # files and datasets: back to input order
         incidents = incidents.sort_values("_row", kind="stable").reset_index(drop=True)
     return LoadResult(incidents, raw_all, rejects, files, skipped, unmapped)
+
+
+def restrict_period(load: LoadResult, period: tuple[pd.Timestamp, pd.Timestamp]) -> LoadResult:
+    """Move loaded incidents outside the inclusive ``period`` to the rejects (out_of_period).
+
+    For a period known only once rows are read: the last N months of exports whose file
+    names carry no month.
+    """
+    when = load.incidents["when"]
+    outside = ((when < period[0]) | (when > period[1])).to_numpy()
+    if not outside.any():
+        return load
+    rows = load.incidents.loc[outside]
+    moved = make_rejects(rows["_row"], Reason.OUT_OF_PERIOD, rows["when"].astype(str))
+    return replace(
+        load,
+        incidents=load.incidents.loc[~outside].reset_index(drop=True),
+        rejects=pd.concat([load.rejects, moved], ignore_index=True),
+    )
+
+
+def _period_text(period: tuple[pd.Timestamp, pd.Timestamp] | None) -> str:
+    return "" if period is None else f"{period[0]:%Y-%m} to {period[1]:%Y-%m}"
 
 
 def _is_dataset_spec(spec: InputSpec) -> bool:
@@ -192,7 +221,9 @@ def _read_datasets(
 
     ``raw`` is the stored rows (``file``/``line`` as ``_file``/``_line``) so later rejects
     (outside the study area) name the original file and line. Coordinates are handed on as
-    easting/northing, which :func:`hotspots.geocode.locate_incidents` takes unchanged.
+    easting/northing with the stored ``loc_precision_m`` and ``geocode_note``, which
+    :func:`hotspots.geocode.locate_incidents` keeps: a point found from a postcode sector at
+    ingest stays as imprecise, and is said to be, as in a run on the original files.
     """
     from hotspots.io.parquet import read_incident_dataset
 
@@ -220,7 +251,7 @@ def _read_datasets(
         "northing": raw["y"].array,
     })
     skip = {"incident_id", "when", "precision", "category", "source", "location", "x", "y",
-            "loc_precision_m", "_file", "_line"}
+            "_file", "_line"}
     for col in raw.columns:
         if col not in skip:
             canon[col] = raw[col].array

@@ -15,9 +15,12 @@ Layout (hive partitioning, readable by pyarrow, Dask, DuckDB, Spark)::
 
 Columns: ``incident_id``, ``when`` (timestamp, month precision for police.uk),
 ``precision``, ``category``, ``source``, ``location``, ``x``/``y`` (EPSG:27700 metres,
-float64), ``loc_precision_m``, pass-through columns (``lsoa_code``, ``outcome`` …),
-``file``/``line`` (where the row came from), and the partition columns ``force``
-(string) and ``year`` (int32). Repetitive text columns are dictionary-encoded.
+float64), ``loc_precision_m`` (metres; 0 for coordinates, more for a postcode or sector
+centroid), ``geocode_note`` (how the row was located or repaired, e.g. "located by
+postcode"; absent in datasets written before it was kept), pass-through columns
+(``lsoa_code``, ``outcome`` …), ``file``/``line`` (where the row came from), and the
+partition columns ``force`` (string) and ``year`` (int32). Repetitive text columns are
+dictionary-encoded.
 
 Readers other than this module: read the partition columns as strings (Dask fails to
 read a hive partition column as categorical without its categories).
@@ -48,7 +51,17 @@ FORMAT_VERSION = 1
 DEFAULT_PARTITIONS: tuple[str, ...] = ("force", "year")
 #: Text columns with few distinct values, stored dictionary-encoded.
 DICTIONARY_COLUMNS = frozenset(
-    {"precision", "category", "source", "location", "lsoa_code", "lsoa_name", "outcome", "file"}
+    {
+        "precision",
+        "category",
+        "source",
+        "location",
+        "geocode_note",
+        "lsoa_code",
+        "lsoa_name",
+        "outcome",
+        "file",
+    }
 )
 _FLOAT_COLUMNS = ("x", "y", "loc_precision_m")
 _FIRST = ("incident_id", "when", "precision", "category", "source", "location", *_FLOAT_COLUMNS)

@@ -130,6 +130,7 @@ def read_police_uk(
     paths: str | Path | Iterable[str | Path],
     *,
     months: tuple[str, str] | None = None,
+    allow_empty: bool = False,
 ) -> RawTable:
     """Read data.police.uk street-level CSVs: a file, list, folder or zip archive.
 
@@ -140,6 +141,9 @@ def read_police_uk(
     months
         Optional ``("YYYY-MM", "YYYY-MM")``: files whose name gives a month outside this
         inclusive range are skipped unread (and listed in ``skipped_files``).
+    allow_empty
+        Return no rows, instead of raising :class:`InputError`, when every file is
+        outside ``months`` (one of several inputs may hold only older months).
     """
     files = expand_paths(paths, pattern="")
     street = [f for f in files if "-street" in Path(f.member or f.path.name).name]
@@ -161,6 +165,9 @@ def read_police_uk(
             )
         frames.append(compact_text(frame))  # as text, 12 months of a force take GBs
         records.append(_file_record(f, raw, len(frame), enc))
+    if not frames and allow_empty and skipped:
+        empty = pd.DataFrame({c: pd.Series(dtype="str") for c in POLICE_UK_COLUMNS})
+        frames.append(empty.assign(_line=pd.Series(dtype="int64")))
     if not frames:
         raise InputError(
             f"{list(map(str, paths)) if not isinstance(paths, str | Path) else paths}: "

@@ -14,7 +14,8 @@ import shapely
 
 from hotspots.boundaries import AreaLayer, load_areas
 from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
-from hotspots.io.load import LoadResult, load_incidents, make_rejects
+from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_period
+from hotspots.io.parquet import is_incident_dataset
 from hotspots.io.postcodes import read_postcode_table
 from hotspots.linkage import link_duplicates, repeat_callers
 from hotspots.pipeline.config import RunConfig
@@ -95,14 +96,27 @@ def prepare(config: RunConfig) -> Prepared:
     if not inputs:
         raise InputError("no incident inputs: give --incidents PATH or [[inputs]] in the config")
     latest = None
-    if config.last_months and all(i.columns is None for i in inputs):
+    by_name = all(i.columns is None for i in inputs)  # police.uk files and datasets
+    if config.last_months and by_name:
         latest = _latest_month_of(inputs)
     period = config.period(latest)
     load = load_incidents(inputs, period=period, categories=config.categories)
+    if config.last_months and not by_name and len(load.incidents):
+        # Exports name no month: count back from the latest month in their rows.
+        latest = load.incidents["when"].max().to_period("M").start_time
+        period = config.period(latest)
+        if period is not None:  # None only when month_from/to already bound the period
+            load = restrict_period(load, period)
+            log.info("Last %d months: %s to %s (latest month in the data)",
+                     config.last_months, f"{period[0]:%b %Y}", f"{period[1]:%b %Y}")
     release_memory()
     rejects = [load.rejects]
     postcodes, ignored = None, 0
-    if any(i.columns is not None and i.columns.postcode for i in inputs) or config.postcodes:
+    # Rows of an ingested dataset may have been located by postcode: duplicate linking
+    # then takes each postcode's precision from the table, as on the original files.
+    from_dataset = any(is_incident_dataset(p) for i in inputs if i.columns is None for p in i.paths)
+    if any(i.columns is not None and i.columns.postcode for i in inputs) or from_dataset or \
+            config.postcodes:
         table, ignored = read_postcode_table(config.postcodes)
         postcodes = PostcodeIndex.from_table(table)
     located = locate_incidents(load.incidents, postcodes=postcodes)
@@ -243,10 +257,27 @@ _LIBC = _glibc()
 
 
 def _latest_month_of(inputs: list) -> pd.Timestamp:
-    """Latest month named by police.uk file names (to choose 'the last N months' unread)."""
+    """Latest month over all inputs, to choose 'the last N months' before reading rows.
+
+    police.uk files by their names' month (no file is opened); an ingested dataset by its
+    latest row among those its filters select (only the ``when`` column is read).
+    """
+    from hotspots.io.parquet import is_incident_dataset, latest_month
     from hotspots.io.sources import expand_paths
 
-    months = [f.month for i in inputs for f in expand_paths(list(i.paths)) if f.month]
+    months: list[pd.Timestamp] = []
+    for spec in inputs:
+        datasets = [p for p in spec.paths if is_incident_dataset(p)]
+        for path in datasets:
+            latest = latest_month(path, filters=spec.filters)
+            if latest is not None:
+                months.append(latest)
+        files = [p for p in spec.paths if p not in datasets]
+        if files:
+            months += [pd.Timestamp(f.month + "-01") for f in expand_paths(files) if f.month]
     if not months:
-        raise InputError("last_months needs police.uk files named YYYY-MM-...; give month_from/to")
-    return pd.Timestamp(max(months) + "-01")
+        raise InputError(
+            "last_months needs police.uk files named YYYY-MM-... or an ingested dataset with "
+            "rows for its filters; give month_from/to"
+        )
+    return max(months)
