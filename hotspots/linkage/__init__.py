@@ -12,6 +12,7 @@ from hotspots.linkage._duplicates import (
     DEFAULT_FAMILIES,
     KEEP_RULE,
     LINK_COLUMNS,
+    PAIR_ORDER,
     LinkResult,
     link_duplicates,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_FAMILIES",
     "KEEP_RULE",
     "LINK_COLUMNS",
+    "PAIR_ORDER",
     "POSTCODE_RULE",
     "PROBABILITY_RULE",
     "LinkResult",

@@ -1,4 +1,11 @@
-"""Linking records from different sources that are the same incident."""
+"""Linking records from different sources that are the same incident.
+
+Candidate pairs are merged greedily in the order :data:`PAIR_ORDER`. Two pairs whose scores
+are equal (to :data:`SCORE_DECIMALS` decimal places, so that scores equal but for
+floating-point rounding count as equal) are taken in the order of their rows: the pair with
+the smaller ``_row`` first, then the one whose other ``_row`` is smaller. The result is
+therefore the same whatever the input row order.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +57,16 @@ KEEP_RULE = (
     "then source_priority order, then smallest _row"
 )
 DISTANCE_RULE = "max({min} m, loc_precision_m of both records + {allow} m)"
+#: Decimal places the pair score is rounded to before ordering: finer differences (below a
+#: micrometre on a 50 m limit) are floating-point rounding, e.g. 160 x 320 m over 400 m and
+#: 200 x 400 m over 500 m are both sqrt(0.8) but differ in the last bit.
+SCORE_DECIMALS = 9
+PAIR_ORDER = (
+    "pairs of sources with a learnt probability first; then the score distance / limit + "
+    "|days - median delay| / window_days (1 for a month pair), smallest first, rounded to "
+    f"{SCORE_DECIMALS} decimal places; equal scores by the smaller _row of the pair, then "
+    "the larger _row"
+)
 _TIME_RANK = {"minute": 0, "day": 1, "month": 2}
 _REQUIRED = (
     "_row",
@@ -129,8 +146,9 @@ def link_duplicates(
     chance band, for a pair of sources), every candidate may link. Candidates are merged
     nearest first, by ``distance / limit + |days - median delay| / window_days``, into
     groups that hold at most one record per source and in which every pair is a
-    candidate; with two sources this is one-to-one matching. The kept record of a group is
-    chosen by :data:`KEEP_RULE`.
+    candidate; with two sources this is one-to-one matching. Equal scores are taken in
+    ``_row`` order (:data:`PAIR_ORDER`). The kept record of a group is chosen by
+    :data:`KEEP_RULE`.
 
     Parameters
     ----------
@@ -463,8 +481,8 @@ def _rank(
     min_probability: float,
 ) -> pd.DataFrame:
     """Linkable pairs (learnt probability at least ``min_probability``, or not learnt), best
-    first: pairs of learnt sources, then ``distance / limit + |days - median delay| /
-    window`` (1 for a month pair, so dated evidence wins), then rows."""
+    first by :data:`PAIR_ORDER`: pairs of learnt sources, then ``distance / limit + |days -
+    median delay| / window`` (1 for a month pair, so dated evidence wins), then rows."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     month = pairs["month"].to_numpy()
     delay = np.zeros(len(pairs))
@@ -479,7 +497,8 @@ def _rank(
     ranked = pairs.assign(
         probability=prob,
         order=np.isnan(prob),
-        score=pairs["distance"] / pairs["limit"] + time_term,
+        # Rounded so that ties are decided by the rows, not by floating-point rounding.
+        score=np.round(pairs["distance"] / pairs["limit"] + time_term, SCORE_DECIMALS),
         lo=rec["row"][np.minimum(a, b)],
         hi=rec["row"][np.maximum(a, b)],
     )[ok]
@@ -666,8 +685,9 @@ def _params(
         "category_families": dict(families or {}),
         "keep_rule": KEEP_RULE,
         "source_priority": rec["priority"],
-        "grouping": "most probable pair first, then nearest; at most one record per source "
-        "per group; every pair in a group passes the rules",
+        "grouping": "greedy in pair_order; at most one record per source per group; every "
+        "pair in a group passes the rules",
+        "pair_order": PAIR_ORDER,
         "candidate_pairs": len(pairs),
         "groups": len(groups),
         "groups_by_time_basis": {
