@@ -354,7 +354,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     cfg = _config_from_args(args)
-    prepared = prepare(cfg)
+    prepared = prepare(cfg, allow_no_usable=True)  # all rejected: list them, do not stop
     c = prepared.counts
     print(
         f"rows read {c['rows_read']:,}: {c['rows_used']:,} usable, {c['rows_rejected']:,} rejected"

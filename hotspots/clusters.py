@@ -708,10 +708,11 @@ def _labels(incidents: pd.DataFrame, labels: np.ndarray, ids: np.ndarray,
     fallback = [f"near {shapely.get_x(p):.0f}, {shapely.get_y(p):.0f}" for p in centres]
     if "location" not in incidents.columns or not len(ids):
         return fallback
-    text = (incidents["location"].astype("string")
+    members = labels > 0  # text work on hotspot members only, not on every incident
+    text = (incidents["location"][members].astype("string")
             .str.replace(r"^\s*on or near\s+", "", case=False, regex=True).str.strip())
     text = text.mask(text.str.lower().isin(_NO_LOCATION))
-    best = _counts_by(labels, text).drop_duplicates("id").set_index("id")["value"]
+    best = _counts_by(labels[members], text).drop_duplicates("id").set_index("id")["value"]
     return [str(best[i]) if i in best.index else fb for i, fb in zip(ids, fallback, strict=True)]
 
 

@@ -237,11 +237,13 @@ def locate_incidents(incidents: pd.DataFrame, *, postcodes: PostcodeIndex | None
         source[idx] = a
         has_any |= present
     if "postcode" in incidents:
-        pc_raw = incidents["postcode"].astype(str).str.strip().to_numpy()
-        use_pc = (~has_any | (reason != "")) & (pc_raw != "")
-        if use_pc.any():
-            idx = np.flatnonzero(use_pc)
-            px, py, pp, pr = _lookup_postcodes(pd.Series(pc_raw[idx]), postcodes)
+        # Only rows still without a location try their postcode (NaN: another input's row).
+        candidates = np.flatnonzero(~has_any | (reason != ""))
+        given = incidents["postcode"].iloc[candidates].fillna("").astype(str).str.strip()
+        idx = candidates[(given != "").to_numpy()]
+        if len(idx):
+            codes = given[given != ""].reset_index(drop=True)
+            px, py, pp, pr = _lookup_postcodes(codes, postcodes)
             x[idx], y[idx], prec[idx], reason[idx] = px, py, pp, pr
             source[idx] = "postcode"
             note[idx] = np.where(pr == "", "located by postcode", "")
@@ -280,7 +282,8 @@ def _location_detail(incidents: pd.DataFrame, rows: np.ndarray, source: np.ndarr
             out[mine] = [f"{_num(p)}, {_num(q)}" for p, q in zip(va, vb, strict=True)]
     postcode = source == "postcode"
     if postcode.any():
-        out[postcode] = incidents["postcode"].astype(str).str.strip().to_numpy()[rows[postcode]]
+        given = incidents["postcode"].iloc[rows[postcode]]
+        out[postcode] = given.astype(str).str.strip().to_numpy()
     return out
 
 

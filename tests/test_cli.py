@@ -246,3 +246,16 @@ def test_several_area_files_each_with_its_own_fields(police_slice: Path, beats_f
                  str(out)]) == 2
     assert main(["run", "--incidents", str(police_slice), "--areas", str(beats_file),
                  "--area-field", "ward=WARD", "--out", str(out)]) == 2
+
+
+def test_validate_lists_rejects_when_no_row_is_usable(tmp_path: Path, capsys) -> None:
+    from tests.conftest import write_police_csv
+
+    f = write_police_csv(tmp_path / "2025-06-x-street.csv",
+                         [{"Crime ID": "a", "Month": "2025-13", "Longitude": "-1.13",
+                           "Latitude": "52.63", "Crime type": "Drugs"}])
+    assert main(["validate", "--incidents", str(f), "--show", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "rows read 1: 0 usable, 1 rejected" in out
+    assert "unparseable or implausible date '2025-13'" in out
+    assert main(["run", "--incidents", str(f), "--out", str(tmp_path / "o")]) == 2

@@ -77,7 +77,9 @@ def harmonise_categories(
         uniques = uniques.astype(str)
         mapped = uniques.map(normalise_label).map(lookup)
         tidy = uniques.str.strip().str.replace(_SPACES, " ", regex=True)
-        unmapped.update(t for t, m in zip(tidy, mapped, strict=True) if pd.isna(m) and t)
+        unmapped.update(
+            t for t, m in zip(tidy, mapped, strict=True) if pd.isna(m) and isinstance(t, str) and t
+        )
         return mapped.fillna(tidy).map(lambda m: split_asb_subtype(m)[0]).astype(object)
 
     return map_distinct(values, harmonise), sorted(unmapped)

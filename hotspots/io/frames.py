@@ -80,6 +80,22 @@ def as_categorical(values: pd.Series | pd.api.extensions.ExtensionArray) -> pd.C
     return pd.Categorical.from_codes(codes, pd.Index(uniques))
 
 
+def sorted_categorical(values: pd.Series) -> pd.Series:
+    """``values`` as a categorical whose categories are the used values in text order.
+
+    Sorting or grouping by it then orders rows as the text would, and ``value_counts``
+    lists no value that no row has.
+
+    Examples
+    --------
+    >>> s = sorted_categorical(pd.Series(pd.Categorical(["b", "a"], categories=["z", "b", "a"])))
+    >>> s.cat.categories.tolist(), s.sort_values().tolist()
+    (['a', 'b'], ['a', 'b'])
+    """
+    values = values.astype("category").cat.remove_unused_categories()
+    return values.cat.reorder_categories(sorted(values.cat.categories))
+
+
 def concat_categorical(
     frames: Sequence[pd.DataFrame], *, ignore_index: bool = False
 ) -> pd.DataFrame:

@@ -16,7 +16,12 @@ import pandas as pd
 
 from hotspots.io.categories import asb_subtypes, harmonise_categories, normalise_label
 from hotspots.io.dates import parse_dates, parse_months
-from hotspots.io.frames import compact_text, concat_categorical, map_distinct
+from hotspots.io.frames import (
+    compact_text,
+    concat_categorical,
+    map_distinct,
+    sorted_categorical,
+)
 from hotspots.io.parquet import FilterValue, is_incident_dataset
 from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
 from hotspots.schema import InputError, Reason
@@ -177,26 +182,44 @@ def load_incidents(
     incidents = concat_categorical(validated, ignore_index=True)
     if frames and len(validated) > 1:  # files and datasets: back to input order
         incidents = incidents.sort_values("_row", kind="stable").reset_index(drop=True)
+    for col in incidents.columns:  # sorting and grouping by them follow the text
+        if isinstance(incidents[col].dtype, pd.CategoricalDtype):
+            incidents[col] = sorted_categorical(incidents[col])
     return LoadResult(incidents, raw_all, rejects, files, skipped, unmapped)
 
 
-def restrict_period(load: LoadResult, period: tuple[pd.Timestamp, pd.Timestamp]) -> LoadResult:
-    """Move loaded incidents outside the inclusive ``period`` to the rejects (out_of_period).
+def restrict_loaded(
+    load: LoadResult,
+    *,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    categories: Sequence[str] | None = None,
+) -> LoadResult:
+    """Move loaded incidents outside ``period`` or ``categories`` to the rejects.
 
-    For a period known only once rows are read: the last N months of exports whose file
-    names carry no month.
+    For filters known only once rows are read (the last N months of exports whose file
+    names carry no month). Reasons as in loading: ``out_of_period`` first, then
+    ``filtered_category``.
     """
-    when = load.incidents["when"]
-    outside = ((when < period[0]) | (when > period[1])).to_numpy()
-    if not outside.any():
-        return load
-    rows = load.incidents.loc[outside]
-    moved = make_rejects(rows["_row"], Reason.OUT_OF_PERIOD, rows["when"].astype(str))
-    return replace(
-        load,
-        incidents=load.incidents.loc[~outside].reset_index(drop=True),
-        rejects=pd.concat([load.rejects, moved], ignore_index=True),
-    )
+    inc, parts = load.incidents, [load.rejects]
+    if period is not None:
+        outside = ((inc["when"] < period[0]) | (inc["when"] > period[1])).to_numpy()
+        rows = inc.loc[outside]
+        parts.append(make_rejects(rows["_row"], Reason.OUT_OF_PERIOD, rows["when"].astype(str)))
+        inc = inc.loc[~outside]
+    if categories:
+        other = ~_in_categories(inc["category"], categories).to_numpy()
+        rows = inc.loc[other]
+        parts.append(make_rejects(rows["_row"], Reason.FILTERED_CATEGORY, rows["category"]))
+        inc = inc.loc[~other]
+    rejects = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
+        len(p) for p in parts) else load.rejects
+    return replace(load, incidents=inc.reset_index(drop=True), rejects=rejects)
+
+
+def _in_categories(values: pd.Series, categories: Sequence[str]) -> pd.Series:
+    """Whether each category is one of ``categories`` (case- and space-insensitive)."""
+    wanted = {normalise_label(c) for c in categories}
+    return map_distinct(values, lambda s: s.map(normalise_label).isin(wanted))
 
 
 def _period_text(period: tuple[pd.Timestamp, pd.Timestamp] | None) -> str:
@@ -263,7 +286,7 @@ def _read_mapped_all(spec: InputSpec) -> RawTable:
     if len(tables) == 1:
         return tables[0]
     return RawTable(
-        pd.concat([t.frame for t in tables], ignore_index=True),
+        concat_categorical([t.frame for t in tables], ignore_index=True),
         [r for t in tables for r in t.files],
     )
 
@@ -413,7 +436,7 @@ def _validate(
     message for every row would hold GBs of strings that are never written.
     """
     # A coordinate that is written but is not a number, with no postcode to fall back on.
-    no_fallback = inc["postcode"].isin(_MISSING) if "postcode" in inc else True
+    no_fallback = _is_missing(inc["postcode"].fillna("")) if "postcode" in inc else True
     checks: list[tuple[pd.Series, Reason, Callable[[pd.DataFrame], pd.Series | str]]] = [
         (inc["when"].isna(), Reason.BAD_DATE, _date_detail),
         (~inc["_has_location"], Reason.NO_LOCATION, lambda _: "blank location"),
@@ -435,8 +458,7 @@ def _validate(
         outside = (inc["when"] < start) | (inc["when"] > end)
         checks.append((outside, Reason.OUT_OF_PERIOD, lambda rows: rows["when"].astype(str)))
     if categories:
-        wanted = {normalise_label(c) for c in categories}
-        other = ~map_distinct(inc["category"], lambda s: s.map(normalise_label).isin(wanted))
+        other = ~_in_categories(inc["category"], categories)
         checks.append((other, Reason.FILTERED_CATEGORY, lambda rows: rows["category"]))
     parts = []
     bad = pd.Series(False, index=inc.index)

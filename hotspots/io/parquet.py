@@ -124,7 +124,9 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
             t = pa.timestamp("us")
         elif f.name in ("line", "year"):
             t = pa.int32()
-        elif pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+        elif _is_text(f.type) or (pa.types.is_dictionary(f.type) and _is_text(f.type.value_type)):
+            # By name, never by the pandas dtype: an extra column may be categorical in
+            # one file's chunk and text in another's, and every part needs one schema.
             dictionary = f.name in DICTIONARY_COLUMNS
             t = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
         elif pa.types.is_dictionary(f.type):
@@ -133,6 +135,10 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
             t = f.type
         fields.append(pa.field(f.name, t))
     return table.cast(pa.schema(fields)).replace_schema_metadata(None)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
 def partitioning(partition_cols: Sequence[str]) -> ds.Partitioning:

@@ -288,7 +288,9 @@ def _read_geo(f: SourceFile) -> tuple[pd.DataFrame, bytes, str]:
     pts = geom.where(geom.geom_type == "Point", geom.representative_point())
     x = np.where(usable, pts.x, np.nan)
     y = np.where(usable, pts.y, np.nan)
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    # Nulls as blank text, like an empty CSV cell (pandas keeps NaN through astype(str)).
+    frame = frame.astype(object).where(frame.notna(), "").astype(str)
     frame = frame.replace({"None": "", "nan": "", "NaT": "", "<NA>": ""})
     cols = ("_geom_lon", "_geom_lat") if geographic else ("_geom_x", "_geom_y")
     frame[cols[0]], frame[cols[1]] = x, y

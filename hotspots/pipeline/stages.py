@@ -14,7 +14,8 @@ import shapely
 
 from hotspots.boundaries import AreaLayer, load_areas
 from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
-from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_period
+from hotspots.io.frames import sorted_categorical
+from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_loaded
 from hotspots.io.parquet import is_incident_dataset
 from hotspots.io.postcodes import read_postcode_table
 from hotspots.linkage import link_duplicates, repeat_callers
@@ -90,8 +91,12 @@ class Prepared:
         return table[cols + rest].reset_index(drop=True)
 
 
-def prepare(config: RunConfig) -> Prepared:
-    """Load, validate, geocode and assign the config's inputs."""
+def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
+    """Load, validate, geocode and assign the config's inputs.
+
+    Raises :class:`InputError` when no row is usable, unless ``allow_no_usable`` (for
+    ``hotspots validate``, which lists the rejected rows).
+    """
     inputs = config.inputs
     if not inputs:
         raise InputError("no incident inputs: give --incidents PATH or [[inputs]] in the config")
@@ -100,15 +105,17 @@ def prepare(config: RunConfig) -> Prepared:
     if config.last_months and by_name:
         latest = _latest_month_of(inputs)
     period = config.period(latest)
-    load = load_incidents(inputs, period=period, categories=config.categories)
-    if config.last_months and not by_name and len(load.incidents):
-        # Exports name no month: count back from the latest month in their rows.
-        latest = load.incidents["when"].max().to_period("M").start_time
-        period = config.period(latest)
-        if period is not None:  # None only when month_from/to already bound the period
-            load = restrict_period(load, period)
+    if config.last_months and not by_name and period is None:
+        # Exports name no month: count back from the latest month of all their rows (as
+        # police.uk file names do, whatever the category), then filter as loading would.
+        load = load_incidents(inputs)
+        if len(load.incidents):
+            period = config.period(load.incidents["when"].max().to_period("M").start_time)
             log.info("Last %d months: %s to %s (latest month in the data)",
                      config.last_months, f"{period[0]:%b %Y}", f"{period[1]:%b %Y}")
+        load = restrict_loaded(load, period=period, categories=config.categories)
+    else:
+        load = load_incidents(inputs, period=period, categories=config.categories)
     release_memory()
     rejects = [load.rejects]
     postcodes, ignored = None, 0
@@ -179,7 +186,7 @@ def prepare(config: RunConfig) -> Prepared:
         callers = found.per_area
     for col in [*_CATEGORICAL, *(lyr.layer for lyr in layers)]:
         if col in inc and pd.api.types.is_string_dtype(inc[col]):
-            inc[col] = _sorted_categorical(inc[col])
+            inc[col] = sorted_categorical(inc[col])
     prepared = Prepared(
         inc,
         load,
@@ -196,7 +203,7 @@ def prepare(config: RunConfig) -> Prepared:
     c = prepared.counts
     if c["rows_read"] != c["rows_used"] + c["rows_rejected"] + c["rows_merged_as_duplicates"]:
         raise RuntimeError(f"row accounting broken: {c}")
-    if c["rows_used"] == 0:
+    if c["rows_used"] == 0 and not allow_no_usable:
         reasons = ", ".join(f"{k} {v:,}" for k, v in c["rejects_by_reason"].items())
         if not c["rows_read"]:
             files = ", ".join(str(f["file"]) for f in load.files) or "the inputs"
@@ -219,14 +226,6 @@ def prepare(config: RunConfig) -> Prepared:
         c["rejects_by_reason"],
     )
     return prepared
-
-
-def _sorted_categorical(values: pd.Series) -> pd.Series:
-    """A categorical whose categories are in text order, so that sorting and grouping by
-    it orders rows as the text would (unused categories dropped)."""
-    values = values.astype("category")
-    used = values.cat.remove_unused_categories()
-    return used.cat.reorder_categories(sorted(used.cat.categories))
 
 
 def release_memory() -> None:
