@@ -535,3 +535,19 @@ def test_funnel_plot_png_decodes_and_is_deterministic():
         funnel_plot_png(table.drop(columns="residents"), overall_rate_per_1000=10.0, title="x")
     with pytest.raises(InputError, match="overall_rate_per_1000"):
         funnel_plot_png(table, overall_rate_per_1000=0, title="x")
+
+
+def test_popups_show_peak_day_and_hour_only_where_present():
+    inputs = make_inputs()
+    hot = inputs["hotspots"].assign(
+        peak_day=[6.0, np.nan, 2.0], day_p=[0.003, np.nan, 0.4567],
+        peak_hour=[22.0, np.nan, np.nan], hour_p=[0.0123, np.nan, np.nan],
+    )
+    beats = inputs["areas"]["beat"].assign(peak_day=[XSS, 8], day_p=[0.5, 0.5])
+    page = map_html(patrol_map(**make_inputs(hotspots=hot, areas={"beat": beats})))
+    pops = {f["properties"]["rank"]: f["properties"]["p"] for f in geo_layers(page)["hs-hotspots"]}
+    assert "<div>Peak day: Saturday (p 0.003) · peak hour: 22:00 (p 0.012)</div>" in pops[2]
+    assert "<div>Peak day: Tuesday (p 0.46)</div>" in pops[3]  # a date without a time
+    assert "Peak day" not in pops[1] and "peak hour" not in pops[1]
+    areas = [f["properties"]["p"] for f in geo_layers(page)["hs-areas"]]
+    assert not any("Peak day" in p or "script" in p for p in areas)  # not a weekday: left out

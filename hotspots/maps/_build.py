@@ -63,11 +63,13 @@ def patrol_map(
         Hotspot polygons with ``rank`` (1 = top) and ``incidents``; optional ``hotspot_id``,
         ``label``, ``area_m2``, ``density_km2``, ``top_categories``, area columns named
         like the keys of ``areas`` (e.g. ``beat``, ``npa``) and seasonal columns
-        ``peak_month``, ``trend``, ``trend_slope_per_year``, ``class``, ``spark_svg``.
+        ``peak_month``, ``trend``, ``trend_slope_per_year``, ``class``, ``spark_svg``,
+        ``peak_day``, ``day_p``, ``peak_hour``, ``hour_p`` (a popup line only where given).
     areas
         Area layers by name, each with ``name`` and ``incidents`` (optional
         ``rate_per_1000``, ``change``, ``peak_month``, ``trend``, ``spark_svg``,
-        ``top_hotspots``, ``significance``): one choropleth each, the first shown at start.
+        ``top_hotspots``, ``significance``, ``peak_day``, ``day_p``, ``peak_hour``,
+        ``hour_p``): one choropleth each, the first shown at start.
     density, density_grid
         The density surface (incidents per km², row 0 northmost, NaN outside) and its grid,
         shown as an image warped to Web Mercator with a colour-scale legend.

@@ -9,15 +9,42 @@ from hotspots.maps._text import (
     area_title,
     count,
     esc,
+    hour_text,
     missing,
     month_name,
     number,
+    p_text,
     signed,
     significance,
     spark,
     table,
     trend_html,
+    weekday_name,
 )
+
+
+def day_hour_line(row: Mapping) -> str:
+    """``Peak day: Saturday (p 0.003) · peak hour: 22:00 (p 0.01)``, each part only when the
+    row has it (data with days or times; never police.uk's months); "" when neither.
+
+    Examples
+    --------
+    >>> day_hour_line({"peak_day": 6.0, "day_p": 0.003, "peak_hour": 22, "hour_p": 0.0123})
+    '<div>Peak day: Saturday (p 0.003) · peak hour: 22:00 (p 0.012)</div>'
+    >>> day_hour_line({"peak_day": 1, "day_p": float("nan")}), day_hour_line({"peak_month": 7})
+    ('<div>Peak day: Monday</div>', '')
+    """
+    parts = []
+    for label, peak, p in (
+        ("peak day", weekday_name(row.get("peak_day")), p_text(row.get("day_p"))),
+        ("peak hour", hour_text(row.get("peak_hour")), p_text(row.get("hour_p"))),
+    ):
+        if peak:
+            parts.append(f"{label}: {esc(peak)}" + (f" ({esc(p)})" if p else ""))
+    if not parts:
+        return ""
+    text = " · ".join(parts)
+    return f"<div>{text[0].upper()}{text[1:]}</div>"
 
 
 def hotspot_title(row: Mapping) -> str:
@@ -48,7 +75,7 @@ def hotspot_popup(row: Mapping, area_cols: list[str]) -> str:
         ("Id", esc(row.get("hotspot_id"))),
     ]
     return (
-        f'<div class="hs-pop"><h4>{hotspot_title(row)}</h4>{table(rows)}'
+        f'<div class="hs-pop"><h4>{hotspot_title(row)}</h4>{table(rows)}{day_hour_line(row)}'
         f"{spark(row.get('spark_svg'))}</div>"
     )
 
@@ -74,5 +101,5 @@ def area_popup(row: Mapping, key: str) -> str:
     ]
     return (
         f'<div class="hs-pop"><h4>{area_title(key)} {esc(row["name"])}</h4>{table(rows)}'
-        f"{spark(row.get('spark_svg'))}</div>"
+        f"{day_hour_line(row)}{spark(row.get('spark_svg'))}</div>"
     )

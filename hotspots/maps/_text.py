@@ -27,6 +27,8 @@ MONTHS = (
     "December",
 )
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
 #: Display names for common area layer keys; anything else is title-cased.
 AREA_TITLES = {
     "npa": "NPA",
@@ -124,6 +126,60 @@ def month_name(value: object, *, short: bool = False) -> str:
     if not 1 <= m <= 12:
         return ""
     return MONTHS[m - 1][:3] if short else MONTHS[m - 1]
+
+
+def _whole(value: object, low: int, high: int) -> int | None:
+    """``value`` as a whole number in low..high, else None (missing, text, out of range)."""
+    if missing(value):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(v) if v == int(v) and low <= v <= high else None
+
+
+def weekday_name(value: object) -> str:
+    """Weekday name of 1–7 = Monday…Sunday ("" when missing or out of range).
+
+    Examples
+    --------
+    >>> weekday_name(6), weekday_name(1.0), weekday_name(float("nan")), weekday_name(8)
+    ('Saturday', 'Monday', '', '')
+    """
+    d = _whole(value, 1, 7)
+    return "" if d is None else WEEKDAYS[d - 1]
+
+
+def hour_text(value: object) -> str:
+    """The start of an hour 0–23 as ``HH:00`` ("" when missing or out of range).
+
+    Examples
+    --------
+    >>> hour_text(22), hour_text(7.0), hour_text(None), hour_text(24)
+    ('22:00', '07:00', '', '')
+    """
+    h = _whole(value, 0, 23)
+    return "" if h is None else f"{h:02d}:00"
+
+
+def p_text(value: object) -> str:
+    """A p-value to two significant figures, ``p < 0.001`` below that ("" when missing).
+
+    Examples
+    --------
+    >>> p_text(0.00312), p_text(0.01), p_text(0.4567), p_text(1.0), p_text(2e-9)
+    ('p 0.0031', 'p 0.01', 'p 0.46', 'p 1', 'p < 0.001')
+    >>> p_text(float("nan")), p_text("x")
+    ('', '')
+    """
+    if missing(value):
+        return ""
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "p < 0.001" if p < 0.001 else f"p {p:.2g}"
 
 
 def area_text(area_m2: object) -> str:

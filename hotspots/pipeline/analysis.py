@@ -23,7 +23,14 @@ from hotspots.rank import patrol_list, rank_hotspots, repeat_locations
 from hotspots.rates import area_rates
 from hotspots.schema import CRS_METRIC
 from hotspots.scoring import DEFAULT_METHOD, cell_scores
-from hotspots.seasonal import emerging_classes, seasonal_profiles, sparkline_svg, trend_tests
+from hotspots.seasonal import (
+    DOW_COLUMNS,
+    HOUR_COLUMNS,
+    emerging_classes,
+    seasonal_profiles,
+    sparkline_svg,
+    trend_tests,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,10 @@ SEASONAL_COLUMNS = [
     "trend_p",
     *[f"m{m:02d}" for m in range(1, 13)],
 ]
+#: Day-of-week columns, joined as well when any incident of the run has a day or a time.
+DAY_COLUMNS = ["dow_rows", "peak_day", "day_p", *DOW_COLUMNS]
+#: Hour-of-day columns, joined as well when any incident of the run has a time.
+HOUR_OF_DAY_COLUMNS = ["hour_rows", "peak_hour", "hour_p", *HOUR_COLUMNS]
 
 
 @dataclass
@@ -115,7 +126,10 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
             ranked["hotspot_id"].map(per_hotspot).fillna(0).astype(int)
         )
     months = inc["when"]
-    ranked = _join_seasonal(ranked, members.loc[members["hotspot_id"] > 0], "hotspot_id", months)
+    timing = timing_columns(inc["precision"])
+    ranked = _join_seasonal(
+        ranked, members.loc[members["hotspot_id"] > 0], "hotspot_id", months, timing
+    )
     ranked = ranked.merge(
         _hotspot_classes(members, ranked, surface.grid, config), on="hotspot_id", how="left"
     )
@@ -137,7 +151,7 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     )
     areas = {
         lyr.layer: _area_table(
-            lyr.polygons, inc, lyr.layer, ranked, residents.get(lyr.layer), months, callers
+            lyr.polygons, inc, lyr.layer, ranked, residents.get(lyr.layer), months, timing, callers
         )
         for lyr in layers
     }
@@ -187,25 +201,55 @@ def _gistar_cells(gi: GiStarResult, surface: DensitySurface) -> gpd.GeoDataFrame
     )
 
 
+def timing_columns(precision: pd.Series) -> list[str]:
+    """The day-of-week and hour columns a run's outputs carry, from its incidents' precision.
+
+    Empty for month-only data (police.uk): its outputs keep the columns they always had.
+
+    Examples
+    --------
+    >>> timing_columns(pd.Series(["month", "month"]))
+    []
+    >>> timing_columns(pd.Series(["month", "day"], dtype="category"))[:3]
+    ['dow_rows', 'peak_day', 'day_p']
+    >>> len(timing_columns(pd.Series(["minute"])))
+    37
+    """
+    present = set(precision.astype(object).unique())
+    day = DAY_COLUMNS if present & {"day", "minute"} else []
+    return day + (HOUR_OF_DAY_COLUMNS if "minute" in present else [])
+
+
 def _join_seasonal(
-    table: pd.DataFrame, incidents: pd.DataFrame, key: str, months: pd.Series
+    table: pd.DataFrame,
+    incidents: pd.DataFrame,
+    key: str,
+    months: pd.Series,
+    timing: list[str],
 ) -> pd.DataFrame:
-    """Join peak month, seasonality test, trend and m01..m12 onto ``table`` by ``key``."""
+    """Join peak month, seasonality test, trend, m01..m12 and the ``timing`` columns
+    (day-of-week, hour: see :func:`timing_columns`) onto ``table`` by ``key``."""
+    row_counts = [c for c in ("dow_rows", "hour_rows") if c in timing]
     if len(incidents) == 0:
         out = table.copy()
-        for c in SEASONAL_COLUMNS:
+        for c in SEASONAL_COLUMNS + timing:
             out[c] = np.nan
         out["trend"] = "none"
+        for c in row_counts:
+            out[c] = 0
         out["spark_svg"] = ""
         return out
     # Months with no incident anywhere (gaps in the data) are missing, not zero.
     prof = seasonal_profiles(incidents, by=key, months_with_data=months)
     trend = trend_tests(incidents, by=key, months_with_data=months)
-    cols = [key, "peak_month", "seasonal_p", *[f"m{m:02d}" for m in range(1, 13)]]
+    cols = [key, "peak_month", "seasonal_p", *[f"m{m:02d}" for m in range(1, 13)], *timing]
     merged = table.merge(prof[cols], on=key, how="left").merge(
         trend[[key, "trend", "trend_slope_per_year", "trend_p"]], on=key, how="left"
     )
     merged["trend"] = merged["trend"].fillna("none")
+    # An area without incidents has no dated rows; its peak day/hour stay NaN.
+    for c in row_counts:
+        merged[c] = merged[c].fillna(0).astype(np.int64)
     if months.dt.to_period("M").nunique() < 12:
         # A peak month needs a whole year of data: with fewer months, say nothing.
         merged["peak_month"] = np.nan
@@ -224,6 +268,7 @@ def _area_table(
     hotspots: gpd.GeoDataFrame,
     residents: pd.Series | None,
     months: pd.Series,
+    timing: list[str],
     prepared_callers: dict[str, pd.DataFrame],
 ) -> gpd.GeoDataFrame:
     counts = incidents.groupby(layer).size()
@@ -235,7 +280,11 @@ def _area_table(
         rates = area_rates(table.set_index("name")["incidents"], residents)
         table = table.join(rates, on="name")
     table = _join_seasonal(
-        table.rename(columns={"name": layer}), incidents.loc[incidents[layer] != ""], layer, months
+        table.rename(columns={"name": layer}),
+        incidents.loc[incidents[layer] != ""],
+        layer,
+        months,
+        timing,
     ).rename(columns={layer: "name"})
     callers = prepared_callers.get(layer)
     if callers is not None:

@@ -15,6 +15,7 @@ import pandas as pd
 from hotspots.io.atomic import write_bytes_atomic, write_text_atomic
 from hotspots.io.writers import write_csv, write_geojson, write_gpkg, write_json
 from hotspots.maps import map_html, patrol_map
+from hotspots.pipeline.analysis import DAY_COLUMNS, HOUR_OF_DAY_COLUMNS
 from hotspots.report import funnel_plot_png, static_map_png
 from hotspots.schema import PERSONAL_COLUMN_HINTS, InputError
 
@@ -66,6 +67,8 @@ def hotspots_layer(result) -> gpd.GeoDataFrame:
         "trend_slope_per_year",
         "trend_p",
         *[f"m{m:02d}" for m in range(1, 13)],
+        *DAY_COLUMNS,  # only present when the run's data has days / times
+        *HOUR_OF_DAY_COLUMNS,
         "class",
     ]
     cols = [

@@ -141,6 +141,18 @@ class Prepared:
         """How many months with data each calendar month (Jan..Dec) has in the span."""
         return np.bincount(self.month_of_year()[self.has_data], minlength=12)
 
+    def weekday_exposure(self) -> np.ndarray:
+        """How many times each weekday (Mon..Sun) occurs in the months with data in the span.
+
+        A month of D days starting on weekday w has D // 7 of every weekday plus one more
+        of the D % 7 weekdays from w on.
+        """
+        months = self.months[self.has_data]
+        first = months.day_of_week.to_numpy(np.int64)[:, None]
+        days = months.days_in_month.to_numpy(np.int64)[:, None]
+        extra = (np.arange(7)[None, :] - first) % 7 < days % 7
+        return (days // 7 + extra).sum(axis=0)
+
     def counts(self) -> np.ndarray:
         """Group × covered-month counts, ``NaN`` for months without any data."""
         flat = np.bincount(

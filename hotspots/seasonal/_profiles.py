@@ -137,7 +137,14 @@ def seasonal_profiles(
         - ``dow_rows`` and ``d1``…``d7`` (Mon…Sun counts) from rows of precision ``day`` or
           ``minute`` only; ``hour_rows`` and ``h00``…``h23`` from ``minute`` rows only.
           Counts are ``NaN`` for a group without such rows: monthly police.uk data has no
-          days or hours and none are invented.
+          days or hours and none are invented;
+        - ``peak_day`` (1–7 = Mon…Sun, earliest on ties) and ``peak_hour`` (0–23, earliest on
+          ties): the busiest weekday and hour, given from a single such row on, ``NaN``
+          without any — whether the peak means anything is what ``day_p``/``hour_p`` say;
+        - ``day_p``: p-value of ``d1``…``d7`` against a flat week, each weekday's expected
+          count proportional to how many times it occurs in the months with data in the
+          span; ``hour_p``: of ``h00``…``h23`` against a flat day. Same test as
+          ``seasonal_p`` (chi-square, or Monte-Carlo for small counts); ``NaN`` without rows.
 
     Examples
     --------
@@ -152,6 +159,8 @@ def seasonal_profiles(
     [3.0, 1.5, 1.0, 7.0, 1.0, 1.0, 1.0]
     >>> row["peak_season"], float(row["m02"])
     ('summer', nan)
+    >>> row[["peak_day", "peak_hour", "hour_p"]].astype(float).tolist()  # Friday, 22:00
+    [5.0, 22.0, 1.0]
     """
     if "precision" not in incidents.columns:
         raise InputError("incidents has no 'precision' column (month/day/minute)")
@@ -172,7 +181,7 @@ def seasonal_profiles(
     for name, values in shape.items():
         table[name] = values
     table["seasonal_p"] = [profile_p(row, exposure.astype(float), seed=seed) for row in counts]
-    for name, values in _precise_columns(prep).items():
+    for name, values in _precise_columns(prep, seed=seed).items():
         table[name] = values
     return attach_span(table, prep)
 
@@ -204,8 +213,8 @@ def _shape_columns(means: np.ndarray, incidents: np.ndarray) -> dict[str, np.nda
     return out
 
 
-def _precise_columns(prep: Prepared) -> dict[str, np.ndarray]:
-    """Day-of-week counts from day/minute rows and hour counts from minute rows."""
+def _precise_columns(prep: Prepared, *, seed: int) -> dict[str, np.ndarray]:
+    """Day-of-week and hour counts, peaks and flatness p-values (see seasonal_profiles)."""
     precision = prep.rows["precision"].astype(object).to_numpy()
     unknown = sorted({str(p) for p in precision} - set(PRECISIONS))
     if unknown:
@@ -213,18 +222,38 @@ def _precise_columns(prep: Prepared) -> dict[str, np.ndarray]:
             f"incidents['precision'] has value(s) {unknown}; expected one of {list(PRECISIONS)}"
         )
     when = prep.rows["when"]
-    out: dict[str, np.ndarray] = {}
-    for rows_name, names, use, part in (
-        ("dow_rows", DOW_COLUMNS, precision != "month", when.dt.day_of_week),
-        ("hour_rows", HOUR_COLUMNS, precision == "minute", when.dt.hour),
-    ):
-        k = len(names)
-        flat = np.bincount(
-            prep.code[use] * k + part.to_numpy(np.int64)[use], minlength=prep.n_groups * k
-        )
-        counts = flat.reshape(prep.n_groups, k).astype(float)
-        rows = counts.sum(axis=1)
-        counts[rows == 0] = np.nan
-        out[rows_name] = rows.astype(np.int64)
-        out.update({name: counts[:, j] for j, name in enumerate(names)})
-    return out
+    # A month has four or five of each weekday: the flat week is weighted by that exposure.
+    day = _cycle(prep, precision != "month", when.dt.day_of_week, prep.weekday_exposure(), seed)
+    hour = _cycle(prep, precision == "minute", when.dt.hour, np.ones(24), seed)
+    return {
+        "dow_rows": day[0],
+        "peak_day": day[1] + 1,  # Monday = 1
+        "day_p": day[2],
+        **{name: day[3][:, j] for j, name in enumerate(DOW_COLUMNS)},
+        "hour_rows": hour[0],
+        "peak_hour": hour[1],
+        "hour_p": hour[2],
+        **{name: hour[3][:, j] for j, name in enumerate(HOUR_COLUMNS)},
+    }
+
+
+def _cycle(
+    prep: Prepared, use: np.ndarray, part: pd.Series, weights: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows used, peak (0-based, earliest on ties), p-value and counts per group.
+
+    Peak, p and counts are ``NaN`` for groups without rows used.
+    """
+    k = len(weights)
+    flat = np.bincount(
+        prep.code[use] * k + part.to_numpy(np.int64)[use], minlength=prep.n_groups * k
+    )
+    counts = flat.reshape(prep.n_groups, k).astype(float)
+    rows = counts.sum(axis=1)
+    some = rows > 0
+    peak = np.full(prep.n_groups, np.nan)
+    p = np.full(prep.n_groups, np.nan)
+    peak[some] = counts[some].argmax(axis=1)
+    p[some] = [profile_p(row, weights.astype(float), seed=seed) for row in counts[some]]
+    counts[~some] = np.nan
+    return rows.astype(np.int64), peak, p, counts
