@@ -86,3 +86,15 @@ def test_write_gpkg_builds_points_per_chunk(tmp_path, monkeypatch) -> None:
     assert back.geometry.x.tolist() == frame["x"].tolist()
     assert back["category"].tolist() == ["b", "a", "b"]
     assert back["when"].tolist() == ["2025-01-01 00:00", "2025-02-01 10:30", "2025-03-01 00:00"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e7, 1e7), st.floats(-1e7, 1e7)), max_size=20))
+def test_point_wkb_equals_shapely(coords: list[tuple[float, float]]) -> None:
+    import shapely
+
+    from hotspots.io.writers import point_wkb
+
+    xy = np.array(coords, dtype=float).reshape(-1, 2)
+    ours = point_wkb(xy[:, 0], xy[:, 1]).to_pylist()
+    assert ours == list(shapely.to_wkb(shapely.points(xy[:, 0], xy[:, 1])))

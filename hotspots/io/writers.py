@@ -16,9 +16,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import shapely
 
 from hotspots.io.atomic import atomic_path, write_text_atomic
+from hotspots.io.frames import map_distinct
 from hotspots.schema import CRS_METRIC, CRS_WGS84
 
 #: Decimal places of WGS84 coordinates in GeoJSON (≈ 0.1 m).
@@ -114,9 +114,42 @@ def _as_text(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def _point_batch(part: pd.DataFrame) -> pa.RecordBatch:
-    """One batch of a point layer: its columns, plus WKB points from ``x``/``y``."""
-    table = pa.Table.from_pandas(_as_text(part), preserve_index=False)
-    points = shapely.points(part["x"].to_numpy(float), part["y"].to_numpy(float))
-    table = table.append_column("geom", pa.array(shapely.to_wkb(points), pa.binary()))
-    return table.combine_chunks().to_batches()[0] if len(part) else pa.RecordBatch.from_pylist(
-        [], schema=table.schema)
+    """One batch of a point layer: its columns as text where categorical or datetime, plus
+    WKB points from ``x``/``y``. Text is made once per distinct value, in Arrow."""
+    dates = {c: map_distinct(part[c], lambda s: s.dt.strftime("%Y-%m-%d %H:%M"))
+             for c in part.columns if pd.api.types.is_datetime64_any_dtype(part[c])}
+    table = pa.Table.from_pandas(part.assign(**dates), preserve_index=False)
+    schema = pa.schema(
+        pa.field(f.name, pa.large_string()) if pa.types.is_dictionary(f.type) else f
+        for f in table.schema
+    )
+    table = table.cast(schema).append_column(
+        "geom", point_wkb(part["x"].to_numpy(float), part["y"].to_numpy(float))
+    )
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
+#: Well-known binary of a 2-D point: byte order (1 = little-endian), type 1, x, y.
+_WKB_POINT = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def point_wkb(x: np.ndarray, y: np.ndarray) -> pa.Array:
+    """WKB points as an Arrow binary array, written straight from the coordinates.
+
+    Byte for byte what ``shapely.to_wkb(shapely.points(x, y))`` gives, without making a
+    GEOS point per row.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> wkb = point_wkb(np.array([1.5]), np.array([2.0]))
+    >>> wkb[0].as_py() == shapely.to_wkb(shapely.Point(1.5, 2.0))
+    True
+    """
+    rec = np.empty(len(x), dtype=_WKB_POINT)
+    rec["order"], rec["type"], rec["x"], rec["y"] = 1, 1, x, y
+    offsets = np.arange(0, _WKB_POINT.itemsize * (len(x) + 1), _WKB_POINT.itemsize, np.int32)
+    return pa.Array.from_buffers(
+        pa.binary(), len(x), [None, pa.py_buffer(offsets), pa.py_buffer(rec.tobytes())]
+    )
