@@ -74,16 +74,21 @@ def test_day_p_is_chi_square_against_weekday_exposure():
     months = [f"2024-{m:02d}" for m in range(1, 5)] + [f"2025-{m:02d}" for m in range(1, 4)]
     exposure = weekday_exposure_brute_force(months)
     assert exposure.sum() == 31 + 29 + 31 + 30 + 31 + 28 + 31 and len(set(exposure)) > 1
-    observed = np.array([60, 55, 70, 50, 65, 90, 80])
-    # Each weekday's rows on one date with that weekday (Mon 2024-01-01 … Sun 2024-01-07).
-    days = np.repeat(pd.date_range("2024-01-01", periods=7, freq="D"), observed)
-    hours = np.arange(observed.sum()) % 24 * 5 % 24  # 24 hours, unevenly
+    # Each weekday's rows on one date with that weekday (Mon 2024-01-01 … Sun 2024-01-07),
+    # plus a dated row in every other month and on the last day, so that the dated rows
+    # cover all seven months from their first day to their last.
+    first_week = np.repeat(pd.date_range("2024-01-01", periods=7, freq="D"),
+                           [60, 55, 70, 50, 65, 90, 80])
+    spread = pd.to_datetime([f"{m}-15" for m in months[1:]] + ["2025-03-31"])
+    days = pd.DatetimeIndex(np.concatenate([first_week.to_numpy(), spread.to_numpy()]))
+    observed = np.bincount(days.dayofweek, minlength=7)
+    hours = np.arange(len(days)) % 24 * 5 % 24  # 24 hours, unevenly
     inc = pd.DataFrame({"when": days + pd.to_timedelta(hours, unit="h"),
                         "precision": "minute", "beat": "A"})
     row = seasonal_profiles(inc, by="beat", period=("2024-01", "2025-03"),
                             months_with_data=pd.to_datetime(months)).iloc[0]
     assert row[list(DOW_COLUMNS)].tolist() == observed.tolist()
-    assert row["peak_day"] == 6
+    assert row["peak_day"] == int(np.argmax(observed)) + 1
     expected = observed.sum() * exposure / exposure.sum()
     assert row["day_p"] == pytest.approx(stats.chisquare(observed, expected).pvalue, rel=1e-9)
     flat_p = stats.chisquare(observed).pvalue  # ignoring the exposure gives another answer

@@ -227,3 +227,19 @@ def test_last_months_of_an_export_count_back_from_its_latest_row(tmp_path: Path)
     assert sorted(prepared.incidents["when"].dt.month) == [10, 11, 12]
     assert prepared.counts["rejects_by_reason"] == {"out_of_period": 9}
     assert prepared.period[0] == pd.Timestamp("2025-10-01")
+
+
+def test_a_source_whose_times_are_all_midnight_has_dates_not_times(tmp_path: Path) -> None:
+    m = ColumnMapping(id="Ref", datetime="When", category="Type", easting="E", northing="N")
+    (tmp_path / "dates.csv").write_text(
+        "Ref,When,Type,E,N\n1,03/03/2025 00:00:00,Drugs,458500,304500\n"
+        "2,04/03/2025 00:00:00,Drugs,458500,304500\n"
+    )
+    (tmp_path / "times.csv").write_text(
+        "Ref,When,Type,E,N\n1,03/03/2025 00:00:00,Drugs,458500,304500\n"
+        "2,04/03/2025 22:15:00,Drugs,458500,304500\n"
+    )
+    dates = load_incidents(InputSpec((str(tmp_path / "dates.csv"),), "a", m)).incidents
+    times = load_incidents(InputSpec((str(tmp_path / "times.csv"),), "b", m)).incidents
+    assert dates["precision"].astype(str).tolist() == ["day", "day"]
+    assert times["precision"].astype(str).tolist() == ["minute", "minute"]

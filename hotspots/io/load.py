@@ -7,6 +7,7 @@ dropped silently. Coordinates are parsed to numbers here but checked and project
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +26,8 @@ from hotspots.io.frames import (
 from hotspots.io.parquet import FilterValue, is_incident_dataset
 from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
 from hotspots.schema import InputError, Reason
+
+log = logging.getLogger(__name__)
 
 _POLICE_UK_PASS = {
     "LSOA code": "lsoa_code",
@@ -343,6 +346,7 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
         precision = pd.Series(np.where(when.notna(), "month", ""), index=raw.index)
     else:
         when, precision = parse_dates(raw[date_col], dayfirst=m.dayfirst)
+        precision = _midnight_is_a_day(when, precision, f"{spec.source} {date_col!r}")
     out = pd.DataFrame(
         {
             "_row": raw.index.to_numpy(),
@@ -387,6 +391,19 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
         if col not in used and not col.startswith("_") and col != "source":
             out[m.extra.get(col, col)] = raw[col].array
     return out
+
+
+def _midnight_is_a_day(when: pd.Series, precision: pd.Series, where: str) -> pd.Series:
+    """Day precision for a source whose every time of day is 00:00.
+
+    Spreadsheets and databases write a date-only field as ``03/03/2025 00:00:00``; taken
+    as a time it would invent a midnight peak in the hour-of-day profile.
+    """
+    timed = (precision == "minute").to_numpy()
+    if not timed.any() or (when[timed].dt.hour.any() or when[timed].dt.minute.any()):
+        return precision
+    log.info("%s: every time of day is 00:00, so its rows are dates, not times", where)
+    return precision.where(~timed, "day")
 
 
 #: Cell text meaning "no value": blanks written out by databases, pandas and Excel.

@@ -141,18 +141,6 @@ class Prepared:
         """How many months with data each calendar month (Jan..Dec) has in the span."""
         return np.bincount(self.month_of_year()[self.has_data], minlength=12)
 
-    def weekday_exposure(self) -> np.ndarray:
-        """How many times each weekday (Mon..Sun) occurs in the months with data in the span.
-
-        A month of D days starting on weekday w has D // 7 of every weekday plus one more
-        of the D % 7 weekdays from w on.
-        """
-        months = self.months[self.has_data]
-        first = months.day_of_week.to_numpy(np.int64)[:, None]
-        days = months.days_in_month.to_numpy(np.int64)[:, None]
-        extra = (np.arange(7)[None, :] - first) % 7 < days % 7
-        return (days // 7 + extra).sum(axis=0)
-
     def counts(self) -> np.ndarray:
         """Group × covered-month counts, ``NaN`` for months without any data."""
         flat = np.bincount(
@@ -227,3 +215,33 @@ def attach_span(table: pd.DataFrame, prep: Prepared) -> pd.DataFrame:
     )
     table.attrs["months_without_data"] = [m.strftime("%Y-%m") for m in months[~prep.has_data]]
     return table
+
+
+def weekday_exposure(dated: pd.Series) -> np.ndarray:
+    """How many times each weekday (Mon..Sun) is covered by dated rows.
+
+    Coverage is every day of the months that hold a dated row, from the first dated day to
+    the last: months known only to the month (police.uk) say nothing about weekdays, and a
+    part month counts only its part. A stretch of D days starting on weekday w has D // 7
+    of every weekday plus one more of the D % 7 weekdays from w on.
+
+    Examples
+    --------
+    >>> weekday_exposure(pd.Series(pd.to_datetime(["2024-02-01", "2024-02-29"]))).tolist()
+    [4, 4, 4, 5, 4, 4, 4]
+    >>> weekday_exposure(pd.Series(pd.to_datetime(["2024-02-05", "2024-02-11"]))).tolist()
+    [1, 1, 1, 1, 1, 1, 1]
+    """
+    days = dated.to_numpy("datetime64[ns]").astype("datetime64[D]")
+    out = np.zeros(7, dtype=np.int64)
+    if len(days) == 0:
+        return out
+    first, last = days.min(), days.max()
+    for month in np.unique(days.astype("datetime64[M]")):  # a few hundred at most
+        start = max(month.astype("datetime64[D]"), first)
+        end = min((month + 1).astype("datetime64[D]") - 1, last)
+        n = int((end - start).astype(int)) + 1
+        weekday = (int(start.astype(int)) + 3) % 7  # 1970-01-01 was a Thursday
+        out += n // 7 + ((np.arange(7) - weekday) % 7 < n % 7)
+    return out
+

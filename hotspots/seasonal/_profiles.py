@@ -10,7 +10,7 @@ import pandas as pd
 from hotspots.schema import InputError
 
 from ._flatness import profile_p
-from ._months import PRECISIONS, Prepared, attach_span, prepare
+from ._months import PRECISIONS, Prepared, attach_span, prepare, weekday_exposure
 
 MONTH_COLUMNS: tuple[str, ...] = tuple(f"m{m:02d}" for m in range(1, 13))
 DOW_COLUMNS: tuple[str, ...] = tuple(f"d{d}" for d in range(1, 8))
@@ -222,18 +222,21 @@ def _precise_columns(prep: Prepared, *, seed: int) -> dict[str, np.ndarray]:
             f"incidents['precision'] has value(s) {unknown}; expected one of {list(PRECISIONS)}"
         )
     when = prep.rows["when"]
-    # A month has four or five of each weekday: the flat week is weighted by that exposure.
-    day = _cycle(prep, precision != "month", when.dt.day_of_week, prep.weekday_exposure(), seed)
+    # A month has four or five of each weekday: the flat week is weighted by how often each
+    # weekday is covered by the dated rows (not by month-only rows' months).
+    dated = precision != "month"
+    exposure = weekday_exposure(when[dated])
+    day = _cycle(prep, dated, when.dt.day_of_week, exposure, seed)
     hour = _cycle(prep, precision == "minute", when.dt.hour, np.ones(24), seed)
-    return {
+    return {  # counts first, as before peaks were added; then the peaks and their tests
         "dow_rows": day[0],
-        "peak_day": day[1] + 1,  # Monday = 1
-        "day_p": day[2],
         **{name: day[3][:, j] for j, name in enumerate(DOW_COLUMNS)},
         "hour_rows": hour[0],
+        **{name: hour[3][:, j] for j, name in enumerate(HOUR_COLUMNS)},
+        "peak_day": day[1] + 1,  # Monday = 1
+        "day_p": day[2],
         "peak_hour": hour[1],
         "hour_p": hour[2],
-        **{name: hour[3][:, j] for j, name in enumerate(HOUR_COLUMNS)},
     }
 
 
