@@ -238,8 +238,9 @@ def funnel_plot_png(
     Parameters
     ----------
     areas
-        ``name``, ``incidents`` and ``residents`` per area; areas without residents are
-        left out (and counted in a note).
+        ``name``, ``incidents`` and ``residents`` per area; areas without residents, and
+        areas whose count is missing (blanked as a small count), are left out and counted in
+        a note.
     overall_rate_per_1000
         The force-wide rate the limits are drawn around.
 
@@ -261,7 +262,8 @@ def funnel_plot_png(
         )
     pop = pd.to_numeric(areas["residents"], errors="coerce").to_numpy(float)
     n = pd.to_numeric(areas["incidents"], errors="coerce").to_numpy(float)
-    ok = np.isfinite(pop) & (pop > 0) & np.isfinite(n)
+    has_pop = np.isfinite(pop) & (pop > 0)
+    ok = has_pop & np.isfinite(n)
     pop, n, names = pop[ok], n[ok], areas["name"].astype(str).to_numpy()[ok]
     rate = n / pop * 1000.0
     per_resident = overall_rate_per_1000 / 1000.0
@@ -302,7 +304,15 @@ def funnel_plot_png(
     ax.set_title(textwrap.fill(title, 90), fontsize=10)
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
-    skipped = int((~ok).sum())
+    # A missing count is one blanked by disclosure control: its point would give it back.
+    skipped = [
+        f"{m} area(s) {why} not shown"
+        for m, why in (
+            (int((~has_pop).sum()), "without residents"),
+            (int((has_pop & ~ok).sum()), "with a small count"),
+        )
+        if m
+    ]
     if skipped:
-        fig.text(0.01, 0.01, f"{skipped} area(s) without residents not shown", fontsize=7)
+        fig.text(0.01, 0.01, "; ".join(skipped), fontsize=7)
     return _png(fig)

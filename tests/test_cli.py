@@ -8,6 +8,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hotspots.boundaries import load_areas
 from hotspots.cli import main
@@ -259,3 +261,155 @@ def test_validate_lists_rejects_when_no_row_is_usable(tmp_path: Path, capsys) ->
     assert "rows read 1: 0 usable, 1 rejected" in out
     assert "unparseable or implausible date '2025-13'" in out
     assert main(["run", "--incidents", str(f), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_min_count_one_changes_no_output(run_dir: Path, police_slice: Path, beats_file: Path,
+                                         tmp_path: Path) -> None:
+    code = main(["-q", "run", "--incidents", str(police_slice), "--areas", str(beats_file),
+                 "--area-field", "beat=BEAT", "--area-field", "npa=NPA", "--min-count", "1",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    for name in [*COMPARED, *(p.name for p in run_dir.glob("funnel_*.png")), "map.png"]:
+        assert (tmp_path / name).read_bytes() == (run_dir / name).read_bytes(), name
+
+
+def test_disclosure_control_by_hand() -> None:
+    from hotspots.pipeline.outputs import disclosure_control
+
+    svg = "<svg><title>Feb: 3</title></svg>"
+    areas = pd.DataFrame({
+        "name": ["quiet", "small", "big"],
+        "incidents": [0, 3, 40],
+        "rate_per_1000": [0.0, 1.5, 20.0],
+        "m02": [0.0, 3.0, 5.0],
+        "trend_p": [1.0, 0.5, 0.01],
+        "spark_svg": ["", svg, svg],
+        "dow_rows": [0, 3, 40],
+        "peak_day": [None, 2.0, 6.0],
+        "d1": [0, 0, 1], "d2": [0, 3, 1], "d3": [0, 0, 8], "d6": [0, 0, 30],
+        "hour_rows": [0, 2, 4],
+        "peak_hour": [None, 22.0, 9.0],
+        "h09": [0, 0, 4],
+        "repeat_callers": [0, 1, 7],
+    })
+    got = disclosure_control(areas, 5)
+    assert got["incidents"].isna().tolist() == [False, True, False]
+    for col in ("rate_per_1000", "m02", "trend_p"):
+        assert got[col].isna().tolist() == [False, True, False], col
+    assert got["spark_svg"].tolist() == ["", "", svg]
+    assert got["peak_day"].notna().tolist() == [False, False, True]
+    # "big": d1 = d2 = 1 are small; as two 1s they would be 40 - 8 - 30 = 2 shared out, so
+    # the smallest other day (d3 = 8) is blanked with them.
+    days = got[["d1", "d2", "d3", "d6"]]
+    assert days.isna().to_numpy().tolist() == [[False] * 4, [False, True, False, False],
+                                               [True, True, True, False]]
+    assert got["hour_rows"].isna().tolist() == [False, True, True]
+    assert got["peak_hour"].isna().tolist() == [True, True, True]
+    assert got["h09"].isna().tolist() == [False, False, True]
+    assert got["repeat_callers"].isna().tolist() == [False, True, False]
+    places = pd.DataFrame({"location": ["a", "b"], "incidents_total": [3, 12],
+                           "max_in_window": [3, 4]})
+    shown = disclosure_control(places, 5)
+    assert shown["location"].tolist() == ["b"] and shown["max_in_window"].isna().all()
+    for k in (0, 1):
+        assert disclosure_control(areas, k) is areas
+
+
+@pytest.fixture(scope="module")
+def dated_run(tmp_path_factory):
+    """A partner export with dates and times, run at min_count 10, and its result."""
+    from tests.test_day_hour_outputs import run_partner_export
+
+    return run_partner_export(tmp_path_factory.mktemp("min_count"), seed=5, min_count=10)
+
+
+def published_tables(out: Path) -> dict[str, pd.DataFrame]:
+    import pyogrio
+
+    tables = {name: pd.read_csv(out / name) for name in
+              ("areas.csv", "hotspots.csv", "patrol_list.csv", "repeat_locations.csv")}
+    tables["hotspots.geojson"] = gpd.read_file(out / "hotspots.geojson")
+    for layer, _ in pyogrio.list_layers(out / "hotspots.gpkg"):
+        tables[f"gpkg:{layer}"] = gpd.read_file(out / "hotspots.gpkg", layer=layer)
+    return tables
+
+
+def test_min_count_blanks_every_small_count_and_what_gives_it_back(dated_run) -> None:
+    from hotspots.pipeline.outputs import SMALL_COUNT_COLUMNS
+    from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, MONTH_COLUMNS
+
+    result, out = dated_run
+    tables = published_tables(out)
+    assert "gpkg:incidents" not in tables and "gpkg:areas_beat" in tables
+    for name, table in tables.items():
+        counts = table[[c for c in SMALL_COUNT_COLUMNS + ("incidents_total",) if c in table]]
+        values = counts.apply(pd.to_numeric, errors="coerce")
+        assert not ((values >= 1) & (values < 10)).any().any(), name
+    areas = tables["areas.csv"]
+    hidden = areas["incidents"].isna()
+    assert hidden.sum() >= 3 and areas.loc[hidden, "dow_rows"].isna().all()
+    with_it = [*MONTH_COLUMNS, "peak_month", "seasonal_p", "trend_slope_per_year", "trend_p"]
+    assert areas.loc[hidden, with_it].isna().all().all()
+    peaks = {"dow_rows": ["peak_day", "day_p"], "hour_rows": ["peak_hour", "hour_p"]}
+    for total, cols in peaks.items():
+        assert areas.loc[areas[total].isna(), cols].isna().all().all()
+        assert areas.loc[areas[total] >= 10, cols[0]].notna().all()
+    # No blanked day or hour is the total minus the ones shown, nor one of several 1s.
+    raw = pd.concat([pd.DataFrame(t.drop(columns="geometry")) for t in
+                     result.analysis.areas.values()]).set_index(["layer", "name"])
+    shown = areas.set_index(["layer", "name"]).loc[raw.index]
+    for total, cols in (("dow_rows", list(DOW_COLUMNS)), ("hour_rows", list(HOUR_COLUMNS))):
+        rows = shown[total].notna() & shown[cols].isna().any(axis=1)
+        assert rows.any()
+        for key in rows[rows].index:
+            blank = shown.loc[key, cols].isna()
+            assert blank.sum() >= 2 and not (raw.loc[key, cols][blank] == 1).all(), key
+
+
+def test_min_count_map_shows_nothing_of_a_blanked_area(dated_run) -> None:
+    import html
+    import re
+
+    from tests.test_day_hour_outputs import popups
+
+    result, out = dated_run
+    page = (out / "map.html").read_text()
+    texts = popups(page)
+    areas = pd.read_csv(out / "areas.csv")
+    blanked = areas[areas["incidents"].isna()]
+    assert len(blanked)
+    for _, row in blanked.iterrows():
+        title = f"<h4>{row['layer'].title() if row['layer'] != 'npa' else 'NPA'} {row['name']}</h4>"
+        pop = next(t for t in texts if title in t)
+        assert "<td>small count, not shown</td>" in pop
+        assert "Peak day" not in pop and "<svg" not in pop
+    dated = areas[areas["dow_rows"] >= 10]
+    assert len(dated) and html.unescape(page).count(" dated incidents)") >= len(dated)
+    assert "Small counts</th><td>1 to 9 not shown (min_count 10)" in page
+    # Sparklines only for areas and hotspots with 10 incidents or more.
+    shown = (areas["incidents"] >= 10).sum() + len(pd.read_csv(out / "hotspots.csv"))
+    assert 0 < len(re.findall(r'class=\\?"hs-spark\\?"', page)) <= shown
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), min_size=7, max_size=7), min_size=1, max_size=6),
+       st.integers(2, 8))
+def test_no_blanked_day_can_be_worked_out(days: list[list[int]], k: int) -> None:
+    import numpy as np
+
+    from hotspots.pipeline.outputs import disclosure_control
+
+    raw = pd.DataFrame(days, columns=[f"d{i}" for i in range(1, 8)])
+    raw.insert(0, "dow_rows", raw.sum(axis=1))
+    got = disclosure_control(raw, k)
+    values = got.to_numpy(float)
+    assert not ((values >= 1) & (values < k)).any()  # nothing small is shown
+    assert (got.isna() | (got == raw)).all().all()  # what is shown is the true count
+    for (_, row), (_, true) in zip(got.iterrows(), raw.iterrows(), strict=True):
+        blank = row.drop("dow_rows").isna().to_numpy()
+        parts = true.drop("dow_rows").to_numpy()
+        if np.isnan(row["dow_rows"]) or not blank.any() or blank.all():
+            continue
+        # Shown total minus the days shown is what the blanks share: at least two of them,
+        # not all 1 (then each could be told).
+        assert blank.sum() >= 2 and not (parts[blank] == 1).all()

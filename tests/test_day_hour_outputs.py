@@ -174,15 +174,19 @@ def partner_export(rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
-@pytest.fixture(scope="module")
-def partner_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("day_hour")
-    partner_export(np.random.default_rng(3)).to_csv(folder / "cases.csv", index=False)
+def run_partner_export(folder: Path, *, seed: int, min_count: int = 1):
+    """Write :func:`partner_export` to ``folder`` and run it; (result, output folder)."""
+    partner_export(np.random.default_rng(seed)).to_csv(folder / "cases.csv", index=False)
     mapping = ColumnMapping(id="Ref", datetime="Reported", category="Type",
                             easting="Easting", northing="Northing")
     config = RunConfig(inputs=[InputSpec((str(folder / "cases.csv"),), "council", mapping)],
-                       out=str(folder / "out"), rates=False)
+                       out=str(folder / "out"), rates=False, min_count=min_count)
     return run(config, write=True), folder / "out"
+
+
+@pytest.fixture(scope="module")
+def partner_run(tmp_path_factory):
+    return run_partner_export(tmp_path_factory.mktemp("day_hour"), seed=3)
 
 
 def reference(incidents: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -245,10 +249,15 @@ def test_partner_run_publishes_day_and_hour(partner_run):
     assert len(sat) >= 1 and (sat["day_p"] < 0.001).all() and (sat["hour_p"] < 0.001).all()
 
     texts = popups((out / "map.html").read_text())
-    line = "Peak day: Saturday (p < 0.001) · peak hour: 22:00 (p < 0.001)"
     hot = [t for t in texts if t.startswith('<div class="hs-pop"><h4>Hotspot')]
-    assert sum(line in t for t in hot) == len(sat)
-    assert any(line in t for t in texts if "<h4>Beat" in t)
+    for dated, timed in zip(sat["dow_rows"], sat["hour_rows"], strict=True):
+        line = (f"Peak day: Saturday (p < 0.001, {dated} dated incidents) · "
+                f"peak hour: 22:00 (p < 0.001, {timed} timed)")
+        assert sum(line in t for t in hot) == 1
+    castle = beats.loc["Castle"]  # the beat of the Saturday-night cluster
+    line = (f"Peak day: Saturday (p < 0.001, {castle['dow_rows']} dated incidents) · "
+            f"peak hour: 22:00 (p < 0.001, {castle['hour_rows']} timed)")
+    assert sum(line in t for t in texts if "<h4>Beat Castle</h4>" in t) == 1
     assert not any("Peak day" in t for t in texts if "<h4>Beat" in t and "<th>Incidents</th>"
                    "<td>0</td>" in t)
 

@@ -64,12 +64,15 @@ def patrol_map(
         ``label``, ``area_m2``, ``density_km2``, ``top_categories``, area columns named
         like the keys of ``areas`` (e.g. ``beat``, ``npa``) and seasonal columns
         ``peak_month``, ``trend``, ``trend_slope_per_year``, ``class``, ``spark_svg``,
-        ``peak_day``, ``day_p``, ``peak_hour``, ``hour_p`` (a popup line only where given).
+        ``peak_day``, ``day_p``, ``dow_rows``, ``peak_hour``, ``hour_p``, ``hour_rows`` (a
+        popup line only where given). A missing ``incidents`` is a count blanked by
+        disclosure control: shown as "small count, not shown".
     areas
-        Area layers by name, each with ``name`` and ``incidents`` (optional
-        ``rate_per_1000``, ``change``, ``peak_month``, ``trend``, ``spark_svg``,
-        ``top_hotspots``, ``significance``, ``peak_day``, ``day_p``, ``peak_hour``,
-        ``hour_p``): one choropleth each, the first shown at start.
+        Area layers by name, each with ``name`` and ``incidents`` (missing: blanked, as for
+        hotspots; optional ``rate_per_1000``, ``change``, ``peak_month``, ``trend``,
+        ``spark_svg``, ``top_hotspots``, ``significance``, ``peak_day``, ``day_p``,
+        ``dow_rows``, ``peak_hour``, ``hour_p``, ``hour_rows``): one choropleth each, the
+        first shown at start.
     density, density_grid
         The density surface (incidents per km², row 0 northmost, NaN outside) and its grid,
         shown as an image warped to Web Mercator with a colour-scale legend.

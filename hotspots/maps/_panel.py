@@ -69,7 +69,7 @@ def _list_table(hot: pd.DataFrame, area_cols: Sequence[str]) -> str:
             f'<td class="n">{int(r["rank"])}</td>',
             f"<td>{label}</td>",
             *[f"<td>{esc(r.get(c))}</td>" for c in area_cols],
-            f'<td class="n">{count(r["incidents"])}</td>',
+            f'<td class="n">{count(r["incidents"]) or "–"}</td>',  # "–": small count
         ]
         if has_peak:
             cells.append(f"<td>{month_name(r.get('peak_month'), short=True)}</td>")

@@ -13,7 +13,7 @@ import pandas as pd
 from hotspots.maps._elements import IncidentCluster, ScriptLayer, js_json
 from hotspots.maps._geo import check_frame, check_table, lonlat
 from hotspots.maps._panel import legend_dots
-from hotspots.maps._text import count, esc
+from hotspots.maps._text import count, esc, shown_count
 from hotspots.schema import CRS_METRIC, InputError
 
 #: Repeat locations are shown at the start only up to this many (else switched off).
@@ -83,7 +83,7 @@ def repeat_layer(repeat: pd.DataFrame, max_markers: int) -> tuple[ScriptLayer, l
                 float(lon[i]),
                 name_ix[names[i]],
                 count(totals[i]),
-                count(peaks[i]),
+                shown_count(peaks[i]),
                 radius,
                 window_ix[windows[i]],
             ]

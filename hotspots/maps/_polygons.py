@@ -24,7 +24,7 @@ from hotspots.maps._panel import (
 )
 from hotspots.maps._popups import area_popup, area_tooltip, hotspot_popup, hotspot_tooltip
 from hotspots.maps._raster import density_image
-from hotspots.maps._text import area_title, count, esc, missing, number
+from hotspots.maps._text import area_title, count, esc, incidents_text, missing, number
 from hotspots.schema import InputError
 
 #: Boundary simplification for display, metres (well below a street's width).
@@ -119,7 +119,7 @@ def area_layer(key: str, frame: gpd.GeoDataFrame, *, show: bool) -> ScriptLayer:
             "fillColor": colours[c] if np.isfinite(v) else "#d9d9d9",
             "fillOpacity": 0.55,
         }
-        value_text = f"{count(row['incidents'])} incidents" + (
+        value_text = incidents_text(row["incidents"]) + (
             f" · {number(v)} per 1,000 residents" if use_rate and np.isfinite(v) else ""
         )
         features.append(
@@ -136,7 +136,8 @@ def area_layer(key: str, frame: gpd.GeoDataFrame, *, show: bool) -> ScriptLayer:
     unit = "incidents per 1,000 residents" if use_rate else "incidents"
     items = list(zip(colours, _class_labels(breaks, integer=not use_rate), strict=False))
     if not np.isfinite(values).all():
-        items.append(("#d9d9d9", "no data"))
+        hidden = frame["incidents"].isna().any()  # small counts blanked (min_count)
+        items.append(("#d9d9d9", "no data or small count" if hidden else "no data"))
     extra = (
         (
             '<div><span class="hs-sw" style="border:3px solid #3f007d"></span>'

@@ -7,13 +7,15 @@ from collections.abc import Mapping
 from hotspots.maps._text import (
     area_text,
     area_title,
-    count,
     esc,
     hour_text,
+    incidents_text,
     missing,
     month_name,
     number,
     p_text,
+    rows_text,
+    shown_count,
     signed,
     significance,
     spark,
@@ -24,23 +26,39 @@ from hotspots.maps._text import (
 
 
 def day_hour_line(row: Mapping) -> str:
-    """``Peak day: Saturday (p 0.003) · peak hour: 22:00 (p 0.01)``, each part only when the
-    row has it (data with days or times; never police.uk's months); "" when neither.
+    """``Peak day: Saturday (p 0.003, 412 dated incidents) · peak hour: 22:00 (p 0.01, 380
+    timed)``, each part only when the row has it (data with days or times; never police.uk's
+    months), with the rows it rests on (``dow_rows``, ``hour_rows``) when given; "" when
+    neither part is there.
 
     Examples
     --------
-    >>> day_hour_line({"peak_day": 6.0, "day_p": 0.003, "peak_hour": 22, "hour_p": 0.0123})
-    '<div>Peak day: Saturday (p 0.003) · peak hour: 22:00 (p 0.012)</div>'
+    >>> line = day_hour_line({"peak_day": 6.0, "day_p": 0.003, "dow_rows": 412,
+    ...                       "peak_hour": 22, "hour_p": 0.0123, "hour_rows": 380})
+    >>> print(*line.split(" · "), sep="\\n")
+    <div>Peak day: Saturday (p 0.003, 412 dated incidents)
+    peak hour: 22:00 (p 0.012, 380 timed)</div>
     >>> day_hour_line({"peak_day": 1, "day_p": float("nan")}), day_hour_line({"peak_month": 7})
     ('<div>Peak day: Monday</div>', '')
     """
     parts = []
-    for label, peak, p in (
-        ("peak day", weekday_name(row.get("peak_day")), p_text(row.get("day_p"))),
-        ("peak hour", hour_text(row.get("peak_hour")), p_text(row.get("hour_p"))),
+    for label, peak, p, rows in (
+        (
+            "peak day",
+            weekday_name(row.get("peak_day")),
+            p_text(row.get("day_p")),
+            rows_text(row.get("dow_rows"), "dated incidents"),
+        ),
+        (
+            "peak hour",
+            hour_text(row.get("peak_hour")),
+            p_text(row.get("hour_p")),
+            rows_text(row.get("hour_rows"), "timed"),
+        ),
     ):
         if peak:
-            parts.append(f"{label}: {esc(peak)}" + (f" ({esc(p)})" if p else ""))
+            notes = ", ".join(t for t in (p, rows) if t)
+            parts.append(f"{label}: {esc(peak)}" + (f" ({esc(notes)})" if notes else ""))
     if not parts:
         return ""
     text = " · ".join(parts)
@@ -55,7 +73,7 @@ def hotspot_title(row: Mapping) -> str:
 
 def hotspot_tooltip(row: Mapping) -> str:
     peak = month_name(row.get("peak_month"))
-    return f"<b>{hotspot_title(row)}</b><br>{count(row['incidents'])} incidents" + (
+    return f"<b>{hotspot_title(row)}</b><br>{incidents_text(row['incidents'])}" + (
         f" · peak {peak}" if peak else ""
     )
 
@@ -64,7 +82,7 @@ def hotspot_popup(row: Mapping, area_cols: list[str]) -> str:
     density = row.get("density_km2")
     rows = [
         ("Rank", f"{int(row['rank'])}"),
-        ("Incidents", count(row["incidents"])),
+        ("Incidents", shown_count(row["incidents"])),
         ("Area", area_text(row.get("area_m2"))),
         ("Density", "" if missing(density) else f"{number(float(density))} incidents per km²"),
         *[(area_title(c), esc(row.get(c))) for c in area_cols],
@@ -91,7 +109,7 @@ def area_popup(row: Mapping, key: str) -> str:
     if change and not missing(pct):
         change += f" ({float(pct):+.0f}%)"
     rows = [
-        ("Incidents", count(row["incidents"])),
+        ("Incidents", shown_count(row["incidents"])),
         ("Rate per 1,000 residents", "" if missing(rate) else number(float(rate))),
         ("Compared with the force", significance(row.get("significance"))),
         ("Change", change),

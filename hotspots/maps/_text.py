@@ -109,6 +109,48 @@ def count(value: object) -> str:
     return "" if missing(value) else f"{int(round(float(value))):,}"
 
 
+#: Shown for a count that is missing: the pipeline blanks small counts (``min_count``).
+HIDDEN_COUNT = "small count, not shown"
+
+
+def shown_count(value: object) -> str:
+    """A count, or :data:`HIDDEN_COUNT` when it is missing (blanked as too small to publish).
+
+    Examples
+    --------
+    >>> shown_count(1234.0), shown_count(float("nan"))
+    ('1,234', 'small count, not shown')
+    """
+    return HIDDEN_COUNT if missing(value) else count(value)
+
+
+def incidents_text(value: object) -> str:
+    """``1,234 incidents``, or words saying the count is not shown.
+
+    Examples
+    --------
+    >>> incidents_text(1234), incidents_text(None)
+    ('1,234 incidents', 'incidents: small count, not shown')
+    """
+    return f"incidents: {HIDDEN_COUNT}" if missing(value) else f"{count(value)} incidents"
+
+
+def rows_text(value: object, unit: str) -> str:
+    """How many rows a figure rests on, ``412 dated incidents`` ("" unless a count ≥ 0).
+
+    Examples
+    --------
+    >>> rows_text(412, "dated incidents"), rows_text(1.0, "dated incidents")
+    ('412 dated incidents', '1 dated incident')
+    >>> rows_text(float("nan"), "timed"), rows_text("<b>", "timed")
+    ('', '')
+    """
+    n = _whole(value, 0, 10**12)
+    if n is None:
+        return ""
+    return f"{n:,} {unit[:-1] if n == 1 and unit.endswith('incidents') else unit}"
+
+
 def month_name(value: object, *, short: bool = False) -> str:
     """Month name of 1–12 ("" for missing or 0, which means no incidents).
 
