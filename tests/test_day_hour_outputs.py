@@ -81,7 +81,7 @@ def test_day_p_is_chi_square_against_weekday_exposure():
                            [60, 55, 70, 50, 65, 90, 80])
     spread = pd.to_datetime([f"{m}-15" for m in months[1:]] + ["2025-03-31"])
     days = pd.DatetimeIndex(np.concatenate([first_week.to_numpy(), spread.to_numpy()]))
-    observed = np.bincount(days.dayofweek, minlength=7)
+    observed = np.bincount(days.day_of_week, minlength=7)
     hours = np.arange(len(days)) % 24 * 5 % 24  # 24 hours, unevenly
     inc = pd.DataFrame({"when": days + pd.to_timedelta(hours, unit="h"),
                         "precision": "minute", "beat": "A"})
