@@ -65,7 +65,7 @@ import pandas as pd
 import shapely
 
 from hotspots.grid import Grid, bin_counts, make_grid
-from hotspots.schema import CRS_METRIC, CRSError, InputError, require_metric_crs
+from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number, require_metric_crs
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ def dbscan_hotspots(
         eps_m, rule = _auto_eps(pts, weight, ms)
         log.info("DBSCAN eps set to %g metres automatically (rule: %s)", eps_m, rule)
     else:
-        eps_m, rule = _positive(eps_m, "eps_m"), "explicit"
+        eps_m, rule = positive_number(eps_m, "eps_m", unit="metres"), "explicit"
     params |= {"eps_m": eps_m, "eps_m_rule": rule}
     ulab = np.zeros(0, dtype=np.int64)
     if len(pts):
@@ -529,7 +529,7 @@ def _half_nn(pts: np.ndarray) -> tuple[float, str]:
 def _buffer(buffer_m: float | None, grid: Grid | None, auto: float, rule: str
             ) -> tuple[float, str]:
     if buffer_m is not None:
-        return _positive(buffer_m, "buffer_m"), "explicit"
+        return positive_number(buffer_m, "buffer_m", unit="metres"), "explicit"
     if grid is not None:
         auto, rule = grid.cell_size_m / 2, "half a grid cell"
     log.info("Hotspot polygons buffered by %g metres automatically (rule: %s)", auto, rule)
@@ -564,13 +564,6 @@ def _hdbscan_engine(engine: str) -> str:
         log.info("fast_hdbscan not installed: using scikit-learn HDBSCAN on every incident")
         return "sklearn"
     return "fast_hdbscan"
-
-
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
-            or not math.isfinite(value):
-        raise InputError(f"{name} must be a positive number of metres, got {value!r}")
-    return float(value)
 
 
 def _positive_int(value: object, name: str) -> int | None:

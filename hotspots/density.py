@@ -58,7 +58,7 @@ from pyproj import CRS
 from scipy.special import erf
 
 from hotspots.grid import Grid, make_grid, mask_from_geometry
-from hotspots.schema import CRS_METRIC, CRSError, InputError, require_metric_crs
+from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number, require_metric_crs
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ _M2_PER_KM2 = 1e6
 
 
 class _OnGrid:
-    """Georeferencing read from the surface's ``grid`` (shared by the surface classes)."""
+    """Georeferencing read from the surface's ``grid``, and the GeoTIFF writer (shared by
+    the surface classes, which give ``values``, ``units``, ``description`` and ``params``)."""
 
     grid: Grid
 
@@ -100,6 +101,20 @@ class _OnGrid:
     @property
     def cell_size_m(self) -> float:
         return self.grid.cell_size_m
+
+    def to_geotiff(self, path: str | os.PathLike[str]) -> None:
+        """Write the surface as a float32 GeoTIFF with the parameters in its tags."""
+        from hotspots.io.raster import write_geotiff
+
+        write_geotiff(
+            path,
+            self.values,  # type: ignore[attr-defined]
+            transform=self.transform,
+            crs=self.crs,
+            description=self.description,  # type: ignore[attr-defined]
+            tags=self.params(),  # type: ignore[attr-defined]
+            units=self.units,  # type: ignore[attr-defined]
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,7 +176,7 @@ class DensitySurface(_OnGrid):
             "cell_size_m": float(self.cell_size_m),
             "cell_size_rule": self.cell_size_rule,
             "cell_size_auto": self.cell_size_rule != "explicit",
-            "units": "incidents per km2",
+            "units": self.units,
             "value_at": "cell centre",
             "n_points": int(self.n_points),
             "total_weight": float(self.total_weight),
@@ -171,19 +186,13 @@ class DensitySurface(_OnGrid):
             "warnings": list(self.warnings),
         }
 
-    def to_geotiff(self, path: str | os.PathLike[str]) -> None:
-        """Write the surface as a float32 GeoTIFF with the parameters in its tags."""
-        from hotspots.io.raster import write_geotiff
+    @property
+    def units(self) -> str:
+        return "incidents per km2"
 
-        write_geotiff(
-            path,
-            self.values,
-            transform=self.transform,
-            crs=self.crs,
-            description=f"{self.kernel} kernel density, incidents per km2",
-            tags=self.params(),
-            units="incidents per km2",
-        )
+    @property
+    def description(self) -> str:
+        return f"{self.kernel} kernel density, incidents per km2"
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,19 +233,9 @@ class RelativeSurface(_OnGrid):
             "warnings": list(self.warnings),
         }
 
-    def to_geotiff(self, path: str | os.PathLike[str]) -> None:
-        """Write the surface as a float32 GeoTIFF with the parameters in its tags."""
-        from hotspots.io.raster import write_geotiff
-
-        write_geotiff(
-            path,
-            self.values,
-            transform=self.transform,
-            crs=self.crs,
-            description=f"relative density ({self.how}), {self.units}",
-            tags=self.params(),
-            units=self.units,
-        )
+    @property
+    def description(self) -> str:
+        return f"relative density ({self.how}), {self.units}"
 
 
 def kde_surface(
@@ -319,7 +318,7 @@ def kde_surface(
             )
         notes += rule_notes
     else:
-        bandwidth_m = _positive(bandwidth_m, "bandwidth_m")
+        bandwidth_m = positive_number(bandwidth_m, "bandwidth_m", unit="metres")
         rule = "explicit"
     grid = _resolve_grid(extent, xy, crs, cell_size_m, support_radius_m(kernel, bandwidth_m))
     floor = grid.cell_size_m * (2.0 if kernel == "quartic" else 1.0)
@@ -411,7 +410,7 @@ def relative_surface(
         floor = (
             RATIO_FLOOR_SHARE * top
             if min_denominator is None
-            else _positive(min_denominator, "min_denominator")
+            else positive_number(min_denominator, "min_denominator")
         )
         if top <= 0.0:
             notes.append("the denominator surface is zero everywhere: every ratio is NaN")
@@ -695,7 +694,8 @@ def bandwidth_lcv(
     scale = 1.0 if kernel == "gaussian" else QUARTIC_PER_GAUSSIAN
     sigmas = None
     if candidates_m is not None:
-        sigmas = np.array([_positive(c, "candidates_m") for c in np.ravel(candidates_m)])
+        given = np.ravel(candidates_m)
+        sigmas = np.array([positive_number(c, "candidates_m", unit="metres") for c in given])
         sigmas = np.unique(sigmas) / scale
     sigma, notes = _lcv_sigma(xy, w, sigmas)
     for note in notes:
@@ -940,7 +940,7 @@ def _resolve_grid(
     extent: Any, xy: np.ndarray, crs: str | None, cell_size_m: float | None, reach: float
 ) -> Grid:
     if cell_size_m is not None:
-        cell_size_m = _positive(cell_size_m, "cell_size_m")
+        cell_size_m = positive_number(cell_size_m, "cell_size_m", unit="metres")
     if extent is None:
         lo, hi = xy.min(axis=0) - reach, xy.max(axis=0) + reach
         return make_grid(
@@ -1030,13 +1030,3 @@ def _check_choice(value: Any, choices: tuple[str, ...], name: str) -> str:
     if value not in choices:
         raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
-
-
-def _positive(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a positive number of metres, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{name} must be a positive number of metres, got {value!r}")
-    return v

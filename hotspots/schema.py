@@ -30,6 +30,7 @@ Any further input columns pass through unchanged, after these.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 CRS_METRIC = "EPSG:27700"
@@ -151,3 +152,30 @@ def require_metric_crs(crs: object, what: str) -> None:
             f"{what} is in {code} (geographic, degrees) but this needs metres; "
             "reproject first, e.g. gdf.to_crs(27700)"
         )
+
+
+def positive_number(value: object, name: str, *, unit: str = "") -> float:
+    """``value`` as a float if it is a finite number above zero, else :class:`InputError`.
+
+    ``unit`` names what it counts in the message ("metres").
+
+    Examples
+    --------
+    >>> positive_number("250", "bandwidth_m", unit="metres")
+    250.0
+    >>> positive_number(0, "bandwidth_m", unit="metres")
+    Traceback (most recent call last):
+    ...
+    hotspots.schema.InputError: bandwidth_m must be a positive number of metres, got 0
+    """
+    what = f"a positive number of {unit}" if unit else "a positive number"
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be {what}, got {value!r}")
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be {what}, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise InputError(f"{name} must be {what}, got {value!r}")
+    return v
+

@@ -57,7 +57,7 @@ import pandas as pd
 
 from hotspots.density import kde_surface
 from hotspots.grid import Grid, bin_counts
-from hotspots.schema import InputError, require_metric_crs
+from hotspots.schema import InputError, positive_number, require_metric_crs
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def cell_scores(
     if half_life is not None:
         if month is None:
             raise InputError("half_life_months needs incidents with a 'when' column")
-        half_life = _positive(half_life, "half_life_months")
+        half_life = positive_number(half_life, "half_life_months", unit="months")
         w = w * 0.5 ** ((month.max(initial=0) - month) / half_life)
     scores = METHODS[spec.name].function(xy, w, month, grid, **kwargs).astype(float, copy=True)
     scores[~grid.in_area] = np.nan
@@ -358,13 +358,6 @@ def _months(incidents: Any) -> np.ndarray | None:
     if when.isna().any():
         raise InputError(f"incidents: 'when' is missing for {int(when.isna().sum())} rows")
     return (when.dt.year * 12 + when.dt.month).to_numpy(dtype=np.int64)
-
-
-def _positive(value: Any, name: str) -> float:
-    v = _non_negative(value, name)
-    if v == 0:
-        raise InputError(f"{name} must be positive, got {value!r}")
-    return v
 
 
 def _non_negative(value: Any, name: str) -> float:
