@@ -64,8 +64,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.grid import Grid, bin_counts, make_grid
-from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number, require_metric_crs
+from hotspots.grid import Grid, bin_counts, make_grid, points_xy
+from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,9 @@ def incident_xy(incidents: pd.DataFrame, what: str = "incidents"
                 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Easting and northing of each incident in metres, and their CRS.
 
-    A GeoDataFrame gives its point geometries (its CRS must be metric, else
-    :class:`~hotspots.schema.CRSError`); a plain DataFrame gives its ``x``/``y`` columns,
-    taken to be EPSG:27700.
+    As :func:`hotspots.grid.points_xy`: a GeoDataFrame gives its point geometries (its CRS
+    must be metric, else :class:`~hotspots.schema.CRSError`); a plain DataFrame gives its
+    ``x``/``y`` columns, taken to be EPSG:27700.
 
     Examples
     --------
@@ -135,30 +135,8 @@ def incident_xy(incidents: pd.DataFrame, what: str = "incidents"
     >>> x.tolist(), y.tolist(), crs
     ([1.0, 2.0], [3.0, 4.0], 'EPSG:27700')
     """
-    if isinstance(incidents, gpd.GeoDataFrame):
-        require_metric_crs(incidents.crs, what)
-        geoms = incidents.geometry.to_numpy()
-        bad = ~(shapely.get_type_id(geoms) == 0) | shapely.is_empty(geoms)
-        if bad.any():
-            raise InputError(f"{what} must have non-empty point geometries; row "
-                             f"{incidents.index[np.argmax(bad)]!r} does not")
-        x, y, crs = shapely.get_x(geoms), shapely.get_y(geoms), incidents.crs.to_string()
-    elif isinstance(incidents, pd.DataFrame):
-        missing = [c for c in ("x", "y") if c not in incidents.columns]
-        if missing:
-            raise InputError(f"{what} has no {' or '.join(missing)} column (easting/northing "
-                             f"in metres); columns are {list(incidents.columns)}")
-        x = pd.to_numeric(incidents["x"], errors="coerce").to_numpy(dtype=float)
-        y = pd.to_numeric(incidents["y"], errors="coerce").to_numpy(dtype=float)
-        crs = CRS_METRIC
-    else:
-        raise InputError(f"{what} must be a DataFrame with x/y columns or a GeoDataFrame, "
-                         f"got {type(incidents).__name__}")
-    bad = ~(np.isfinite(x) & np.isfinite(y))
-    if bad.any():
-        raise InputError(f"{what} has {int(bad.sum())} rows without finite coordinates, e.g. "
-                         f"row {incidents.index[np.argmax(bad)]!r}; drop or geocode them first")
-    return x, y, crs
+    xy, crs = points_xy(incidents, what)
+    return xy[:, 0].copy(), xy[:, 1].copy(), crs or CRS_METRIC
 
 
 def auto_min_samples(n_incidents: int) -> int:

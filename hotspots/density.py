@@ -57,7 +57,7 @@ from affine import Affine
 from pyproj import CRS
 from scipy.special import erf
 
-from hotspots.grid import Grid, make_grid, mask_from_geometry
+from hotspots.grid import Grid, make_grid, mask_from_geometry, points_xy
 from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number, require_metric_crs
 
 log = logging.getLogger(__name__)
@@ -877,41 +877,10 @@ def _bandwidth_warnings(bw: float, cell: float, spacing: float | None) -> list[s
 
 
 def _points_xy(points: Any, what: str) -> tuple[np.ndarray, str | None]:
-    """(N, 2) float coordinates and the CRS they were given in (None for bare metres)."""
-    crs = None
-    if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
-        require_metric_crs(points.crs, what)
-        crs = CRS.from_user_input(points.crs).to_string()
-        geom = np.asarray(points.geometry.array, dtype=object)
-        bad = np.flatnonzero(
-            shapely.is_missing(geom) | shapely.is_empty(geom) | (shapely.get_type_id(geom) != 0)
-        )
-        if len(bad):
-            raise InputError(
-                f"{what} must be non-empty points; {len(bad)} rows are not "
-                f"(first: row {points.index[bad[0]]!r}, {geom[bad[0]]!r:.60})"
-            )
-        xy = shapely.get_coordinates(geom)
-    elif isinstance(points, pd.DataFrame):
-        missing = {"x", "y"} - set(points.columns)
-        if missing:
-            raise InputError(
-                f"{what} has no {sorted(missing)} columns (canonical EPSG:27700 "
-                "x and y); pass a GeoDataFrame or an (N, 2) array"
-            )
-        xy = points[["x", "y"]].to_numpy(dtype=float)
-    else:
-        try:
-            xy = np.asarray(points, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{what} must be points or an (N, 2) array of metres: {exc}") from None
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            raise InputError(f"{what} must be an (N, 2) array of metres, got shape {xy.shape}")
+    """:func:`hotspots.grid.points_xy`, refusing an empty set (no density to estimate)."""
+    xy, crs = points_xy(points, what)
     if len(xy) == 0:
         raise InputError(f"{what} is empty: there are no incidents to estimate a density from")
-    if not np.isfinite(xy).all():
-        bad = np.flatnonzero(~np.isfinite(xy).all(axis=1))
-        raise InputError(f"{what} row {bad[0]} has non-finite coordinates {xy[bad[0]].tolist()}")
     return xy, crs
 
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from affine import Affine
 
-from hotspots.schema import CRS_METRIC, InputError
+from hotspots.schema import CRS_METRIC, InputError, require_metric_crs
 
 log = logging.getLogger(__name__)
 
@@ -268,3 +269,70 @@ def cell_polygons(grid: Grid, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     x0 = grid.xmin + cols * grid.cell_size_m
     y1 = grid.ymax - rows * grid.cell_size_m
     return shapely.box(x0, y1 - grid.cell_size_m, x0 + grid.cell_size_m, y1)
+
+
+def points_xy(points: Any, what: str = "incidents") -> tuple[np.ndarray, str | None]:
+    """(N, 2) easting/northing in metres of incidents, and the CRS they were given in.
+
+    ``points`` is a GeoDataFrame/GeoSeries of points in a metric CRS (else
+    :class:`~hotspots.schema.CRSError`), a DataFrame with canonical ``x``/``y`` columns
+    (EPSG:27700), or an (N, 2) array of metres (CRS ``None``). Every coordinate must be
+    finite; the error names the first row that is not.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> xy, crs = points_xy(pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]}))
+    >>> xy.tolist(), crs
+    ([[1.0, 3.0], [2.0, 4.0]], 'EPSG:27700')
+    >>> points_xy(np.zeros((0, 2)))[0].shape
+    (0, 2)
+    """
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from pyproj import CRS
+
+    if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
+        require_metric_crs(points.crs, what)
+        crs = CRS.from_user_input(points.crs).to_string()
+        geom = np.asarray(points.geometry.array, dtype=object)
+        bad = np.flatnonzero(
+            shapely.is_missing(geom) | shapely.is_empty(geom) | (shapely.get_type_id(geom) != 0)
+        )
+        if len(bad):
+            raise InputError(
+                f"{what} must be non-empty points; {len(bad)} rows are not "
+                f"(first: row {points.index[bad[0]]!r}, {geom[bad[0]]!r:.60})"
+            )
+        xy = shapely.get_coordinates(geom).reshape(-1, 2)
+    elif isinstance(points, pd.DataFrame):
+        missing = [c for c in ("x", "y") if c not in points.columns]
+        if missing:
+            raise InputError(
+                f"{what} has no {' or '.join(missing)} column (canonical EPSG:27700 easting/"
+                f"northing in metres; columns are {list(points.columns)[:12]}); pass a "
+                "GeoDataFrame or an (N, 2) array"
+            )
+        crs = CRS_METRIC
+        xy = np.column_stack([pd.to_numeric(points[c], errors="coerce").to_numpy(float)
+                              for c in ("x", "y")]).reshape(-1, 2)
+    else:
+        crs = None
+        try:
+            xy = np.asarray(points, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{what} must be points or an (N, 2) array of metres: {exc}") from None
+        if xy.size == 0:
+            xy = xy.reshape(0, 2)
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise InputError(f"{what} must be an (N, 2) array of metres, got shape {xy.shape}")
+    bad = np.flatnonzero(~np.isfinite(xy).all(axis=1))
+    if len(bad):
+        row = points.index[bad[0]] if isinstance(points, pd.DataFrame | pd.Series) else int(bad[0])
+        raise InputError(
+            f"{what} row {row!r} has non-finite coordinates {xy[bad[0]].tolist()}; drop or "
+            "geocode such rows first"
+        )
+    return xy, crs
+

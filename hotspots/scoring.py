@@ -56,8 +56,8 @@ import numpy as np
 import pandas as pd
 
 from hotspots.density import kde_surface
-from hotspots.grid import Grid, bin_counts
-from hotspots.schema import InputError, positive_number, require_metric_crs
+from hotspots.grid import Grid, bin_counts, points_xy
+from hotspots.schema import InputError, positive_number
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ def cell_scores(
     spec = as_method(method, **params)
     kwargs = dict(spec.params)
     half_life = kwargs.pop("half_life_months", None)
-    xy = _incident_xy(incidents)
+    xy, _ = points_xy(incidents)
     w = _weights(weights, incidents, len(xy))
     month = _months(incidents)
     if half_life is not None:
@@ -310,28 +310,6 @@ def cell_scores(
     scores = METHODS[spec.name].function(xy, w, month, grid, **kwargs).astype(float, copy=True)
     scores[~grid.in_area] = np.nan
     return scores
-
-
-def _incident_xy(incidents: Any) -> np.ndarray:
-    if isinstance(incidents, pd.DataFrame):
-        if {"x", "y"} <= set(incidents.columns):
-            xy = incidents[["x", "y"]].to_numpy(dtype=float)
-        elif hasattr(incidents, "geometry") and getattr(incidents, "crs", None) is not None:
-            require_metric_crs(incidents.crs, "incidents")
-            xy = np.column_stack([incidents.geometry.x, incidents.geometry.y])
-        else:
-            raise InputError("incidents has no x/y columns (EPSG:27700 metres) and no metric "
-                             "geometry; run hotspots.geocode.locate_incidents first")
-    else:
-        xy = np.asarray(incidents, dtype=float)
-        if xy.size == 0:
-            xy = xy.reshape(0, 2)
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            raise InputError(f"incidents must be an (N, 2) array of metres, got shape {xy.shape}")
-    bad = np.flatnonzero(~np.isfinite(xy).all(axis=1))
-    if len(bad):
-        raise InputError(f"incidents row {bad[0]} has non-finite coordinates {xy[bad[0]].tolist()}")
-    return xy
 
 
 def _weights(weights: Any, incidents: Any, n: int) -> np.ndarray:
