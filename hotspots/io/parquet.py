@@ -344,14 +344,7 @@ def read_incident_dataset(
     categorical
         Dictionary-encoded text as pandas categoricals (compact); False gives plain text.
     """
-    dataset = open_dataset(path)
-    expr = filter_expression(
-        dataset,
-        filters,
-        period=period,
-        categories=categories,
-        known_categories=dataset_info(path).get("categories", ()),
-    )
+    dataset, expr = _filtered(path, filters, period, categories)
     if columns is not None:
         for c in columns:
             _check_column(c, set(dataset.schema.names))
@@ -381,17 +374,10 @@ def value_counts(
     Only the ``by`` columns are read, one record batch at a time, so memory stays small
     however large the dataset.
     """
-    dataset = open_dataset(path)
+    dataset, expr = _filtered(path, filters, period, categories)
     names = set(dataset.schema.names)
     for c in by:
         _check_column(c, names)
-    expr = filter_expression(
-        dataset,
-        filters,
-        period=period,
-        categories=categories,
-        known_categories=dataset_info(path).get("categories", ()),
-    )
     counts: dict[tuple[Any, ...], int] = {}
     for batch in dataset.to_batches(columns=list(by), filter=expr):
         if batch.num_rows:
@@ -403,6 +389,21 @@ def value_counts(
                 counts[key] = counts.get(key, 0) + n
     order = sorted(counts, key=lambda t: tuple((v is None, v if v is not None else "") for v in t))
     return {k: counts[k] for k in order}
+
+
+def _filtered(
+    path: str | Path,
+    filters: Mapping[str, FilterValue] | None,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None,
+    categories: Sequence[str] | None,
+) -> tuple[ds.Dataset, ds.Expression | None]:
+    """The dataset at ``path`` and its pushed-down filter (categories as ingest named them)."""
+    dataset = open_dataset(path)
+    known = dataset_info(path).get("categories", ())
+    expr = filter_expression(
+        dataset, filters, period=period, categories=categories, known_categories=known
+    )
+    return dataset, expr
 
 
 def latest_month(
