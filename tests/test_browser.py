@@ -300,3 +300,41 @@ def test_pipeline_map_in_chromium(driver, demo_map: Path):
     assert "Peak month" in text
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(SHOTS / "demo_map.png"))
+
+
+#: Jinja2 syntax of every kind (see test_template_injection.py).
+JINJA = "{{7*7}} {% if 1 %}x{% endif %} {# {% }}"
+
+
+def test_jinja_syntax_shows_as_text_in_chromium(driver, tmp_path):
+    """Template syntax in a label, an area name, a layer name and the title is shown as
+    typed in the panel, the popup, the layer control and the page title; nothing runs."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    inputs = _inputs()
+    inputs["hotspots"] = inputs["hotspots"].assign(label=[f"Label {JINJA}", "Market Street"])
+    inputs["areas"]["beat"] = inputs["areas"]["beat"].assign(name=[f"Beat {JINJA}", "B2"])
+    inputs["monthly_hotspot_layers"] = {f"Season {JINJA}": inputs["hotspots"].head(1)}
+    inputs["title"] = f"Title {JINJA}"
+    page = tmp_path / "map.html"
+    page.write_text(map_html(patrol_map(**inputs)), encoding="utf-8")
+    _open(driver, page)
+
+    assert _severe(driver) == []
+    assert driver.title == f"Title {JINJA}"
+    panel = driver.find_element("id", "hs-panel").text
+    assert f"Title {JINJA}" in panel and f"Label {JINJA}" in panel
+    assert f"Season {JINJA}" in _layer_names(driver)
+    assert f"Label {JINJA}" in _click_hotspot(driver, 1)
+    beat_tip = driver.execute_script("""
+        var map = window[document.querySelector('.folium-map').id], names = [];
+        map.eachLayer(function (l) { if (l.getPopup && l.getPopup() && l.feature &&
+            l.feature.properties.k !== 'hotspot') {
+          var c = l.getPopup().getContent();
+          names.push(typeof c === 'function' ? c(l) : c); } });
+        return names.join(' ');""")
+    assert "Beat {{7*7}} {% if 1 %}x{% endif %} {# {% }}" in beat_tip
+    assert "Beat 49" not in beat_tip
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert  # noqa: B018
+    assert _severe(driver) == []

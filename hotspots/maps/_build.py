@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from hotspots.grid import Grid
-from hotspots.maps._elements import Chrome, EscapedLayerControl, Setup
+from hotspots.maps._elements import Chrome, EscapedLayerControl, OnlineTiles, PatrolMap, Setup
 from hotspots.maps._geo import check_frame, latlon_bounds
 from hotspots.maps._panel import CSS, panel_html
 from hotspots.maps._points import incident_layer, repeat_layer
@@ -123,7 +123,7 @@ def patrol_map(
         raise InputError("nothing to map: hotspots and every area layer are empty")
 
     centre = [round((bounds[0][i] + bounds[1][i]) / 2, 6) for i in (0, 1)]
-    m = folium.Map(
+    m = PatrolMap(
         location=centre,
         tiles=None,
         zoom_start=12,
@@ -135,7 +135,7 @@ def patrol_map(
     m.get_root().title = esc(title)
     m.add_child(Setup(CSS))
     if online_tiles:
-        folium.TileLayer("OpenStreetMap", name=NAME_TILES, overlay=True).add_to(m)
+        OnlineTiles("OpenStreetMap", name=NAME_TILES, overlay=True).add_to(m)
     notes: list[str] = []
     for i, (key, frame) in enumerate(area_frames.items()):
         m.add_child(area_layer(key, frame, show=i == 0))

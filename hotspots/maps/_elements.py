@@ -3,13 +3,21 @@
 Folium's GeoJson/Tooltip/Popup/Choropleth classes put data into HTML unescaped and
 pull in CDN scripts (d3 for colormap legends, jQuery for popups); these few elements
 take JavaScript built from escaped text and embed data as compact JSON instead.
+
+Data is never template source. branca's ``MacroElement.render`` puts each rendered macro
+on the page as ``Element(text)``, and ``Element`` compiles its text as a Jinja2 template:
+a ``Location`` of ``{{ 7*7 }}`` would show 49, ``{# 4`` would stop the run, and a
+``{{ … }}`` payload would run code. Every element of the patrol map therefore renders
+through :class:`InertMacro`, which puts the rendered text on the page as :class:`Text`,
+written out as it is.
 """
 
 from __future__ import annotations
 
 import json
 
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
+from folium import Map, TileLayer
 from folium.map import Layer, LayerControl
 from folium.plugins import MarkerCluster
 from folium.template import Template
@@ -40,7 +48,67 @@ def js_json(obj: object) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-class ScriptLayer(Layer):
+class Text(Element):
+    """Text already rendered for the page, written out as it is: never compiled as a template.
+
+    Examples
+    --------
+    >>> Text("Cafe {{name}} Bar {# 4").render()
+    'Cafe {{name}} Bar {# 4'
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()  # the class template, compiled once by branca: not ``text``
+        self._name = "Text"
+        self.text = text
+
+    def render(self, **kwargs: object) -> str:
+        return self.text
+
+
+def render_inert(element: MacroElement, **kwargs: object) -> None:
+    """What ``MacroElement.render`` does, with each rendered macro added as :class:`Text`.
+
+    Children that keep branca's own ``MacroElement.render`` (such as the ``addTo`` calls
+    folium's ``Layer.render`` adds) are rendered the same way; children with a render of
+    their own run it, and theirs ends here too when they are :class:`InertMacro`.
+    """
+    figure = element.get_root()
+    if not isinstance(figure, Figure):
+        raise TypeError(f"{element.get_name()} is not in a folium Figure")
+    module = element._template.module
+    for part in ("header", "html", "script"):
+        macro = getattr(module, part, None)
+        if macro is not None:
+            getattr(figure, part).add_child(Text(macro(element, kwargs)), name=element.get_name())
+    for child in element._children.values():
+        if type(child).render is MacroElement.render:
+            render_inert(child, **kwargs)
+        else:
+            child.render(**kwargs)
+
+
+class InertMacro(MacroElement):
+    """A MacroElement whose rendered macros reach the page as :class:`Text`.
+
+    Name it after folium's class (``class X(Layer, InertMacro)``): folium's own render
+    steps (``addTo`` calls, class includes) then run first and end in :func:`render_inert`
+    instead of ``MacroElement.render``.
+    """
+
+    def render(self, **kwargs: object) -> None:
+        render_inert(self, **kwargs)
+
+
+class PatrolMap(Map, InertMacro):
+    """``folium.Map`` rendered inertly (see :class:`InertMacro`)."""
+
+
+class OnlineTiles(TileLayer, InertMacro):
+    """``folium.TileLayer`` rendered inertly (see :class:`InertMacro`)."""
+
+
+class ScriptLayer(Layer, InertMacro):
     """An overlay whose Leaflet layer is the JavaScript expression ``js`` (``map`` in scope).
 
     ``name`` is shown as HTML by Leaflet's layer control, so it must be escaped already;
@@ -62,7 +130,7 @@ class ScriptLayer(Layer):
         self.legend = legend
 
 
-class IncidentCluster(MarkerCluster):
+class IncidentCluster(MarkerCluster, InertMacro):
     """Clustered circle markers for incidents, built in the browser from compact rows.
 
     ``js`` is an expression that returns the list of markers; it is added in bulk.
@@ -87,7 +155,7 @@ class IncidentCluster(MarkerCluster):
         self.legend = legend
 
 
-class EscapedLayerControl(LayerControl):
+class EscapedLayerControl(LayerControl, InertMacro):
     """Folium's layer control with names written as UTF-8 JSON (already HTML-escaped)."""
 
     _template = Template(
@@ -147,7 +215,7 @@ function hsLabels(rows, pane) {
 """)
 
 
-class Setup(MacroElement):
+class Setup(InertMacro):
     """Panes, shared JavaScript helpers and the page CSS; add it to the map first."""
 
     _template = Template(
@@ -211,7 +279,7 @@ _CHROME_JS = _Jinja("""
 """)
 
 
-class Chrome(MacroElement):
+class Chrome(InertMacro):
     """The patrol panel, the legend and their behaviour; add it to the map last.
 
     ``panel`` is escaped HTML; legend sections come from the layers' ``legend`` text.

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from importlib.resources import files
 
 import folium
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
 from folium.elements import ElementAddToElement, JSCSSMixin
 from folium.plugins import MarkerCluster
 
+from hotspots.maps._elements import InertMacro, Text
 from hotspots.schema import InputError
 
 #: Folium's CDN resources replaced here (leaflet) or not needed by the patrol map.
@@ -91,9 +92,9 @@ def map_html(m: folium.Map) -> str:
 
     Examples
     --------
-    >>> import folium
-    >>> html = map_html(folium.Map(location=[52.63, -1.13], tiles=None))
-    >>> "cdn.jsdelivr" in html, html == map_html(folium.Map(location=[52.63, -1.13], tiles=None))
+    >>> from hotspots.maps._elements import PatrolMap
+    >>> html = map_html(PatrolMap(location=[52.63, -1.13], tiles=None))
+    >>> "cdn.jsdelivr" in html, html == map_html(PatrolMap(location=[52.63, -1.13], tiles=None))
     (False, True)
     """
     if not isinstance(m, folium.Map):
@@ -102,6 +103,13 @@ def map_html(m: folium.Map) -> str:
     if not isinstance(fig, Figure):
         raise InputError("the map is not in a folium Figure; build it with patrol_map")
     elements = list(_walk(fig))
+    # Only inert elements: any other would compile its rendered text, data included, as a
+    # Jinja2 template (see hotspots.maps._elements).
+    foreign = sorted({type(e).__name__ for e in elements
+                      if isinstance(e, MacroElement) and not isinstance(e, InertMacro)})
+    if foreign:
+        raise InputError(f"the map holds elements that render data as template source "
+                         f"({', '.join(foreign)}); build it with patrol_map")
     for i, element in enumerate(elements):
         element._id = f"{i:05d}"
         if isinstance(element, JSCSSMixin):
@@ -115,5 +123,5 @@ def map_html(m: folium.Map) -> str:
     fig.html._children = OrderedDict()
     fig.script._children = OrderedDict()
     cluster = any(isinstance(e, MarkerCluster) for e in elements)
-    fig.header.add_child(Element(_inline_assets(cluster)), name="hotspots_assets")
+    fig.header.add_child(Text(_inline_assets(cluster)), name="hotspots_assets")
     return fig.render()

@@ -64,8 +64,14 @@ def missing(value: object) -> bool:
         return False
 
 
+#: Longest text shown for one value; longer text is cut with "…". A police.uk
+#: ``Location`` or an area name is a few dozen characters: one of megabytes (a hostile or
+#: broken file) would otherwise be copied into every popup that shows it.
+MAX_TEXT_CHARS = 500
+
+
 def esc(value: object) -> str:
-    """HTML-escape any value from data ("" when missing).
+    """HTML-escape any value from data ("" when missing), cut to :data:`MAX_TEXT_CHARS`.
 
     Examples
     --------
@@ -73,8 +79,15 @@ def esc(value: object) -> str:
     '&lt;script&gt;alert(1)&lt;/script&gt;'
     >>> esc(float("nan")), esc(None), esc(3)
     ('', '', '3')
+    >>> len(esc("x" * 10_000)) == MAX_TEXT_CHARS
+    True
     """
-    return "" if missing(value) else html.escape(str(value), quote=True)
+    if missing(value):
+        return ""
+    text = str(value)
+    if len(text) > MAX_TEXT_CHARS:  # cut before escaping, so no entity is split
+        text = text[: MAX_TEXT_CHARS - 1] + "…"
+    return html.escape(text, quote=True)
 
 
 def area_title(key: str) -> str:
