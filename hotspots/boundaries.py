@@ -253,6 +253,35 @@ def load_areas(
     return layers
 
 
+def combine_layers(groups: list[list[AreaLayer]]) -> list[AreaLayer]:
+    """The layers of several boundary sources, one per layer name, in the order given.
+
+    A layer that a source gives from its own polygons replaces one that another source
+    only derived (a beat file's NPA column dissolved, when the NPA file is given too): the
+    drawn boundaries are the better ones. Two sources that each draw a layer of the same
+    name are an :class:`InputError` naming both.
+
+    Examples
+    --------
+    >>> sq = gpd.GeoDataFrame({"name": ["A"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=27700)
+    >>> beats = [AreaLayer("beat", sq, "b.gpkg:beat"),
+    ...          AreaLayer("npa", sq, "b.gpkg:npa", derived_from="beat")]
+    >>> [(x.layer, x.source) for x in combine_layers([beats, [AreaLayer("npa", sq, "n.gpkg:n")]])]
+    [('beat', 'b.gpkg:beat'), ('npa', 'n.gpkg:n')]
+    """
+    chosen: dict[str, AreaLayer] = {}
+    for layer in (x for group in groups for x in group):
+        have = chosen.get(layer.layer)
+        if have is None or (have.derived_from is not None and layer.derived_from is None):
+            chosen[layer.layer] = layer  # a replaced layer keeps its place in the order
+        elif have.derived_from is None and layer.derived_from is None:
+            raise InputError(
+                f"area layer {layer.layer!r} is given twice, by {have.source} and by "
+                f"{layer.source}; give it once, or name one differently with --area-field"
+            )
+    return list(chosen.values())
+
+
 def study_area(layers: list[AreaLayer]) -> shapely.Geometry | None:
     """The union of the first layer's polygons (the study area), or None without layers."""
     if not layers:

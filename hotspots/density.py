@@ -67,6 +67,10 @@ BANDWIDTH_RULES: tuple[str, ...] = ("arcgis", "normal_reference", "lcv")
 
 #: The Gaussian is cut at this many σ along each axis and renormalised.
 GAUSSIAN_TRUNCATE = 4.0
+#: Widest bandwidth accepted (metres): wider than any police force's hotspot analysis
+#: could use (a kernel beyond a force's width is a flat surface), and the bound that
+#: keeps the padded grid's size arithmetic in range for any number a config can hold.
+MAX_BANDWIDTH_M = 100_000.0
 _GAUSSIAN_MASS_KEPT = float(erf(GAUSSIAN_TRUNCATE / math.sqrt(2.0)) ** 2)
 #: Quartic radius equivalent to a Gaussian σ: the ratio of canonical bandwidths
 #: (R(K)/μ₂(K)²)^(1/6) in two dimensions, (2304/5)^(1/6) ≈ 2.779 (Marron & Nolan 1988).
@@ -318,7 +322,9 @@ def kde_surface(
             )
         notes += rule_notes
     else:
-        bandwidth_m = positive_number(bandwidth_m, "bandwidth_m", unit="metres")
+        bandwidth_m = positive_number(
+            bandwidth_m, "bandwidth_m", unit="metres", at_most=MAX_BANDWIDTH_M
+        )
         rule = "explicit"
     grid = _resolve_grid(extent, xy, crs, cell_size_m, support_radius_m(kernel, bandwidth_m))
     floor = grid.cell_size_m * (2.0 if kernel == "quartic" else 1.0)

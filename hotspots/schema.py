@@ -154,8 +154,11 @@ def require_metric_crs(crs: object, what: str) -> None:
         )
 
 
-def positive_number(value: object, name: str, *, unit: str = "") -> float:
-    """``value`` as a float if it is a finite number above zero, else :class:`InputError`.
+def positive_number(
+    value: object, name: str, *, unit: str = "", at_most: float | None = None
+) -> float:
+    """``value`` as a float if it is a finite number above zero (and not above ``at_most``
+    when given), else :class:`InputError`.
 
     ``unit`` names what it counts in the message ("metres").
 
@@ -167,6 +170,10 @@ def positive_number(value: object, name: str, *, unit: str = "") -> float:
     Traceback (most recent call last):
     ...
     hotspots.schema.InputError: bandwidth_m must be a positive number of metres, got 0
+    >>> positive_number(1e12, "bandwidth_m", unit="metres", at_most=100_000)
+    Traceback (most recent call last):
+    ...
+    hotspots.schema.InputError: bandwidth_m must be at most 100,000 metres, got 1000000000000.0
     """
     what = f"a positive number of {unit}" if unit else "a positive number"
     if isinstance(value, bool):
@@ -177,5 +184,8 @@ def positive_number(value: object, name: str, *, unit: str = "") -> float:
         raise InputError(f"{name} must be {what}, got {value!r}") from None
     if not math.isfinite(v) or v <= 0:
         raise InputError(f"{name} must be {what}, got {value!r}")
+    if at_most is not None and v > at_most:
+        limit = f"{at_most:,g} {unit}".rstrip()
+        raise InputError(f"{name} must be at most {limit}, got {value!r}")
     return v
 

@@ -170,23 +170,63 @@ _SECTIONS = {
 }
 
 
+def _tables(value: Any, key: str, where: str) -> list[dict[str, Any]]:
+    """``[[key]]`` entries: a list of tables, else an error naming the key."""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InputError(f"{where}: {key} must be [[{key}]] tables, got {value!r}"[:300])
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{where} must be text, got {value!r}"[:300])
+    return value
+
+
+def _mapping(value: Any, where: str) -> dict[str, str]:
+    """A table of text values (field names, category renames)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InputError(f"{where} must be a table of names to text, got {value!r}"[:300])
+    return dict(value)
+
+
 def _input_from_toml(item: dict[str, Any], base: Path, where: str) -> InputSpec:
-    raw_paths = item.get("paths") or item.get("path")
-    if not raw_paths:
-        raise InputError(f"{where}: each [[inputs]] needs 'path'")
-    paths = [raw_paths] if isinstance(raw_paths, str) else list(raw_paths)
-    paths = [str(p if Path(p).is_absolute() else base / p) for p in paths]
-    cols = item.get("columns")
-    mapping = ColumnMapping.from_dict(dict(cols), f"{where} [inputs.columns]") if cols else None
     unknown = sorted(set(item) - {"path", "paths", "source", "columns", "categories"})
     if unknown:
         raise InputError(f"{where}: unknown key(s) {unknown} in [[inputs]]")
+    raw_paths = item.get("paths") or item.get("path")
+    if not raw_paths:
+        raise InputError(f"{where}: each [[inputs]] needs 'path'")
+    raw = [raw_paths] if isinstance(raw_paths, str) else raw_paths
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: [[inputs]] path must be text or a list of text, got {raw!r}")
+    paths = [_text(q, f"{where}: [[inputs]] path") for q in raw]
+    paths = [str(q if Path(q).is_absolute() else base / q) for q in paths]
+    cols = item.get("columns")
+    if cols is not None and not isinstance(cols, dict):
+        raise InputError(f"{where}: [inputs.columns] must be a table, got {cols!r}"[:300])
+    mapping = ColumnMapping.from_dict(dict(cols), f"{where} [inputs.columns]") if cols else None
+    source = item.get("source", "police.uk" if not cols else "export")
     return InputSpec(
         tuple(paths),
-        str(item.get("source", "police.uk" if not cols else "export")),
+        _text(source, f"{where}: [[inputs]] source"),
         mapping,
-        dict(item.get("categories", {})),
+        _mapping(item.get("categories", {}), f"{where}: [inputs.categories]"),
     )
+
+
+def _areas_from_toml(item: dict[str, Any], base: Path, where: str) -> tuple[str, dict[str, str]]:
+    unknown = sorted(set(item) - {"path", "fields"})
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown} in [[areas]]; expected path, fields")
+    if "path" not in item:
+        raise InputError(f"{where}: each [[areas]] needs 'path' (a file or a registry name)")
+    src = _text(item["path"], f"{where}: [[areas]] path")
+    if "/" not in src or Path(base / src).exists():
+        src = str(base / src) if not Path(src).is_absolute() else src
+    return src, _mapping(item.get("fields", {}), f"{where}: [[areas]] fields")
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -196,23 +236,19 @@ def load_config(path: str | Path) -> RunConfig:
         raise MissingFileError(f"{p}: no such config file")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: not valid TOML ({exc})") from None
     base = p.parent
     cfg = RunConfig()
-    cfg.inputs = [_input_from_toml(i, base, str(p)) for i in data.pop("inputs", [])]
+    cfg.inputs = [
+        _input_from_toml(i, base, str(p)) for i in _tables(data.pop("inputs", []), "inputs", str(p))
+    ]
     if "areas" in data:
-        areas = []
-        for a in data.pop("areas"):
-            src = str(a.get("path", ""))
-            if not src:
-                raise InputError(f"{p}: each [[areas]] needs 'path' (a file or a registry name)")
-            if "/" not in src or Path(base / src).exists():
-                src = str(base / src) if not Path(src).is_absolute() else src
-            areas.append((src, dict(a.get("fields", {}))))
-        cfg.areas = areas
+        cfg.areas = [
+            _areas_from_toml(a, base, str(p)) for a in _tables(data.pop("areas"), "areas", str(p))
+        ]
     if "postcodes" in data:
-        cfg.postcodes = str(base / data.pop("postcodes"))
+        cfg.postcodes = str(base / _text(data.pop("postcodes"), f"{p}: postcodes"))
     if "title" in data:
         cfg.title = _checked("title", data.pop("title"), f"{p}: title")
     if "out" in data:

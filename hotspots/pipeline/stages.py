@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from hotspots.boundaries import AreaLayer, load_areas
+from hotspots.boundaries import AreaLayer, combine_layers, load_areas
 from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
 from hotspots.io.frames import sorted_categorical
 from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_loaded
@@ -134,7 +134,7 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
     empty = {c: pd.array([], dtype=t) for c, t in load.incidents.dtypes.items()}
     load = replace(load, incidents=pd.DataFrame(empty))
     release_memory()
-    layers = [lyr for src, fields in config.areas for lyr in load_areas(src, fields or None)]
+    layers = combine_layers([load_areas(src, fields or None) for src, fields in config.areas])
     inc = located.incidents
     if layers:
         inc, outside = assign_areas(inc, layers, tolerance_m=config.tolerance_m)
