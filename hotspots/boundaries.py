@@ -45,6 +45,13 @@ class AreaLayer:
         The file or registry entry it came from, and the name field.
     repaired
         How many invalid geometries were repaired with ``shapely.make_valid`` at load.
+    derived_from, parent_names
+        For a parent layer named on each child (the NPA of each beat): the child layer and
+        child name → parent name. Its rows are assigned from the child's.
+    name_column
+        For a layer named by the incidents themselves (police.uk ``LSOA code``): the
+        incident column holding each row's area name. Rows are assigned by it, not by
+        location; ``polygons`` only draw the areas.
     """
 
     layer: str
@@ -54,6 +61,7 @@ class AreaLayer:
     attribution: str = ""
     derived_from: str | None = None
     parent_names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    name_column: str | None = None
 
 
 @cache

@@ -442,7 +442,9 @@ def assign_areas(
         Frame with ``x``/``y`` in EPSG:27700.
     layers
         Area layers; the first is the study area. Layers derived from it (the NPA named on
-        each beat) are filled from the beat, so beats always nest in their NPA.
+        each beat) are filled from the beat, so beats always nest in their NPA. A layer
+        with a ``name_column`` (LSOAs named by police.uk rows) takes each row's own name
+        where the layer has that area, and leaves the row unassigned otherwise.
     tolerance_m
         Points outside every polygon (coastline, snapping) take the nearest area within
         this distance; beyond it they are left unassigned.
@@ -469,6 +471,13 @@ def assign_areas(
     for i, layer in enumerate(layers):
         if layer.derived_from is not None and layer.derived_from in out:
             out[layer.layer] = out[layer.derived_from].map(layer.parent_names).fillna("")
+            continue
+        if layer.name_column is not None:  # the rows name their own area
+            codes = out[layer.name_column].astype("string").fillna("").str.strip()
+            known = codes.isin(set(layer.polygons["name"]))
+            out[layer.layer] = codes.where(known, "").astype(object).to_numpy()
+            if i == 0:
+                unassigned = ~known.to_numpy(bool)
             continue
         idx, snap = _assign_one(layer.polygons, x, y, tolerance_m)
         names = layer.polygons["name"].to_numpy(dtype=object)
