@@ -13,7 +13,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hotspots.pipeline import RunConfig, RunResult, demo_config, load_config, prepare, run
+from hotspots.pipeline import (
+    RunConfig,
+    RunResult,
+    demo_config,
+    load_config,
+    prepare,
+    run,
+    study_area_rule,
+)
 from hotspots.pipeline.cli_text import EPILOGS, summary_text
 from hotspots.schema import HotspotsError, InputError
 
@@ -56,6 +64,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         "top_n",
         "map_per_area",
         "min_count",
+        "allow_outside",
     ):
         value = getattr(args, name, None)
         if value is not None:
@@ -97,6 +106,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="month_from", metavar="YYYY-MM", help="first month")
     p.add_argument("--to", dest="month_to", metavar="YYYY-MM", help="last month")
     p.add_argument("--last-months", type=int, metavar="N", help="use the latest N months")
+    p.add_argument(
+        "--allow-outside",
+        action="store_true",
+        default=None,
+        help="run even when most rows fall outside the --areas given",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -361,6 +376,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     )
     for reason, n in c["rejects_by_reason"].items():
         print(f"  {reason:<22} {n:>8,}")
+    for lyr in prepared.layers:
+        print(f"areas: {lyr.layer} ({len(lyr.polygons):,}) from {lyr.source}")
+    print(f"study area: {study_area_rule(prepared)}")
     table = prepared.rejects_table()
     if len(table) and args.show:
         cols = [c for c in ("file", "line", "reason", "detail") if c in table]

@@ -180,7 +180,8 @@ def run_partner_export(folder: Path, *, seed: int, min_count: int = 1):
     mapping = ColumnMapping(id="Ref", datetime="Reported", category="Type",
                             easting="Easting", northing="Northing")
     config = RunConfig(inputs=[InputSpec((str(folder / "cases.csv"),), "council", mapping)],
-                       out=str(folder / "out"), rates=False, min_count=min_count)
+                       areas=[("leicestershire/beats", {})], out=str(folder / "out"),
+                       rates=False, min_count=min_count)
     return run(config, write=True), folder / "out"
 
 

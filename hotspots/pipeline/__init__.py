@@ -30,7 +30,15 @@ if TYPE_CHECKING:  # the analysis stages load scipy, folium…: imported when a 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunConfig", "RunResult", "run", "demo_config", "load_config", "prepare"]
+__all__ = [
+    "RunConfig",
+    "RunResult",
+    "run",
+    "demo_config",
+    "load_config",
+    "prepare",
+    "study_area_rule",
+]
 
 
 @dataclass
@@ -94,6 +102,10 @@ class RunResult:
                     }
                     for lyr in p.layers
                 ],
+                "study_area": (
+                    p.data_areas.metadata() if p.data_areas is not None
+                    else {"rule": study_area_rule(p)}
+                ),
                 "parameters": self.analysis.params,
                 "config": self.config.to_dict(),
                 "hotspots": int(len(self.analysis.hotspots)),
@@ -103,6 +115,15 @@ class RunResult:
             }
         )
         return meta
+
+
+def study_area_rule(prepared: Prepared) -> str:
+    """How the run's study area was chosen, in one sentence (validate, log, run.json)."""
+    if prepared.data_areas is not None:
+        return prepared.data_areas.rule
+    if prepared.layers:
+        return f"the first area layer given: {prepared.layers[0].source}"
+    return "no areas: the grid covers the incidents"
 
 
 def _versions() -> dict[str, str]:

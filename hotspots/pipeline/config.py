@@ -20,7 +20,6 @@ from hotspots.io.sources import EMBEDDED_POLICE_UK
 from hotspots.schema import InputError, MissingFileError
 
 EMBEDDED_INCIDENTS = EMBEDDED_POLICE_UK
-DEFAULT_AREAS: tuple[tuple[str, dict[str, str]], ...] = (("leicestershire/beats", {}),)
 POLICE_UK_ATTRIBUTION = (
     "Crime data: data.police.uk, contains public sector information licensed under the "
     "Open Government Licence v3.0."
@@ -32,7 +31,8 @@ class RunConfig:
     """Everything a run needs. Fields left ``None`` are chosen automatically and reported."""
 
     inputs: list[InputSpec] = field(default_factory=list)
-    areas: list[tuple[str, dict[str, str]]] = field(default_factory=lambda: list(DEFAULT_AREAS))
+    # None given: the rows' own LSOAs, districts and force (hotspots.data_areas)
+    areas: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     postcodes: str | None = None
     out: str = "outputs"
     title: str = "Hotspot patrol map"
@@ -55,6 +55,7 @@ class RunConfig:
     patrol_max_area_share: float | None = None
     rank_by: str = "incidents"
     tolerance_m: float = 100.0
+    allow_outside: bool = False  # run even when most rows fall outside the areas given
     repeat_min_incidents: int = 3
     repeat_window_months: int = 6
     gistar_permutations: int = 0
@@ -141,7 +142,7 @@ _SECTIONS = {
         "gistar_permutations": "gistar_permutations",
     },
     "repeats": {"min_incidents": "repeat_min_incidents", "window_months": "repeat_window_months"},
-    "assign": {"tolerance_m": "tolerance_m"},
+    "assign": {"tolerance_m": "tolerance_m", "allow_outside": "allow_outside"},
     "duplicates": {
         "enabled": "link_duplicates",
         "window_days": "link_window_days",

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import re
 import sys
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
 
-from hotspots.boundaries import AreaLayer, combine_layers, load_areas
+from hotspots.boundaries import AreaLayer, combine_layers, load_areas, registry
+from hotspots.data_areas import COLUMNS as DATA_AREA_COLUMNS
+from hotspots.data_areas import DataAreas, areas_from_rows
 from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
 from hotspots.io.frames import sorted_categorical
 from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_loaded
@@ -56,6 +60,7 @@ class Prepared:
     merged: int = 0
     link_params: dict[str, object] = field(default_factory=dict)
     repeat_callers: pd.DataFrame | None = None  # per-area counts only: no person ids
+    data_areas: DataAreas | None = None  # the layers' rule when they came from the rows
 
     def incident_points(self) -> gpd.GeoDataFrame:
         """The incidents as a GeoDataFrame of points (EPSG:27700), e.g. for ``.explore()``.
@@ -134,10 +139,12 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
     empty = {c: pd.array([], dtype=t) for c, t in load.incidents.dtypes.items()}
     load = replace(load, incidents=pd.DataFrame(empty))
     release_memory()
-    layers = combine_layers([load_areas(src, fields or None) for src, fields in config.areas])
     inc = located.incidents
+    layers, data_areas = _area_layers(config, inc)
     if layers:
         inc, outside = assign_areas(inc, layers, tolerance_m=config.tolerance_m)
+        if data_areas is None and not config.allow_outside:
+            _check_areas_fit(inc, outside, layers)
         if outside.any():
             detail = (
                 inc.loc[outside, "x"].round(0).astype(str)
@@ -199,6 +206,7 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         merged,
         link_params,
         callers,
+        data_areas,
     )
     c = prepared.counts
     if c["rows_read"] != c["rows_used"] + c["rows_rejected"] + c["rows_merged_as_duplicates"]:
@@ -226,6 +234,84 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         c["rejects_by_reason"],
     )
     return prepared
+
+
+#: Explicit areas that leave more of the located rows outside than this are refused (the
+#: wrong force's boundaries), unless ``allow_outside``: a force's own boundaries leave
+#: a few percent out (strays recorded elsewhere), another force's nearly all.
+MAX_OUTSIDE_SHARE = 0.5
+
+
+def _area_layers(
+    config: RunConfig, incidents: pd.DataFrame
+) -> tuple[list[AreaLayer], DataAreas | None]:
+    """The run's area layers: the config's, or (none given) the rows' own LSOAs, districts
+    and force (:mod:`hotspots.data_areas`), or none for rows that name no LSOA."""
+    if config.areas:
+        return combine_layers([load_areas(s, f or None) for s, f in config.areas]), None
+    if not set(DATA_AREA_COLUMNS) <= set(incidents.columns) or not (
+        incidents["lsoa_code"].astype("string").fillna("").str.strip() != ""
+    ).any():
+        log.info("Areas: none given and the rows name no LSOA; the grid covers the incidents")
+        return [], None
+    shipped, attribution = _shipped_lsoas(incidents)
+    found = areas_from_rows(incidents, shipped, attribution=attribution)
+    log.info("Areas: %s", found.rule)
+    return found.layers, found
+
+
+def _force_slug(force: str) -> str:
+    """The registry prefix a force's layers would have ("Lincolnshire Police" → "lincolnshire").
+
+    >>> _force_slug("Cambridgeshire Constabulary"), _force_slug("Avon and Somerset Police")
+    ('cambridgeshire', 'avon-and-somerset')
+    """
+    name = re.sub(r"\b(police|constabulary|service)\b", "", force.lower())
+    return re.sub(r"[^a-z0-9]+", "-", name).strip("-")
+
+
+def _shipped_lsoas(incidents: pd.DataFrame) -> tuple[gpd.GeoDataFrame | None, str]:
+    """The shipped LSOA polygons of the forces in the rows, best-matching vintage first
+    (the one holding more of the rows' codes), with their attribution."""
+    forces = {_force_slug(str(f)) for f in incidents["force"].dropna().unique()}
+    codes = set(incidents["lsoa_code"].dropna().astype(str))
+    found = []
+    for name, entry in registry().items():
+        fields = entry.get("fields", {})
+        if name.split("/")[0] in forces and isinstance(fields, dict) and list(fields) == ["lsoa"]:
+            polygons = load_areas(name)[0].polygons
+            found.append((-int(polygons["name"].isin(codes).sum()), name, polygons,
+                          str(entry.get("attribution", ""))))
+    if not found:
+        return None, ""
+    found.sort(key=lambda f: f[:2])
+    merged = pd.concat([f[2] for f in found], ignore_index=True).drop_duplicates("name")
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=CRS_METRIC), found[0][3]
+
+
+def _check_areas_fit(inc: pd.DataFrame, outside: np.ndarray, layers: list[AreaLayer]) -> None:
+    """Refuse areas that leave most located rows outside (:data:`MAX_OUTSIDE_SHARE`)."""
+    if not len(inc) or outside.mean() <= MAX_OUTSIDE_SHARE:
+        return
+    forces = (
+        ", ".join(sorted(str(f) for f in inc["force"].dropna().unique()))
+        if "force" in inc else ""
+    )
+    shipped = sorted(
+        f"{slug}/beats" for slug in {_force_slug(f) for f in forces.split(", ") if f}
+        if f"{slug}/beats" in registry()
+    )
+    fix = (
+        f"use --areas {' '.join(shipped)}" if shipped
+        else "give that force's boundaries with --areas, or leave --areas out to use the "
+        "rows' own LSOAs"
+    )
+    data = f"the data is from {forces}" if forces else "the data lies elsewhere"
+    raise InputError(
+        f"{outside.mean():.0%} of the {len(inc):,} located rows fall outside the areas "
+        f"{layers[0].source.rsplit(':', 1)[0]}; {data}: {fix} "
+        "(or --allow-outside to run anyway)"
+    )
 
 
 def release_memory() -> None:
