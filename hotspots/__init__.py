@@ -3,7 +3,7 @@
 One public verb per stage (imported lazily, so ``import hotspots`` stays fast)::
 
     import hotspots as hs
-    loaded = hs.load_incidents("data/police-uk/")            # io: canonical table + rejects
+    loaded = hs.load_incidents(hs.embedded_police_uk())      # io: canonical table + rejects
     located = hs.locate_incidents(loaded.incidents)          # geocode: EPSG:27700 x/y
     beats = hs.load_areas("leicestershire/beats")            # boundaries: beat + NPA layers
     incidents, outside = hs.assign_areas(located.incidents, beats)
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "load_incidents": "hotspots.io.load",
+    "embedded_police_uk": "hotspots.io.sources",
     "InputSpec": "hotspots.io.load",
     "ColumnMapping": "hotspots.io.readers",
     "load_areas": "hotspots.boundaries",

@@ -156,3 +156,18 @@ def test_default_stray_share_separates_real_districts():
     assert list(district_of(names)) == ["Stoke-on-Trent", "Bournemouth, Christchurch and Poole",
                                         ""]
     assert np.all(district_of(pd.Series([None], dtype=object)) == "")
+
+
+def test_rows_outside_are_not_reported_as_a_missing_category(police_slice, tmp_path, capsys):
+    far = gpd.GeoDataFrame({"beat": ["Elsewhere"]}, crs=27700,
+                           geometry=[shapely.box(300000, 300000, 310000, 310000)])
+    areas = tmp_path / "far.geojson"
+    far.to_file(areas, driver="GeoJSON")
+    code, err = _run(["validate", "--incidents", str(police_slice), "--areas", str(areas),
+                      "--area-field", "beat=beat", "--allow-outside", "--category",
+                      "Anti-social behaviour"], capsys)
+    assert code == 0  # validate lists the rejects
+    code, err = _run(["run", "--incidents", str(police_slice), "--areas", str(areas),
+                      "--area-field", "beat=beat", "--allow-outside", "--category",
+                      "Anti-social behaviour", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "outside_study_area" in err and "no incident has the category" not in err

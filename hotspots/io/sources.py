@@ -101,3 +101,17 @@ def _unique(files: list[SourceFile]) -> Iterator[SourceFile]:
 
 #: The embedded Leicestershire police.uk months shipped with the package (see its README).
 EMBEDDED_POLICE_UK = Path(__file__).resolve().parents[1] / "_data" / "police_uk" / "leicestershire"
+
+
+def embedded_police_uk() -> Path:
+    """The folder of police.uk street files shipped with the package (Leicestershire).
+
+    For trying the package before downloading your own force's files; see
+    docs/your-force.md.
+
+    Examples
+    --------
+    >>> sorted(p.name for p in embedded_police_uk().iterdir())[0]
+    '2019-12-leicestershire-street.csv.gz'
+    """
+    return EMBEDDED_POLICE_UK

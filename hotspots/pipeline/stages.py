@@ -217,7 +217,8 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
             files = ", ".join(str(f["file"]) for f in load.files) or "the inputs"
             raise InputError(f"no incidents: {files} hold(s) no data rows")
         filtered = all_rejects.loc[all_rejects["reason"] == str(Reason.FILTERED_CATEGORY), "detail"]
-        if len(filtered):
+        outside = c["rejects_by_reason"].get(str(Reason.OUTSIDE_STUDY_AREA), 0)
+        if len(filtered) and not outside:  # else the category's rows were there, elsewhere
             found = ", ".join(sorted(set(filtered.astype(str)))[:20])
             raise InputError(
                 f"no incident has the category {config.categories}; the inputs have: {found}"
