@@ -17,6 +17,10 @@ boundaries the package ships. The rule (docs/your-force.md, "Areas from the data
 
 The study area is the union of the LSOA polygons. The choice is reported with its counts
 (:class:`DataAreas`) in the log and ``run.json``.
+
+Rows that name no LSOA (a partner export) get no area layers; their study area is the
+populated :data:`STUDY_CELL_M` cells with a one-cell buffer, less the groups of cells
+that hold under :data:`STRAY_DISTRICT_SHARE` of the rows (:func:`study_area_from_cells`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from hotspots.schema import CRS_METRIC, InputError
 STRAY_DISTRICT_SHARE = 0.005
 #: Cell size of the LSOA outlines drawn from incidents where no polygon is shipped.
 CELL_SIZE_M = 250.0
+#: Cell size of the study area of rows that name no LSOA (one cell of buffer around them).
+STUDY_CELL_M = 1000.0
 #: The LSOA name's last word: three digits and a letter ("Leicester 001A").
 _LSOA_SUFFIX = re.compile(r"\s+\d{3}[A-Z]$")
 COLUMNS = ("lsoa_code", "lsoa_name", "force")
@@ -223,3 +229,84 @@ def _cell_outlines(rows: pd.DataFrame, cell_size_m: float) -> gpd.GeoDataFrame:
                                  crs=CRS_METRIC)
                 .dissolve("name", as_index=False))
     return outlines[["name", "geometry"]]
+
+
+@dataclass(frozen=True)
+class CellStudyArea:
+    """The study area of rows that name no area: populated cells, buffered, strays out.
+
+    Attributes
+    ----------
+    polygon
+        The study area (EPSG:27700).
+    outside
+        True for the rows in stray groups of cells.
+    groups, stray_groups
+        Connected groups of buffered populated cells, and how many were strays.
+    """
+
+    polygon: shapely.Geometry
+    outside: np.ndarray = field(repr=False)
+    groups: int
+    stray_groups: int
+    cell_size_m: float = STUDY_CELL_M
+    stray_share: float = STRAY_DISTRICT_SHARE
+
+    @property
+    def rule(self) -> str:
+        return (
+            f"no areas: the {self.cell_size_m:g} m cells holding incidents with one cell of "
+            f"buffer ({self.groups:,} connected group(s); {self.stray_groups:,} holding under "
+            f"{self.stray_share:.1%} of the rows left out, {int(self.outside.sum()):,} rows)"
+        )
+
+
+def study_area_from_cells(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    cell_size_m: float = STUDY_CELL_M,
+    stray_share: float = STRAY_DISTRICT_SHARE,
+) -> CellStudyArea:
+    """The populated cells of the points, buffered by one cell, as the study area; groups
+    of touching buffered cells with under ``stray_share`` of the points are strays.
+
+    Examples
+    --------
+    >>> x = np.array([500.0, 700, 1500, 90_500]); y = np.array([500.0, 600, 500, 500])
+    >>> area = study_area_from_cells(x, y, stray_share=0.3)
+    >>> area.polygon.area / 1e6, area.outside.tolist(), (area.groups, area.stray_groups)
+    (12.0, [False, False, False, True], (2, 1))
+    """
+    from rasterio.features import shapes
+    from rasterio.transform import Affine
+    from scipy import ndimage
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        raise InputError("no located incident to draw a study area around")
+    ix = np.floor(x[ok] / cell_size_m).astype(np.int64)
+    iy = np.floor(y[ok] / cell_size_m).astype(np.int64)
+    x0, y0 = ix.min() - 1, iy.min() - 1
+    cols, rows = ix - x0, iy - y0
+    shape = (int(rows.max()) + 2, int(cols.max()) + 2)
+    if shape[0] * shape[1] > 2**26:  # over ~8,000 km across: not one force's data
+        raise InputError(
+            f"the incidents span {shape[1] * cell_size_m / 1e3:,.0f} x "
+            f"{shape[0] * cell_size_m / 1e3:,.0f} km; give --areas for the study area"
+        )
+    counts = np.zeros(shape, np.int64)
+    np.add.at(counts, (rows, cols), 1)
+    buffered = ndimage.binary_dilation(counts > 0, structure=np.ones((3, 3), bool))
+    labels, n = ndimage.label(buffered, structure=np.ones((3, 3), bool))
+    held = ndimage.sum(counts, labels, index=np.arange(1, n + 1)) / ok.sum()
+    kept_labels = np.flatnonzero(held >= stray_share) + 1
+    kept = np.isin(labels, kept_labels)
+    outside = np.ones(len(x), bool)
+    outside[ok] = ~kept[rows, cols]
+    # Row 0 of the mask is the southmost: a south-up transform keeps cells where they are.
+    transform = Affine(cell_size_m, 0, x0 * cell_size_m, 0, cell_size_m, y0 * cell_size_m)
+    parts = [shapely.geometry.shape(g) for g, v in
+             shapes(kept.astype(np.uint8), mask=kept, transform=transform) if v]
+    return CellStudyArea(shapely.union_all(parts), outside, int(n), int(n - len(kept_labels)),
+                         cell_size_m, stray_share)

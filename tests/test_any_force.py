@@ -171,3 +171,27 @@ def test_rows_outside_are_not_reported_as_a_missing_category(police_slice, tmp_p
                       "--area-field", "beat=beat", "--allow-outside", "--category",
                       "Anti-social behaviour", "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "outside_study_area" in err and "no incident has the category" not in err
+
+
+def test_export_without_lsoas_gets_a_cell_study_area_without_strays(tmp_path):
+    """A partner export names no LSOA: its study area is its populated 1 km cells, and a
+    lone far-away row (under 0.5% of the rows) is outside it."""
+    from hotspots.io.readers import ColumnMapping
+
+    rng = np.random.default_rng(3)
+    n = 300
+    rows = pd.DataFrame({
+        "Ref": [f"C{i}" for i in range(n + 1)],
+        "Date": ["2025-06-01"] * (n + 1),
+        "Type": ["Anti-social behaviour"] * (n + 1),
+        "E": np.r_[458_000 + rng.uniform(0, 3000, n), 530_043],
+        "N": np.r_[304_000 + rng.uniform(0, 3000, n), 180_358],
+    })
+    rows.to_csv(tmp_path / "cases.csv", index=False)
+    mapping = ColumnMapping(id="Ref", date="Date", category="Type", easting="E", northing="N")
+    prepared = prepare(RunConfig(inputs=[InputSpec((str(tmp_path / "cases.csv"),), "council",
+                                                   mapping)]))
+    assert prepared.layers == [] and prepared.cell_study_area is not None
+    assert prepared.counts["rejects_by_reason"] == {"outside_study_area": 1}
+    assert prepared.cell_study_area.polygon.bounds[0] >= 456_000
+    assert prepared.cell_study_area.polygon.area <= 25e6  # a 5 x 5 km square at most

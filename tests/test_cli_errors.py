@@ -113,6 +113,7 @@ REJECTS = {
     "police_rows": _validate(
         "--incidents", "2025-06-bad_coords-street.csv", "2025-06-bad_months-street.csv",
         "2025-06-duplicate_ids-street.csv", "2025-06-categories-street.csv",
+        "--areas", "leicestershire/beats",
         words=("unmapped categories in police.uk: Fly tipping",),
         bad_coordinates=7, no_location=2, null_island=2, outside_uk=1, outside_study_area=1,
         bad_date=7, duplicate_id=2, no_category=2,

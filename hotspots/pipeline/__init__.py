@@ -123,7 +123,9 @@ def study_area_rule(prepared: Prepared) -> str:
         return prepared.data_areas.rule
     if prepared.layers:
         return f"the first area layer given: {prepared.layers[0].source}"
-    return "no areas: the grid covers the incidents"
+    if prepared.cell_study_area is not None:
+        return prepared.cell_study_area.rule
+    return "no areas and no incidents"
 
 
 def _versions() -> dict[str, str]:

@@ -79,7 +79,8 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     area_cols = [lyr.layer for lyr in layers]
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    area = study_area(layers)
+    cells = prepared.cell_study_area
+    area = study_area(layers) if layers else cells.polygon if cells is not None else None
     surface = kde_surface(
         inc,
         cell_size_m=config.cell_size_m,

@@ -16,7 +16,7 @@ import shapely
 
 from hotspots.boundaries import AreaLayer, combine_layers, load_areas, registry
 from hotspots.data_areas import COLUMNS as DATA_AREA_COLUMNS
-from hotspots.data_areas import DataAreas, areas_from_rows
+from hotspots.data_areas import CellStudyArea, DataAreas, areas_from_rows, study_area_from_cells
 from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
 from hotspots.io.frames import sorted_categorical
 from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_loaded
@@ -61,6 +61,7 @@ class Prepared:
     link_params: dict[str, object] = field(default_factory=dict)
     repeat_callers: pd.DataFrame | None = None  # per-area counts only: no person ids
     data_areas: DataAreas | None = None  # the layers' rule when they came from the rows
+    cell_study_area: CellStudyArea | None = None  # the study area of rows naming no area
 
     def incident_points(self) -> gpd.GeoDataFrame:
         """The incidents as a GeoDataFrame of points (EPSG:27700), e.g. for ``.explore()``.
@@ -141,6 +142,14 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
     release_memory()
     inc = located.incidents
     layers, data_areas = _area_layers(config, inc)
+    cells = None
+    if not layers and len(inc):
+        cells = study_area_from_cells(inc["x"].to_numpy(float), inc["y"].to_numpy(float))
+        log.info("Study area: %s", cells.rule)
+        if cells.outside.any():
+            rejects.append(make_rejects(inc.loc[cells.outside, "_row"],
+                                        Reason.OUTSIDE_STUDY_AREA, "in a stray group of cells"))
+            inc = inc.loc[~cells.outside].reset_index(drop=True)
     if layers:
         inc, outside = assign_areas(inc, layers, tolerance_m=config.tolerance_m)
         if data_areas is None and not config.allow_outside:
@@ -207,6 +216,7 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         link_params,
         callers,
         data_areas,
+        cells,
     )
     c = prepared.counts
     if c["rows_read"] != c["rows_used"] + c["rows_rejected"] + c["rows_merged_as_duplicates"]:
@@ -247,13 +257,13 @@ def _area_layers(
     config: RunConfig, incidents: pd.DataFrame
 ) -> tuple[list[AreaLayer], DataAreas | None]:
     """The run's area layers: the config's, or (none given) the rows' own LSOAs, districts
-    and force (:mod:`hotspots.data_areas`), or none for rows that name no LSOA."""
+    and force (:mod:`hotspots.data_areas`), or none for rows that name no LSOA (their
+    study area is then drawn from the cells they fall in)."""
     if config.areas:
         return combine_layers([load_areas(s, f or None) for s, f in config.areas]), None
     if not set(DATA_AREA_COLUMNS) <= set(incidents.columns) or not (
         incidents["lsoa_code"].astype("string").fillna("").str.strip() != ""
     ).any():
-        log.info("Areas: none given and the rows name no LSOA; the grid covers the incidents")
         return [], None
     shipped, attribution = _shipped_lsoas(incidents)
     found = areas_from_rows(incidents, shipped, attribution=attribution)
