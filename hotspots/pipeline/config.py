@@ -83,8 +83,14 @@ class RunConfig:
         self, latest: pd.Timestamp | None = None
     ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """Inclusive (start, end) from month_from/month_to, or the last N months to ``latest``."""
-        start = _month(self.month_from, "month_from") if self.month_from else None
-        end = _month(self.month_to, "month_to") if self.month_to else None
+        n = self.last_months
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise InputError(
+                f"--last-months ([filter] last_months) {n!r}: give a whole number of months, "
+                "1 or more (0 or none: every month)"
+            )
+        start = _month(self.month_from, "--from ([filter] from)") if self.month_from else None
+        end = _month(self.month_to, "--to ([filter] to)") if self.month_to else None
         if self.last_months and latest is not None and start is None:
             end = end or latest
             start = end - pd.DateOffset(months=self.last_months - 1)
@@ -95,7 +101,7 @@ class RunConfig:
             (end or pd.Timestamp("2100-01-01")) + pd.offsets.MonthEnd(0) + pd.Timedelta("23:59:59")
         )
         if start > end:
-            raise InputError(f"month_from {self.month_from} is after month_to {self.month_to}")
+            raise InputError(f"--from {self.month_from} is after --to {self.month_to}")
         return start, end
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +122,7 @@ class RunConfig:
 def _month(text: str, key: str) -> pd.Timestamp:
     ts = pd.to_datetime(str(text), format="%Y-%m", errors="coerce")
     if pd.isna(ts):
-        raise InputError(f"{key}: {text!r} is not a month like 2025-06")
+        raise InputError(f"{key} {text!r} is not a month like 2025-06")
     return ts
 
 
