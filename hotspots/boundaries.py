@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
 from hotspots.schema import CRS_METRIC, InputError, MissingFileError
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ BOUNDARIES_DIR = Path(__file__).resolve().parent / "_data" / "boundaries"
 #: shapely type ids: Polygon, MultiPolygon, GeometryCollection (checked for polygons).
 _POLYGONAL = (3, 6, 7)
 _COLLECTION = 7
+POLICE_UK_ATTRIBUTION = "Neighbourhood boundaries: data.police.uk, Open Government Licence v3.0"
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,11 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.unary_union(parts) if parts else shapely.Polygon()
 
 
+def _police_fields(gdf: gpd.GeoDataFrame) -> dict[str, str]:
+    """Default layers of police.uk neighbourhoods: beats by name, NPAs when grouped."""
+    return {"beat": "name", "npa": "npa"} if "npa" in gdf.columns else {"beat": "name"}
+
+
 def load_areas(
     source: str | Path,
     fields: Mapping[str, str] | None = None,
@@ -179,11 +186,15 @@ def load_areas(
     Parameters
     ----------
     source
-        A registry name (``"leicestershire/beats"``) or a path to any vector file GDAL
-        reads (GeoPackage, GeoJSON, Shapefile; ``.gz`` allowed).
+        A registry name (``"leicestershire/beats"``), a path to any vector file GDAL
+        reads (GeoPackage, GeoJSON, Shapefile; ``.gz`` allowed), or police.uk
+        neighbourhood boundaries: a folder or zip of KML or API boundary JSON files
+        (see :mod:`hotspots.io.neighbourhoods`).
     fields
         Layer name → name field, e.g. ``{"beat": "beat_name", "npa": "npa_name"}``.
-        Registry entries bring their own; for files it is required.
+        Registry entries bring their own; police.uk neighbourhoods default to
+        ``{"beat": "name"}``, with ``"npa": "npa"`` when a grouping table is given; for
+        other files it is required.
 
     Returns
     -------
@@ -193,11 +204,17 @@ def load_areas(
     """
     entry = registry().get(str(source))
     attribution = ""
+    gdf: gpd.GeoDataFrame | None = None
     if entry is not None:
         path = BOUNDARIES_DIR / str(entry["file"])
         fields = dict(fields or entry["fields"])  # type: ignore[arg-type]
         attribution = str(entry.get("attribution", ""))
         where = f"{source} ({path.name})"
+    elif is_police_neighbourhoods(source):
+        where = str(source)
+        gdf = read_police_neighbourhoods(source)
+        fields = dict(fields or _police_fields(gdf))
+        attribution = POLICE_UK_ATTRIBUTION
     else:
         path = Path(source)
         where = str(path)
@@ -206,7 +223,8 @@ def load_areas(
             raise InputError(
                 f"{where}: say which field names the areas, e.g. --area-field beat=BEAT_NAME"
             )
-    gdf = _read_polygons(path, where)
+    if gdf is None:
+        gdf = _read_polygons(path, where)
     missing = [f for f in fields.values() if f not in gdf.columns]
     if missing:
         raise InputError(
@@ -321,7 +339,9 @@ def split_area_fields(
 
     Registry names keep their own fields. Each file takes the layer → field pairs whose
     field is one of its columns (read from the file's schema only), in the order given;
-    a field found in no file, or a file with none of the fields, is an error.
+    a field found in no file, or a file with none of the fields, is an error. police.uk
+    neighbourhoods take the pairs naming their columns (``neighbourhood``, ``name``,
+    ``npa``), or keep their defaults when none does.
     """
     import pyogrio
 
@@ -330,6 +350,12 @@ def split_area_fields(
     for src in sources:
         if str(src) in registry():
             out.append((str(src), {}))
+            continue
+        if is_police_neighbourhoods(src):
+            columns = set(read_police_neighbourhoods(src).columns)
+            mine = {layer: f for layer, f in fields.items() if f in columns}
+            used |= set(mine)
+            out.append((str(src), mine))  # none: load_areas applies the defaults
             continue
         path = Path(src)
         _require_file(path, str(path))
