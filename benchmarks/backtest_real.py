@@ -1,134 +1,222 @@
-"""Rolling backtests of the cell scoring methods on the embedded Leicestershire police.uk data.
+"""Rolling backtests of the cell scoring methods on real police.uk data, two forces.
 
-Usage: ``python benchmarks/backtest_real.py [--quick] [--csv PATH]``
+Usage: ``python benchmarks/backtest_real.py [--quick] [--csv PATH] [--render CSV] [--write-docs]``
 
-Study area: the Leicestershire force area (registry ``leicestershire/force``). Grids: 100 m
-cells and the automatic cell size (``"arcgis"`` rule, 250 m over the force). Categories:
-anti-social behaviour, violence and sexual offences, burglary, and all crime. Folds:
+Protocol (docs/evaluation.md, issue #20): 100 m cells; the study area from the data (the
+rows' own LSOAs, as ``hotspots evaluate`` without ``--areas``: :func:`evaluation_grid`);
+categories anti-social behaviour, violence and sexual offences, burglary; train on 9–12
+months, test on the next 3. Splits:
 
-* 2020–2022: train 12 months, test the next 3, step 3 (7 folds, tests from Dec 2020);
-* 2025: train 6 months, test the next 3, step 3 (2 folds; 2024 has only four months).
+* Leicestershire (embedded data, ``hotspots.embedded_police_uk()``): 2020–2022 train 12
+  months, test 3, step 3 (7 splits); 2025 train 9, test Oct–Dec (1 split);
+* Lincolnshire 2025 (``../shared/data/police-uk-street-lincolnshire-2025``): train 9, test
+  Oct–Dec (1 split).
 
-Prints mean PAI at 1 % and 5 % of the area per category × method (markdown, for
-``docs/evaluation.md``) and the timings. ``--quick`` runs 100 m cells, two 2022 folds and
-fewer methods (< 1 minute). ``--csv`` writes every fold's rows.
+Methods: counts and fixed-bandwidth KDEs (quartic and Gaussian, 100–800 m) — the
+baselines — the blend (``hotspots run``'s ranking) and the forecast model. Per force ×
+share (1 %, 5 %) the ratio of each method to the best baseline *of that category and
+split* is averaged over categories × splits (the aim: ≥ 1.05) and its minimum reported
+(the aim: ≥ 1.0). ``--write-docs`` replaces the block between the
+``<!-- backtest-real -->`` markers in docs/evaluation.md. ``--render CSV`` re-renders a
+saved ``--csv`` without recomputing. ``--quick``: Lincolnshire only, counts, two KDEs,
+blend, forecast (about 2 minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import time
+from pathlib import Path
 
 import pandas as pd
 
-from hotspots.boundaries import load_areas, study_area
-from hotspots.evaluate import backtest_summary, rolling_backtest
-from hotspots.geocode import locate_incidents
-from hotspots.grid import make_grid, mask_from_geometry
-from hotspots.io.load import load_incidents
-from hotspots.io.sources import EMBEDDED_POLICE_UK
-from hotspots.scoring import DEFAULT_METHOD, ScoringMethod
+from hotspots.evaluate import rolling_backtest
+from hotspots.io.load import InputSpec
+from hotspots.io.sources import embedded_police_uk
+from hotspots.pipeline.config import RunConfig
+from hotspots.pipeline.evaluation import evaluation_grid
+from hotspots.pipeline.stages import prepare
+from hotspots.scoring import DEFAULT_METHOD, FORECAST_METHOD, ScoringMethod
 
-CATEGORIES = ("Anti-social behaviour", "Violence and sexual offences", "Burglary", None)
-SHORT = {"Anti-social behaviour": "ASB", "Violence and sexual offences": "violence",
-         "Burglary": "burglary", "all": "all crime"}
+ROOT = Path(__file__).resolve().parents[1]
+LINCS = ROOT.parent / "shared" / "data" / "police-uk-street-lincolnshire-2025"
+DOC = ROOT / "docs" / "evaluation.md"
+MARK_BEGIN, MARK_END = "<!-- backtest-real -->", "<!-- /backtest-real -->"
+CATEGORIES = ("Anti-social behaviour", "Violence and sexual offences", "Burglary")
+SHORT = {
+    "Anti-social behaviour": "ASB",
+    "Violence and sexual offences": "violence",
+    "Burglary": "burglary",
+}
+SHARES = (0.01, 0.05)
+BANDWIDTHS_M = (100, 200, 300, 400, 600, 800)
 
 
 def methods(quick: bool) -> dict[str, ScoringMethod]:
-    out = {
-        "default": DEFAULT_METHOD,
-        "counts": ScoringMethod("counts"),
-        "kde gaussian 100 m": ScoringMethod("kde", {"kernel": "gaussian", "bandwidth_m": 100}),
-        "kde gaussian 200 m": ScoringMethod("kde", {"kernel": "gaussian", "bandwidth_m": 200}),
-        "kde quartic arcgis": ScoringMethod("kde"),
-    }
-    if quick:
-        return out
-    out.update({
-        "kde gaussian 300 m": ScoringMethod("kde", {"kernel": "gaussian", "bandwidth_m": 300}),
-        "kde quartic 250 m": ScoringMethod("kde", {"bandwidth_m": 250}),
-        "kde quartic 500 m": ScoringMethod("kde", {"bandwidth_m": 500}),
-        "blend weight 0.1": ScoringMethod("blend", {"weight": 0.1}),
-        "blend weight 0.25": ScoringMethod("blend", {"weight": 0.25}),
-        "blend weight 1": ScoringMethod("blend", {"weight": 1.0}),
-        "blend sigma 100 m": ScoringMethod("blend", {"bandwidth_m": 100}),
-        "counts half-life 6 months": ScoringMethod("counts", {"half_life_months": 6}),
-        "default half-life 6 months": ScoringMethod("blend", {"half_life_months": 6}),
-    })
+    out = {"counts": ScoringMethod("counts")}
+    kdes = (
+        [("quartic", 100), ("gaussian", 100)]
+        if quick
+        else [(k, b) for k in ("quartic", "gaussian") for b in BANDWIDTHS_M]
+    )
+    for kernel, bw in kdes:
+        out[f"kde {kernel} {bw} m"] = ScoringMethod("kde", {"kernel": kernel, "bandwidth_m": bw})
+    out["blend"] = DEFAULT_METHOD
+    out["forecast"] = FORECAST_METHOD
     return out
 
 
-def load() -> tuple[pd.DataFrame, object]:
-    incidents = locate_incidents(load_incidents(EMBEDDED_POLICE_UK).incidents).incidents
-    area = study_area(load_areas("leicestershire/force"))
-    return incidents[["when", "category", "x", "y"]], area
+def is_baseline(method: str) -> bool:
+    return method == "counts" or method.startswith("kde ")
 
 
-def grid_for(area: object, cell_size_m: float | None):
-    grid = make_grid(area.bounds, cell_size_m=cell_size_m)  # type: ignore[attr-defined]
-    return grid.with_mask(mask_from_geometry(grid, area))
+def load(path: Path) -> tuple[pd.DataFrame, object]:
+    cfg = RunConfig(
+        inputs=[InputSpec.police_uk(str(path))],
+        cell_size_m=100.0,
+        link_duplicates=False,
+        rates=False,
+    )
+    prepared = prepare(cfg)
+    return prepared.incidents[["when", "category", "x", "y"]], evaluation_grid(prepared, cfg)
+
+
+def splits(quick: bool) -> list[tuple[str, Path, str, str | None, str | None, int]]:
+    """(force, data, period label, first month, last month, training months)."""
+    out = [("Lincolnshire", LINCS, "2025", None, None, 9)]
+    if not quick:
+        out += [
+            ("Leicestershire", embedded_police_uk(), "2020-22", None, "2022-12", 12),
+            ("Leicestershire", embedded_police_uk(), "2025", "2025-01", None, 9),
+        ]
+    return out
 
 
 def run(quick: bool) -> pd.DataFrame:
-    t0 = time.perf_counter()
-    incidents, area = load()
-    print(f"loaded {len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s")
-    month = incidents["when"].dt.to_period("M")
-    if quick:
-        periods = {"2022": (incidents[(month >= "2021-01") & (month <= "2022-06")], 12, 3)}
-        cells: tuple[float | None, ...] = (100.0,)
-    else:
-        periods = {"2020-22": (incidents[month <= "2022-12"], 12, 3),
-                   "2025": (incidents[month >= "2025-01"], 6, 3)}
-        cells = (100.0, None)
-    frames = []
-    for cell in cells:
-        grid = grid_for(area, cell)
-        for label, (subset, train, step) in periods.items():
-            t = time.perf_counter()
-            table = rolling_backtest(subset, grid, train_months=train, test_months=3,
-                                     step_months=step, categories=CATEGORIES,
-                                     methods=methods(quick))
-            folds = table["fold"].nunique()
-            print(f"{grid.cell_size_m:g} m cells ({grid.cell_size_rule}), {label}: {folds} folds "
-                  f"in {time.perf_counter() - t:.1f} s")
-            frames.append(table.assign(cell_size_m=grid.cell_size_m, period=label))
-    print(f"total {time.perf_counter() - t0:.1f} s")
+    frames, loaded = [], {}
+    for force, path, label, lo, hi, train in splits(quick):
+        t = time.perf_counter()
+        if force not in loaded:
+            loaded[force] = load(path)
+        incidents, grid = loaded[force]
+        month = incidents["when"].dt.to_period("M")
+        keep = pd.Series(True, index=incidents.index)
+        if lo:
+            keep &= month >= lo
+        if hi:
+            keep &= month <= hi
+        table = rolling_backtest(
+            incidents.loc[keep],
+            grid,
+            train_months=train,
+            test_months=3,
+            step_months=3,
+            categories=CATEGORIES,
+            methods=methods(quick),
+            area_shares=SHARES,
+        )
+        print(
+            f"{force} {label}: {table['fold'].nunique()} splits, "
+            f"{int(grid.in_area.sum()):,} cells, {time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
+        frames.append(table.assign(force=force, period=label))
     return pd.concat(frames, ignore_index=True)
 
 
+def with_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``split`` and ``ratio``: PAI / best baseline PAI of the same split, category, share."""
+    t = table.copy()
+    t["split"] = t["period"] + " test " + t["test_from"].astype(str)
+    key = ["force", "split", "category", "area_share"]
+    best = t.loc[t["method"].map(is_baseline)].groupby(key)["pai"].max().rename("best_pai")
+    t = t.join(best, on=key)
+    t["ratio"] = t["pai"] / t["best_pai"]
+    return t
+
+
 def markdown(table: pd.DataFrame) -> str:
-    """One table per cell size × period: methods down, category PAI@1 % / @5 % across."""
-    parts = []
-    for (cell, period), rows in table.groupby(["cell_size_m", "period"], sort=False):
-        s = backtest_summary(rows)
-        folds = int(s["folds"].max())
-        wide = s.pivot(index="method", columns="category", values=["pai_0.01", "pai_0.05"])
-        order = list(dict.fromkeys(s["method"]))
-        cats = list(dict.fromkeys(s["category"]))
-        head = " | ".join(f"{SHORT.get(c, c)} @1% | @5%" for c in cats)
-        lines = [f"**{cell:g} m cells, {period} ({folds} folds): mean PAI**", "",
-                 f"| method | {head} |", "|---" * (1 + 2 * len(cats)) + "|"]
+    t = with_ratios(table)
+    t["category"] = t["category"].map(lambda c: SHORT.get(c, c))
+    order = list(dict.fromkeys(t["method"]))
+    parts = [
+        "**Summary: mean over categories × splits; ratio = PAI / best baseline PAI of "
+        "the same category and split (aim: mean ≥ 1.05, minimum ≥ 1.0)**",
+        "",
+        "| force | method | PAI@1% | ratio@1% mean | min | PAI@5% | ratio@5% mean | min "
+        "| PEI@1% | PEI@5% |",
+        "|---" * 10 + "|",
+    ]
+    for force, rows in t.groupby("force", sort=False):
         for m in order:
-            vals = " | ".join(f"{wide.loc[m, ('pai_0.01', c)]:.1f} | "
-                              f"{wide.loc[m, ('pai_0.05', c)]:.1f}" for c in cats)
-            lines.append(f"| {m} | {vals} |")
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts)
+            r = rows[rows["method"] == m]
+            cells = []
+            for share in SHARES:
+                s = r[r["area_share"].round(4) == share]
+                cells += [
+                    f"{s['pai'].mean():.1f}",
+                    f"{s['ratio'].mean():.3f}",
+                    f"{s['ratio'].min():.3f}",
+                ]
+            pei = [f"{r.loc[r['area_share'].round(4) == a, 'pei'].mean():.3f}" for a in SHARES]
+            parts.append(f"| {force} | {m} | " + " | ".join(cells + pei) + " |")
+    parts += ["", "**Per split (PAI / PEI at 1 % and 5 % of the area)**", ""]
+    for (force, cat), rows in t.groupby(["force", "category"], sort=False):
+        splits_ = list(dict.fromkeys(rows["split"]))
+        head = " | ".join(f"{s} @1% | @5%" for s in splits_)
+        parts += [
+            f"*{force}, {cat}*",
+            "",
+            f"| method | {head} |",
+            "|---" * (1 + 2 * len(splits_)) + "|",
+        ]
+        for m in order:
+            vals = []
+            for s in splits_:
+                for share in SHARES:
+                    x = rows[
+                        (rows["method"] == m)
+                        & (rows["split"] == s)
+                        & (rows["area_share"].round(4) == share)
+                    ]
+                    vals.append(
+                        f"{x['pai'].iloc[0]:.1f} / {x['pei'].iloc[0]:.2f}" if len(x) else "–"
+                    )
+            parts.append(f"| {m} | " + " | ".join(vals) + " |")
+        parts.append("")
+    return "\n".join(parts).rstrip()
+
+
+def write_docs(text: str, path: Path = DOC) -> None:
+    doc = path.read_text(encoding="utf-8")
+    block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
+    pattern = re.compile(re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END), re.S)
+    if pattern.search(doc):
+        doc = pattern.sub(lambda _: block, doc)
+    else:
+        doc = doc.rstrip() + "\n\n" + block + "\n"
+    path.write_text(doc, encoding="utf-8")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="100 m, two folds, fewer methods")
-    ap.add_argument("--csv", help="write every fold's rows to this CSV")
+    ap.add_argument("--quick", action="store_true", help="Lincolnshire, fewer methods")
+    ap.add_argument("--csv", help="write every split's rows to this CSV")
+    ap.add_argument("--render", metavar="CSV", help="render a saved --csv instead of running")
+    ap.add_argument("--write-docs", action="store_true", help="update docs/evaluation.md")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.ERROR)  # bandwidth notes would repeat on every fold
-    table = run(args.quick)
+    logging.basicConfig(level=logging.ERROR)  # per-fold notes would repeat
+    t0 = time.perf_counter()
+    table = pd.read_csv(args.render) if args.render else run(args.quick)
     if args.csv:
         table.to_csv(args.csv, index=False)
-    print()
-    print(markdown(table))
+    text = markdown(table)
+    print(text)
+    if args.write_docs:
+        write_docs(text)
+    print(f"total {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

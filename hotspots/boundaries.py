@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 
 from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
+from hotspots.io.text import require_regular, shorten
 from hotspots.schema import CRS_METRIC, InputError, MissingFileError
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def _require_file(path: Path, where: str) -> None:
         if not path.suffix and "/" in str(path):  # looks like a registry name, not a file
             hint = f"; shipped layers: {', '.join(list_boundaries())}"
         raise MissingFileError(f"{where}: no such boundary file or shipped layer{hint}")
+    require_regular(path, "boundary file")  # /dev/zero, a FIFO: refused unopened
 
 
 def _read_polygons(path: Path, where: str) -> gpd.GeoDataFrame:
@@ -97,8 +99,18 @@ def _read_polygons(path: Path, where: str) -> gpd.GeoDataFrame:
     try:
         gdf = gpd.read_file(target)
     except Exception as exc:  # pyogrio raises several error types for unreadable files
-        reason = " ".join(str(exc).split())
-        raise InputError(f"{where}: cannot read as a boundary layer ({reason})") from None
+        raise InputError(
+            f"{where}: cannot read as a boundary layer ({shorten(exc, 200)})"
+        ) from None
+    try:  # GDAL reads a CSV or a plain table as a layer without geometry
+        has_geometry = isinstance(gdf, gpd.GeoDataFrame) and gdf.geometry is not None
+    except AttributeError:
+        has_geometry = False
+    if not has_geometry:
+        raise InputError(
+            f"{where}: has no geometry (a table, not a boundary layer); give polygons "
+            "as a GeoPackage, GeoJSON or Shapefile"
+        )
     if len(gdf) == 0:
         raise InputError(f"{where}: the boundary layer has no features")
     if gdf.crs is None:

@@ -65,6 +65,7 @@ import pandas as pd
 import shapely
 
 from hotspots.grid import Grid, bin_counts, make_grid, points_xy
+from hotspots.labels import place_labels
 from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,6 @@ MIN_BUFFER_M = 5.0
 LEADING_COLUMNS = ("hotspot_id", "label", "incidents", "share", "area_m2", "density_km2",
                    "top_categories")
 _HULLS = ("concave", "convex", "buffer")
-_NO_LOCATION = {"", "no location"}
 # Rows x neighbours held at once by the k-distance query (bounds its memory to ~32 MB).
 _KNN_BLOCK = 2_000_000
 
@@ -94,8 +94,8 @@ class HotspotSet:
     ----------
     polygons : geopandas.GeoDataFrame
         One row per hotspot, in the incidents' metric CRS (EPSG:27700 for plain frames),
-        columns ``hotspot_id`` (1, 2, ... by incidents, most first), ``label`` (the most
-        frequent police.uk location text inside, without "On or near "), ``incidents``,
+        columns ``hotspot_id`` (1, 2, ... by incidents, most first), ``label`` (its streets, a
+        snap-point qualifier and its beat: :func:`hotspots.labels.place_labels`), ``incidents``,
         ``share`` (of all input incidents), ``area_m2`` (always > 0), ``density_km2``
         (incidents per km2), ``top_categories`` (e.g. ``"Burglary (60%); Drugs (40%)"``),
         for each area layer ``<layer>`` (the area most member incidents are in) and
@@ -648,7 +648,7 @@ def _result(incidents: pd.DataFrame, raw: np.ndarray, geoms: np.ndarray, crs: st
     ids = np.arange(1, len(order) + 1)
     frame = pd.DataFrame({
         "hotspot_id": ids,
-        "label": _labels(incidents, labels, ids, centre[order]),
+        "label": "",
         "incidents": n_inc,
         "share": n_inc / max(len(labels), 1),
         "area_m2": area,
@@ -657,6 +657,10 @@ def _result(incidents: pd.DataFrame, raw: np.ndarray, geoms: np.ndarray, crs: st
     })
     for layer in area_columns:
         frame[layer], frame[f"{layer}_all"] = _areas(incidents[layer], labels, ids)
+    # Labels name streets, then the beat (else the first area layer): hotspots.labels.
+    suffix = "beat" if "beat" in area_columns else (area_columns[0] if area_columns else None)
+    frame["label"] = _labels(incidents, labels, ids, centre[order],
+                             frame[suffix].tolist() if suffix else None)
     frame["repeat_locations"] = _repeat_counts(repeat_table, geoms)
     params = {"method": method, "n_incidents": len(labels), "area_columns": area_columns,
               **params}
@@ -675,16 +679,16 @@ def _counts_by(labels: np.ndarray, values: pd.Series) -> pd.DataFrame:
 
 
 def _labels(incidents: pd.DataFrame, labels: np.ndarray, ids: np.ndarray,
-            centres: np.ndarray) -> list[str]:
+            centres: np.ndarray, areas: list | None) -> list[str]:
+    """Street labels by the rule of :mod:`hotspots.labels`; coordinates without text."""
     fallback = [f"near {shapely.get_x(p):.0f}, {shapely.get_y(p):.0f}" for p in centres]
     if "location" not in incidents.columns or not len(ids):
         return fallback
-    members = labels > 0  # text work on hotspot members only, not on every incident
-    text = (incidents["location"][members].astype("string")
-            .str.replace(r"^\s*on or near\s+", "", case=False, regex=True).str.strip())
-    text = text.mask(text.str.lower().isin(_NO_LOCATION))
-    best = _counts_by(labels[members], text).drop_duplicates("id").set_index("id")["value"]
-    return [str(best[i]) if i in best.index else fb for i, fb in zip(ids, fallback, strict=True)]
+    x, y, _ = incident_xy(incidents)
+    xy = np.column_stack([shapely.get_x(centres), shapely.get_y(centres)])
+    table = place_labels(labels, ids, incidents["location"], x=x, y=y, centres=xy,
+                         areas=areas, fallback=fallback)
+    return table["label"].tolist()
 
 
 def _top_categories(incidents: pd.DataFrame, labels: np.ndarray, ids: np.ndarray,

@@ -106,8 +106,10 @@ class _OnGrid:
     def cell_size_m(self) -> float:
         return self.grid.cell_size_m
 
-    def to_geotiff(self, path: str | os.PathLike[str]) -> None:
-        """Write the surface as a float32 GeoTIFF with the parameters in its tags."""
+    def to_geotiff(
+        self, path: str | os.PathLike[str], *, tags: dict[str, Any] | None = None
+    ) -> None:
+        """Write the surface as a float32 GeoTIFF with ``tags`` (default: the parameters)."""
         from hotspots.io.raster import write_geotiff
 
         write_geotiff(
@@ -116,7 +118,7 @@ class _OnGrid:
             transform=self.transform,
             crs=self.crs,
             description=self.description,  # type: ignore[attr-defined]
-            tags=self.params(),  # type: ignore[attr-defined]
+            tags=self.params() if tags is None else tags,  # type: ignore[attr-defined]
             units=self.units,  # type: ignore[attr-defined]
         )
 

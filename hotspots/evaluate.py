@@ -46,13 +46,21 @@ import pandas as pd
 from hotspots.grid import Grid
 from hotspots.io.progress import progress
 from hotspots.schema import InputError
-from hotspots.scoring import DEFAULT_METHOD, ScoringMethod, as_method, cell_scores, rank_cells
+from hotspots.scoring import (
+    DEFAULT_METHOD,
+    ScoringMethod,
+    as_method,
+    cell_scores,
+    rank_cells,
+)
 
 #: Area shares reported by default: 0.5 %, 1 %, 2 %, 5 % and 10 % of the study area.
 DEFAULT_AREA_SHARES: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05, 0.1)
 #: Fine area shares for PAI / hit-rate curves: 0.25 % steps up to 20 %.
 CURVE_AREA_SHARES: tuple[float, ...] = tuple(round(0.0025 * i, 4) for i in range(1, 81))
 #: Methods compared by default: the default blend, the counts baseline, the density surface.
+#: (``hotspots evaluate`` adds :data:`~hotspots.scoring.FORECAST_METHOD`, the best measured,
+#: which needs six months and is slower: see :mod:`hotspots.pipeline.evaluation`.)
 DEFAULT_METHODS: dict[str, ScoringMethod | str] = {
     "default": DEFAULT_METHOD,
     "counts": "counts",
@@ -128,8 +136,17 @@ def hit_rate_pai(
             caught = cum_train[k - 1]
             ok = (caught > 0) & (total > 0)
             rri = np.where(ok, (hits / caught) / (total / cum_train[-1]), np.nan)
-    return pd.DataFrame({"area_share": shares, "cells": k, "hits": hits, "hit_rate": hit_rate,
-                         "pai": pai, "pei": pei, "rri": rri})
+    return pd.DataFrame(
+        {
+            "area_share": shares,
+            "cells": k,
+            "hits": hits,
+            "hit_rate": hit_rate,
+            "pai": pai,
+            "pei": pei,
+            "rri": rri,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,7 @@ def evaluate(
     *,
     methods: Mapping[str, ScoringMethod | str] | Sequence[ScoringMethod | str] | None = None,
     area_shares: Sequence[float] = DEFAULT_AREA_SHARES,
+    context: Any = None,
 ) -> Evaluation:
     """Score cells from the training incidents with each method and test them on the next.
 
@@ -192,6 +210,10 @@ def evaluate(
     area_shares
         Shares of the study area (:data:`DEFAULT_AREA_SHARES`; :data:`CURVE_AREA_SHARES`
         for curves).
+    context
+        Training-period incidents of all categories (when ``train_incidents`` is one
+        category), passed to :func:`~hotspots.scoring.cell_scores` for methods that borrow
+        strength across categories. Never test incidents.
 
     Examples
     --------
@@ -206,15 +228,24 @@ def evaluate(
     train_counts = _bin(train_incidents, grid)
     test_counts = _bin(test_incidents, grid)
     frames = [
-        hit_rate_pai(cell_scores(train_incidents, grid, method=m), test_counts,
-                     mask=grid.in_area, train_counts=train_counts,
-                     area_shares=area_shares).assign(method=label)
+        hit_rate_pai(
+            cell_scores(train_incidents, grid, method=m, context=context),
+            test_counts,
+            mask=grid.in_area,
+            train_counts=train_counts,
+            area_shares=area_shares,
+        ).assign(method=label)
         for label, m in resolved.items()
     ]
     table = pd.concat(frames, ignore_index=True)
     inside = grid.in_area
-    return Evaluation(table[["method", *(c for c in table.columns if c != "method")]], resolved,
-                      grid, int(train_counts[inside].sum()), int(test_counts[inside].sum()))
+    return Evaluation(
+        table[["method", *(c for c in table.columns if c != "method")]],
+        resolved,
+        grid,
+        int(train_counts[inside].sum()),
+        int(test_counts[inside].sum()),
+    )
 
 
 def resolve_methods(
@@ -266,8 +297,11 @@ def backtest_folds(
     ...  for f in backtest_folds(months, train_months=4, test_months=2, step_months=2)]
     [('01', '06'), ('03', '08')]
     """
-    for name, v in (("train_months", train_months), ("test_months", test_months),
-                    ("step_months", step_months)):
+    for name, v in (
+        ("train_months", train_months),
+        ("test_months", test_months),
+        ("step_months", step_months),
+    ):
         if not isinstance(v, int | np.integer) or v < 1:
             raise InputError(f"{name} must be a whole number of months >= 1, got {v!r}")
     ordinals = sorted({p.ordinal for p in pd.PeriodIndex(months, freq="M")})
@@ -276,8 +310,14 @@ def backtest_folds(
         start = run[0]
         while start + train_months + test_months - 1 <= run[-1]:
             t0 = start + train_months
-            folds.append(Fold(*(pd.Period(ordinal=o, freq="M") for o in
-                                (start, t0 - 1, t0, t0 + test_months - 1))))
+            folds.append(
+                Fold(
+                    *(
+                        pd.Period(ordinal=o, freq="M")
+                        for o in (start, t0 - 1, t0, t0 + test_months - 1)
+                    )
+                )
+            )
             start += step_months
     return folds
 
@@ -319,37 +359,72 @@ def rolling_backtest(
     """
     missing = {"x", "y", "when", "category"} - set(incidents.columns)
     if missing:
-        raise InputError(f"incidents has no {sorted(missing)} columns; rolling_backtest needs "
-                         "canonical x, y, when and category")
+        raise InputError(
+            f"incidents has no {sorted(missing)} columns; rolling_backtest needs "
+            "canonical x, y, when and category"
+        )
     resolved = resolve_methods(methods)
     month = pd.to_datetime(incidents["when"]).dt.to_period("M")
-    folds = backtest_folds(month.dropna().unique(), train_months=train_months,
-                           test_months=test_months, step_months=step_months)
+    folds = backtest_folds(
+        month.dropna().unique(),
+        train_months=train_months,
+        test_months=test_months,
+        step_months=step_months,
+    )
     if not folds:
-        raise InputError(f"the data has no {train_months + test_months} consecutive months: "
-                         "no fold fits; shorten train_months or test_months")
+        raise InputError(
+            f"the data has no {train_months + test_months} consecutive months: "
+            "no fold fits; shorten train_months or test_months"
+        )
     frames = []
     for label, wanted in ((_category_label(c), c) for c in categories):
-        keep = np.ones(len(incidents), bool) if wanted is None else _category_mask(incidents,
-                                                                                    wanted)
+        keep = (
+            np.ones(len(incidents), bool) if wanted is None else _category_mask(incidents, wanted)
+        )
         for i, fold in enumerate(progress(folds, desc=f"backtest {label}", unit="fold")):
-            tr = keep & (month >= fold.train_from).to_numpy() & (month <= fold.train_to).to_numpy()
+            in_train = ((month >= fold.train_from) & (month <= fold.train_to)).to_numpy()
+            tr = keep & in_train
             te = keep & (month >= fold.test_from).to_numpy() & (month <= fold.test_to).to_numpy()
             if not te.any():
                 continue
-            ev = evaluate(incidents.loc[tr], incidents.loc[te], grid, methods=resolved,
-                          area_shares=area_shares)
+            # Context: every category, training months only.
+            context = None if wanted is None else incidents.loc[in_train]
+            ev = evaluate(
+                incidents.loc[tr],
+                incidents.loc[te],
+                grid,
+                methods=resolved,
+                area_shares=area_shares,
+                context=context,
+            )
             if ev.n_test == 0:
                 continue
-            frames.append(ev.table.assign(
-                fold=i, train_from=str(fold.train_from), train_to=str(fold.train_to),
-                test_from=str(fold.test_from), test_to=str(fold.test_to), category=label,
-                n_train=ev.n_train, n_test=ev.n_test))
+            frames.append(
+                ev.table.assign(
+                    fold=i,
+                    train_from=str(fold.train_from),
+                    train_to=str(fold.train_to),
+                    test_from=str(fold.test_from),
+                    test_to=str(fold.test_to),
+                    category=label,
+                    n_train=ev.n_train,
+                    n_test=ev.n_test,
+                )
+            )
     if not frames:
         raise InputError("no fold has test incidents in the study area for these categories")
     table = pd.concat(frames, ignore_index=True)
-    lead = ["fold", "train_from", "train_to", "test_from", "test_to", "category", "method",
-            "n_train", "n_test"]
+    lead = [
+        "fold",
+        "train_from",
+        "train_to",
+        "test_from",
+        "test_to",
+        "category",
+        "method",
+        "n_train",
+        "n_test",
+    ]
     return table[lead + [c for c in table.columns if c not in lead]]
 
 
@@ -392,6 +467,11 @@ def _bin(incidents: Any, grid: Grid) -> np.ndarray:
 
 def _category_label(category: str | None) -> str:
     return ALL_CATEGORIES if category is None else str(category)
+
+
+def category_mask(incidents: pd.DataFrame, category: str) -> np.ndarray:
+    """Rows of ``incidents`` in ``category`` (case- and space-insensitive); InputError if none."""
+    return _category_mask(incidents, category)
 
 
 def _category_mask(incidents: pd.DataFrame, category: str) -> np.ndarray:

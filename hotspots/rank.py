@@ -2,9 +2,16 @@
 
 Ranking scores (``score=``; higher ranks first)
 -----------------------------------------------
-``"incidents"`` (the default)
+``"incidents"`` (the default of this function)
     The number of incidents in the hotspot: the plainest measure, and the one analysts and
     partners can check by hand. Large hotspots rank high, so look at ``density_km2`` too.
+``"concentration"`` (the default of a run, ``[hotspots] rank_by``)
+    Prefers concentrated, persistent places over sheer size: the weighted mean of the
+    percentile ranks (as for a dict of weights, below) of density (incidents per km²) 0.5,
+    persistence (share of months with an incident, column ``persistence``) 0.25 and
+    incidents 0.25; with a harm column, density 0.4, harm 0.2, persistence 0.2, incidents
+    0.2 (:data:`CONCENTRATION_WEIGHTS`, :data:`CONCENTRATION_WEIGHTS_HARM`). Without a
+    persistence column or argument its weight goes to density.
 ``"density"``
     Incidents per km² of hotspot area (``density_km2``): favours small, intense places.
 ``"gistar"``
@@ -22,6 +29,10 @@ a dict of weights, e.g. ``{"incidents": 0.5, "persistence": 0.5}``
     Each named component is turned into its percentile rank among the hotspots (average
     rank / number of hotspots, so 0-1 and free of units) and the score is the weighted mean
     of those percentiles.
+
+``exclude=`` (a boolean per row, or the name of a column such as ``"artefact"``, whose
+non-empty values exclude) ranks those hotspots after all the others, whatever their score:
+they stay in the table, flagged, but never head a patrol list.
 
 Ranks are 1, 2, ... with no shared ranks: ties in score are broken by more incidents first,
 then by the lower ``hotspot_id``. Each ranked row carries ``score_definition``, the
@@ -52,6 +63,11 @@ from hotspots.schema import InputError
 #: Area columns that :func:`repeat_locations` carries when ``area_columns`` is None.
 COMMON_AREA_COLUMNS = ("beat", "npa", "lsoa", "msoa", "ward", "district")
 _COMPONENTS = ("incidents", "density", "gistar", "harm", "persistence")
+_SCORES = (*_COMPONENTS, "concentration")
+#: Weights of the ``"concentration"`` score, and with a harm column.
+CONCENTRATION_WEIGHTS = {"density": 0.5, "persistence": 0.25, "incidents": 0.25}
+CONCENTRATION_WEIGHTS_HARM = {"density": 0.4, "harm": 0.2, "persistence": 0.2,
+                              "incidents": 0.2}
 _DEFINITIONS = {
     "incidents": "number of incidents in the hotspot",
     "density": "incidents per km2 of hotspot area",
@@ -69,6 +85,7 @@ def rank_hotspots(
     gistar_z: Mapping[int, float] | pd.Series | np.ndarray | None = None,
     persistence: Mapping[int, float] | pd.Series | np.ndarray | None = None,
     harm_column: str | None = None,
+    exclude: str | Sequence[bool] | np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Score and rank hotspots (1 = top); returns a copy sorted by rank.
 
@@ -85,6 +102,9 @@ def rank_hotspots(
         row order.
     harm_column
         Column holding each hotspot's harm (default ``"harm"``).
+    exclude
+        Hotspots ranked after all others (module notes): a boolean per row or a column
+        name (non-empty, non-false values exclude). The result has ``excluded``.
 
     Examples
     --------
@@ -104,9 +124,18 @@ def rank_hotspots(
         raise InputError(f"hotspots table has no {missing} column(s); columns are "
                          f"{list(table.columns)}")
     table = table.reset_index(drop=True)
+    if persistence is None and "persistence" in table.columns:
+        persistence = table["persistence"].fillna(0).to_numpy(float)
     supplied = {"gistar": gistar_z, "persistence": persistence}
     harm = harm_column or "harm"
-    if isinstance(score, Mapping):
+    if score == "concentration":
+        weights = dict(CONCENTRATION_WEIGHTS_HARM if harm in table.columns
+                       else CONCENTRATION_WEIGHTS)
+        if persistence is None:
+            weights["density"] += weights.pop("persistence")
+        values, definition = _weighted(table, weights, supplied, harm)
+        definition = "concentration: " + definition
+    elif isinstance(score, Mapping):
         values, definition = _weighted(table, score, supplied, harm)
     elif callable(score):
         values = _numbers(np.asarray(score(table), dtype=float), table, "score()")
@@ -115,11 +144,14 @@ def rank_hotspots(
         values = _component(table, score, supplied, harm)
         definition = _DEFINITIONS[score].format(harm=repr(harm))
     else:
-        raise InputError(f"score must be one of {', '.join(map(repr, _COMPONENTS))}, a "
+        raise InputError(f"score must be one of {', '.join(map(repr, _SCORES))}, a "
                          f"callable or a dict of weights, got {score!r}")
+    excluded = _excluded(table, exclude)
     out = table.assign(score=values)
+    if exclude is not None:
+        out["excluded"] = excluded
     order = np.lexsort((out["hotspot_id"].to_numpy(), -out["incidents"].to_numpy(float),
-                        -values))
+                        -values, excluded))
     out = out.iloc[order].reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)
     out["score_definition"] = definition
@@ -277,6 +309,21 @@ def repeat_locations(
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+def _excluded(table: pd.DataFrame, exclude: Any) -> np.ndarray:
+    if exclude is None:
+        return np.zeros(len(table), dtype=bool)
+    if isinstance(exclude, str):
+        if exclude not in table.columns:
+            raise InputError(f"exclude={exclude!r} is not a column of the hotspots table; "
+                             f"columns are {list(table.columns)}")
+        col = table[exclude]
+        return (col.notna() & ~col.astype(object).isin(["", False, 0])).to_numpy(bool)
+    mask = np.asarray(exclude, dtype=bool)
+    if mask.shape != (len(table),):
+        raise InputError(f"exclude has {mask.size} values for {len(table)} hotspots")
+    return mask
+
 
 def _component(table: pd.DataFrame, name: str, supplied: dict[str, Any], harm: str
                ) -> np.ndarray:

@@ -8,6 +8,12 @@ Population for areas that are not census areas (beats, NPAs) is apportioned from
 the share of each LSOA's area that falls in the area (areal weighting). That assumes people
 are spread evenly within an LSOA: an approximation, good where beats follow LSOA or ward
 edges, rough for large rural LSOAs split between beats.
+
+A rate is given only where the population covers the area: at least
+:data:`COVERAGE_MIN` of its area lies in LSOAs with known residents
+(:func:`apply_coverage`). Otherwise the rate is blank and the reason is said, never a
+count set against a sliver of the area's people. 2021 LSOAs are expressed as shares of
+2011 LSOAs (:func:`lsoa_weights`) so that Census 2011 residents can be used for them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from hotspots.schema import InputError, require_metric_crs
 
 #: Funnel-plot control limits: 95% ("warning") and 99.8% ("alarm"), two-sided.
 FUNNEL_LEVELS = (0.95, 0.998)
+#: An area gets a rate only when this share of its area lies in LSOAs with known residents.
+COVERAGE_MIN = 0.95
 
 
 def poisson_interval(counts: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -122,21 +130,77 @@ def apportion_population(
     """Residents of each ``target`` area, by area-weighting ``source`` (e.g. LSOA) counts.
 
     Both layers must be in the same metric CRS. A source area split between targets gives
-    each the share of its residents equal to the share of its area.
+    each the share of its residents equal to the share of its area. This sums whatever
+    overlaps: use :func:`apportion_with_coverage` to know how much of each target the
+    source covers (a target mostly outside the source gets a sliver's residents here).
+    """
+    return apportion_with_coverage(source, target, residents=residents, target_name=target_name)[
+        "residents"
+    ]
+
+
+def apportion_with_coverage(
+    source: gpd.GeoDataFrame,
+    target: gpd.GeoDataFrame,
+    *,
+    residents: str = "residents",
+    target_name: str = "name",
+) -> pd.DataFrame:
+    """Area-weighted residents of each ``target`` area and the share of it ``source`` covers.
+
+    Parameters
+    ----------
+    source
+        Areas with known ``residents`` (NaN: unknown, so not covering), e.g. LSOAs.
+    target
+        Areas named by ``target_name``, in the same metric CRS.
+
+    Returns
+    -------
+    DataFrame indexed by target name: ``residents`` (sum of each source's residents times
+    the share of its area inside the target) and ``coverage`` (share of the target's area
+    inside sources with known residents, 0–1).
+
+    Examples
+    --------
+    A 1 km² LSOA of 1,000 residents; target A holds half of it and nothing else, target B
+    a quarter of it and as much again outside it:
+
+    >>> from shapely import box
+    >>> src = gpd.GeoDataFrame({"residents": [1000.0]}, geometry=[box(0, 0, 1000, 1000)],
+    ...                        crs=27700)
+    >>> tgt = gpd.GeoDataFrame({"name": ["A", "B"]}, crs=27700,
+    ...     geometry=[box(0, 0, 500, 1000), box(500, 0, 1000, 500).union(box(1000, 0, 1500, 500))])
+    >>> apportion_with_coverage(src, tgt).round(3).to_dict("index")
+    {'A': {'residents': 500.0, 'coverage': 1.0}, 'B': {'residents': 250.0, 'coverage': 0.5}}
     """
     require_metric_crs(source.crs, "source")
     require_metric_crs(target.crs, "target")
     if source.crs != target.crs:
         raise InputError(f"source is in {source.crs} but target in {target.crs}; use to_crs")
-    src = source[[residents, source.geometry.name]].copy()
+    names = target[target_name].to_numpy()
+    src = source.loc[source[residents].notna(), [residents, source.geometry.name]].copy()
+    empty = pd.DataFrame({"residents": 0.0, "coverage": 0.0}, index=pd.Index(names))
+    if src.empty or target.empty:
+        return empty
+    # Only sources near the targets take part in the overlay (a national layer is large).
+    near = src.sindex.query(target.geometry.values, predicate="intersects")[1]
+    src = src.iloc[np.unique(near)]
+    if src.empty:
+        return empty
     src["_area"] = src.area
-    src["_sid"] = np.arange(len(src))
     tgt = target[[target_name, target.geometry.name]].rename(columns={target_name: "_target"})
     pieces = gpd.overlay(src, tgt, how="intersection", keep_geom_type=True)
-    share = pieces.area / pieces["_area"]
-    pieces["_people"] = pieces[residents] * share
-    out = pieces.groupby("_target")["_people"].sum()
-    return out.reindex(target[target_name].to_numpy()).fillna(0.0).rename("residents")
+    piece_area = pieces.area
+    people = (pieces[residents] * piece_area / pieces["_area"]).groupby(pieces["_target"]).sum()
+    covered = piece_area.groupby(pieces["_target"]).sum()
+    area = pd.Series(target.area.to_numpy(), index=names)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (covered.reindex(names).fillna(0.0) / area).clip(upper=1.0).fillna(0.0)
+    return pd.DataFrame(
+        {"residents": people.reindex(names).fillna(0.0).to_numpy(), "coverage": share.to_numpy()},
+        index=pd.Index(names),
+    )
 
 
 def lsoa2021_population(pop2011: pd.Series, changes: pd.DataFrame) -> pd.Series:
@@ -152,3 +216,124 @@ def lsoa2021_population(pop2011: pd.Series, changes: pd.DataFrame) -> pd.Series:
     moved = pop2011.reindex(changes["LSOA11CD"]).to_numpy() * shares.to_numpy()
     split = pd.Series(moved, index=changes["LSOA21CD"].to_numpy()).groupby(level=0).sum()
     return pd.concat([same, split]).groupby(level=0).sum().rename("residents")
+
+
+def lsoa_weights(
+    codes: pd.Index | list[str], pop2011: pd.Series, changes: pd.DataFrame
+) -> pd.DataFrame:
+    """Each LSOA code as shares of 2011 LSOAs: ``code``, ``lsoa11``, ``weight``.
+
+    A 2011 code, or a 2021 code that kept its 2011 code, is all of that 2011 LSOA (weight
+    1). A 2021 code in ``changes`` (split or merged) is ``share_of_2011_area`` of each 2011
+    parent, shares normalised to sum to 1 over each parent's successors. Any other code has
+    no row: its residents are unknown.
+
+    Examples
+    --------
+    >>> pop = pd.Series({"E1": 1000.0, "E2": 600.0})
+    >>> ch = pd.DataFrame({"LSOA11CD": ["E2", "E2"], "LSOA21CD": ["N1", "N2"],
+    ...                    "share_of_2011_area": [0.7, 0.2]})
+    >>> lsoa_weights(["E1", "N1", "N9"], pop, ch).round(4).values.tolist()
+    [['E1', 'E1', 1.0], ['N1', 'E2', 0.7778]]
+    """
+    codes = pd.Index(pd.unique(pd.Index(codes).astype(str)))
+    direct = codes[codes.isin(pop2011.index)]
+    ch = changes[
+        changes["LSOA21CD"].isin(codes)
+        & ~changes["LSOA21CD"].isin(direct)
+        & changes["LSOA11CD"].isin(pop2011.index)
+    ]
+    total = changes.groupby("LSOA11CD")["share_of_2011_area"].sum()
+    moved = pd.DataFrame(
+        {
+            "code": ch["LSOA21CD"].to_numpy(object),
+            "lsoa11": ch["LSOA11CD"].to_numpy(object),
+            "weight": (ch["share_of_2011_area"] / ch["LSOA11CD"].map(total)).to_numpy(float),
+        }
+    )
+    same = pd.DataFrame(
+        {"code": direct.to_numpy(object), "lsoa11": direct.to_numpy(object), "weight": 1.0}
+    )
+    order = {c: i for i, c in enumerate(codes)}
+    out = pd.concat([same, moved], ignore_index=True)
+    out = out.assign(_o=out["code"].map(order)).sort_values(["_o", "lsoa11"], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)
+
+
+def weighted_residents(
+    weights: pd.DataFrame, pop2011: pd.Series, groups: pd.Series | None = None
+) -> pd.Series:
+    """Residents per code (or per group of codes) from :func:`lsoa_weights`.
+
+    With ``groups`` (code → group name) the shares of each 2011 LSOA held by a group's codes
+    are added and capped at 1 before multiplying by its residents, so a group holding a
+    2011 LSOA *and* its 2021 successors (a run mixing years) counts its people once.
+
+    Examples
+    --------
+    >>> pop = pd.Series({"E1": 1000.0, "E2": 600.0})
+    >>> w = pd.DataFrame({"code": ["E1", "E2", "N1", "N2"], "lsoa11": ["E1", "E2", "E2", "E2"],
+    ...                   "weight": [1.0, 1.0, 0.75, 0.25]})
+    >>> weighted_residents(w, pop).to_dict()
+    {'E1': 1000.0, 'E2': 600.0, 'N1': 450.0, 'N2': 150.0}
+    >>> weighted_residents(w, pop, pd.Series({"E1": "D", "E2": "D", "N1": "D", "N2": "D"}))
+    D    1600.0
+    Name: residents, dtype: float64
+    """
+    key = weights["code"] if groups is None else weights["code"].map(groups)
+    held = (
+        pd.DataFrame(
+            {
+                "key": key.to_numpy(object),
+                "lsoa11": weights["lsoa11"].to_numpy(),
+                "w": weights["weight"].to_numpy(float),
+            }
+        )
+        .dropna(subset=["key"])
+        .groupby(["key", "lsoa11"], sort=False)["w"]
+        .sum()
+    )
+    if groups is not None:
+        held = held.clip(upper=1.0)
+    people = held * pop2011.reindex(held.index.get_level_values("lsoa11")).to_numpy(float)
+    return people.groupby(level="key", sort=False).sum().rename("residents").rename_axis(None)
+
+
+def apply_coverage(
+    residents: pd.Series,
+    coverage: pd.Series,
+    *,
+    coverage_min: float = COVERAGE_MIN,
+    reason_uncovered: str = "outside_lsoa_polygons",
+) -> pd.DataFrame:
+    """Keep residents only where the population covers the area; say why where not.
+
+    An area whose ``coverage`` (share of it lying in LSOAs with known residents) is below
+    ``coverage_min`` gets no residents, so no rate: its count would be set against a
+    sliver of its people. Reasons: ``reason_uncovered`` (nothing covered),
+    ``partial_coverage`` (below ``coverage_min``), ``no_residents`` (covered, 0 people).
+
+    Examples
+    --------
+    >>> t = apply_coverage(pd.Series({"A": 2000.0, "B": 13.0, "C": 0.0, "D": 0.0}),
+    ...                    pd.Series({"A": 0.97, "B": 0.004, "C": 0.0, "D": 1.0}))
+    >>> t["residents"].tolist(), t["rate_blank_reason"].tolist()
+    ([2000.0, nan, nan, nan], ['', 'partial_coverage', 'outside_lsoa_polygons', 'no_residents'])
+    """
+    if not 0 < coverage_min <= 1:
+        raise InputError(f"coverage_min must be in (0, 1], got {coverage_min}")
+    cov = coverage.reindex(residents.index).fillna(0.0).astype(float)
+    pop = residents.astype(float)
+    reason = np.select(
+        [cov <= 0, cov < coverage_min, ~(pop > 0)],
+        [reason_uncovered, "partial_coverage", "no_residents"],
+        "",
+    )
+    return pd.DataFrame(
+        {
+            "residents": pop.where(reason == ""),
+            "residents_coverage": cov.round(4),
+            "rate_blank_reason": reason,
+        },
+        index=residents.index,
+    )

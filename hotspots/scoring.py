@@ -139,8 +139,14 @@ def _kde(
 ) -> np.ndarray:
     if w.sum() <= 0:
         return np.zeros(grid.shape)
-    surface = kde_surface(xy, weights=w, extent=grid, kernel=kernel, bandwidth_m=bandwidth_m,
-                          bandwidth_rule=bandwidth_rule)
+    surface = kde_surface(
+        xy,
+        weights=w,
+        extent=grid,
+        kernel=kernel,
+        bandwidth_m=bandwidth_m,
+        bandwidth_rule=bandwidth_rule,
+    )
     return surface.per_cell
 
 
@@ -155,8 +161,10 @@ def _blend(
 ) -> np.ndarray:
     if bandwidth_m is None:
         bandwidth_m = BLEND_BANDWIDTH_CELLS * grid.cell_size_m
-        log.info("Blend bandwidth set to %g metres automatically (rule: 2 cells, Gaussian sigma)",
-                 bandwidth_m)
+        log.info(
+            "Blend bandwidth set to %g metres automatically (rule: 2 cells, Gaussian sigma)",
+            bandwidth_m,
+        )
     if weight is None:
         weight, rule = _blend_weight_cv(xy, w, month, grid, bandwidth_m)
         log.info("Blend weight set to %g automatically (rule: %s)", weight, rule)
@@ -167,8 +175,9 @@ def _blend(
     return counts + weight * _kde(xy, w, month, grid, kernel="gaussian", bandwidth_m=bandwidth_m)
 
 
-def _blend_weight_cv(xy: np.ndarray, w: np.ndarray, month: np.ndarray | None, grid: Grid,
-                     bandwidth_m: float) -> tuple[float, str]:
+def _blend_weight_cv(
+    xy: np.ndarray, w: np.ndarray, month: np.ndarray | None, grid: Grid, bandwidth_m: float
+) -> tuple[float, str]:
     """The candidate weight whose blend, fitted on the earlier training months, best
     captures the last :data:`VALIDATION_MONTHS` (summed hit rates at :data:`VALIDATION_SHARES`).
     """
@@ -178,8 +187,9 @@ def _blend_weight_cv(xy: np.ndarray, w: np.ndarray, month: np.ndarray | None, gr
     inside = grid.in_area
     held = _counts(xy[late], w[late], None, grid)
     if late.all():
-        return BLEND_FALLBACK_WEIGHT, (f"fallback, fewer than {VALIDATION_MONTHS + 1} months "
-                                       "of training incidents")
+        return BLEND_FALLBACK_WEIGHT, (
+            f"fallback, fewer than {VALIDATION_MONTHS + 1} months of training incidents"
+        )
     if held[inside].sum() <= 0:
         return BLEND_FALLBACK_WEIGHT, "fallback, no incidents in the study area to validate on"
     early = ~late
@@ -195,8 +205,54 @@ def _blend_weight_cv(xy: np.ndarray, w: np.ndarray, month: np.ndarray | None, gr
 
     # max() keeps the first of equals: the smallest weight, the closest to plain counts.
     best = max(BLEND_WEIGHTS_TRIED, key=captured)
-    return best, (f"temporal cross-validation: fitted before, validated on the last "
-                  f"{VALIDATION_MONTHS} training months")
+    return best, (
+        f"temporal cross-validation: fitted before, validated on the last "
+        f"{VALIDATION_MONTHS} training months"
+    )
+
+
+def _forecast(
+    xy: np.ndarray,
+    w: np.ndarray,
+    month: np.ndarray | None,
+    grid: Grid,
+    *,
+    context: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    horizon_months: int = 3,
+) -> np.ndarray:
+    """Expected incidents per cell over the next ``horizon_months`` from
+    :class:`hotspots.forecast.CellForecaster`, fitted on windows inside the training months.
+    """
+    from hotspots.forecast import MIN_HISTORY_MONTHS, CellForecaster, monthly_stack
+
+    if len(xy) == 0:
+        return np.zeros(grid.shape)
+    if month is None:
+        raise InputError("method 'forecast' needs incidents with a 'when' column (months)")
+    months = [month] if context is None else [month, context[2]]
+    spans = [m for m in months if len(m)]
+    if not spans:
+        return np.zeros(grid.shape)
+    first = int(min(m.min() for m in spans))
+    last = int(max(m.max() for m in spans))
+    if last - first + 1 < MIN_HISTORY_MONTHS + horizon_months:
+        raise InputError(
+            f"method 'forecast' needs at least {MIN_HISTORY_MONTHS + horizon_months} training "
+            f"months, the incidents span {last - first + 1}; use 'blend' on shorter data"
+        )
+    stack = monthly_stack(xy, month, grid, w, first=first, last=last)
+    ctx = None
+    if context is not None:
+        ctx = monthly_stack(context[0], context[2], grid, context[1], first=first, last=last)
+    model = CellForecaster(cell_size_m=grid.cell_size_m, horizon=int(horizon_months))
+    model.fit(stack, grid.in_area, ctx)
+    log.info(
+        "Forecast model fitted on %d training windows inside the %d training months%s",
+        len(model.windows_),
+        stack.shape[0],
+        " with all-category context" if ctx is not None else "",
+    )
+    return model.predict(stack, grid.in_area, ctx)
 
 
 @dataclass(frozen=True)
@@ -210,22 +266,44 @@ class MethodInfo:
     def defaults(self) -> dict[str, Any]:
         """Keyword parameters and their defaults."""
         sig = inspect.signature(self.function)
-        return {p.name: p.default for p in sig.parameters.values()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        return {
+            p.name: p.default
+            for p in sig.parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
 
 
 #: The scoring methods by name.
 METHODS: dict[str, MethodInfo] = {
     "counts": MethodInfo(_counts, "training incidents per cell (the baseline)"),
-    "kde": MethodInfo(_kde, "expected incidents per cell from a kernel density surface "
-                            "(kde_surface: kernel, bandwidth_m, bandwidth_rule)"),
-    "blend": MethodInfo(_blend, "counts + weight x Gaussian KDE per cell (sigma bandwidth_m, "
-                                "default two cells; weight by temporal cross-validation): "
-                                "counts with ties broken by nearby activity"),
+    "kde": MethodInfo(
+        _kde,
+        "expected incidents per cell from a kernel density surface "
+        "(kde_surface: kernel, bandwidth_m, bandwidth_rule)",
+    ),
+    "blend": MethodInfo(
+        _blend,
+        "counts + weight x Gaussian KDE per cell (sigma bandwidth_m, "
+        "default two cells; weight by temporal cross-validation): "
+        "counts with ties broken by nearby activity",
+    ),
+    "forecast": MethodInfo(
+        _forecast,
+        "gradient-boosted forecast of the next months' incidents "
+        "per cell from lagged multi-scale counts of the category "
+        "and of all categories (context); hotspots.forecast",
+    ),
 }
+
+#: Methods whose function takes the ``context`` incidents (all categories, same months).
+CONTEXT_METHODS = frozenset({"forecast"})
 
 #: The method ``hotspots run`` ranks cells with, chosen by rolling backtests.
 DEFAULT_METHOD = ScoringMethod("blend")
+#: The best method measured in the rolling backtests of ``docs/evaluation.md`` (both
+#: forces): the default of ``hotspots evaluate``. Needs months (``when``) and at least six
+#: training months.
+FORECAST_METHOD = ScoringMethod("forecast")
 
 
 def as_method(method: ScoringMethod | str, **params: Any) -> ScoringMethod:
@@ -247,11 +325,13 @@ def as_method(method: ScoringMethod | str, **params: Any) -> ScoringMethod:
     if method.name not in METHODS:
         raise InputError(f"method {method.name!r} is not one of {', '.join(map(repr, METHODS))}")
     merged = {**method.params, **params}
-    allowed = [*METHODS[method.name].defaults, "half_life_months"]
+    allowed = [k for k in METHODS[method.name].defaults if k != "context"]
+    allowed.append("half_life_months")
     for key in merged:
         if key not in allowed:
-            raise InputError(f"method {method.name!r} has no parameter {key!r}; "
-                             f"it takes {', '.join(allowed)}")
+            raise InputError(
+                f"method {method.name!r} has no parameter {key!r}; it takes {', '.join(allowed)}"
+            )
     return ScoringMethod(method.name, merged)
 
 
@@ -261,6 +341,7 @@ def cell_scores(
     *,
     method: ScoringMethod | str = DEFAULT_METHOD,
     weights: Any = None,
+    context: Any = None,
     **params: Any,
 ) -> np.ndarray:
     """Score every grid cell from training incidents; higher means patrol first.
@@ -278,6 +359,10 @@ def cell_scores(
         :data:`DEFAULT_METHOD`.
     weights
         Per-incident non-negative weights (array or column name); None counts each once.
+    context
+        Incidents of all categories over the same training months (``x``, ``y``,
+        ``when``), for methods that borrow strength across categories (``"forecast"``);
+        other methods ignore it. None: no context.
     **params
         Parameters of the method (override those of ``method``), and ``half_life_months``.
 
@@ -307,6 +392,12 @@ def cell_scores(
             raise InputError("half_life_months needs incidents with a 'when' column")
         half_life = positive_number(half_life, "half_life_months", unit="months")
         w = w * 0.5 ** ((month.max(initial=0) - month) / half_life)
+    if spec.name in CONTEXT_METHODS and context is not None:
+        cxy, _ = points_xy(context, "context")
+        cmonth = _months(context)
+        if cmonth is None:
+            raise InputError("context needs incidents with a 'when' column")
+        kwargs["context"] = (cxy, np.ones(len(cxy)), cmonth)
     scores = METHODS[spec.name].function(xy, w, month, grid, **kwargs).astype(float, copy=True)
     scores[~grid.in_area] = np.nan
     return scores

@@ -1,7 +1,8 @@
 """The patrol map in a real headless Chromium, offline: it loads, shows, and responds.
 
 Skips cleanly when Debian's chromium or chromedriver is missing. Set HOTSPOTS_MAP_HTML to a
-map written by the pipeline to check that file too. Screenshots go to outputs/browser/.
+map written by the pipeline to check that file too. Screenshots go to hotspots-browser/ in
+the system's temporary folder (never into outputs/, which a run replaces as a whole).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SHOTS = Path(__file__).resolve().parents[1] / "outputs" / "browser"
+SHOTS = Path(tempfile.gettempdir()) / "hotspots-browser"
 #: Networking off: no background services, and a proxy on a closed loopback port so any
 #: request the page made would fail and be logged as an error.
 FLAGS = (
@@ -169,15 +170,26 @@ def _open(driver, path: Path) -> None:
     driver.execute_script("return document.readyState")
 
 
-def _severe(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+#: The one host a page may ask for: OpenStreetMap street tiles (on by default in runs).
+TILE_HOST = "https://tile.openstreetmap.org/"
 
 
-def _network(driver) -> list[str]:
+def _severe(driver, *, tiles_ok: bool = True) -> list[str]:
+    """Console errors; with ``tiles_ok``, tiles that failed to load offline are expected."""
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" and not (tiles_ok and e["message"].startswith(TILE_HOST))
+    ]
+
+
+def _network(driver, *, tiles_ok: bool = True) -> list[str]:
     names = driver.execute_script(
         "return performance.getEntriesByType('resource').map(function (e) { return e.name; });"
     )
-    return [n for n in names if not n.startswith("data:")]
+    return [
+        n for n in names if not n.startswith("data:") and not (tiles_ok and n.startswith(TILE_HOST))
+    ]
 
 
 def _layer_names(driver) -> str:
@@ -337,4 +349,177 @@ def test_jinja_syntax_shows_as_text_in_chromium(driver, tmp_path):
     assert "Beat 49" not in beat_tip
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert  # noqa: B018
+    assert _severe(driver) == []
+
+
+# --- issue 18: a map a planner can act on ------------------------------------------------
+
+BADGES = "return [...document.querySelectorAll('.leaflet-marker-icon.hs-rank')]"
+
+
+def _crowded_inputs(**changes) -> dict:
+    """30 patrol hotspots packed into the city centre and 10 others, with a plan."""
+    from hotspots.patrol import patrol_plan
+
+    inputs = _inputs()
+    rng = np.random.default_rng(18)
+    xs = 458000 + rng.uniform(0, 1500, 40)
+    ys = 303500 + rng.uniform(0, 1200, 40)
+    long = "Granby Street / Belvoir Street / Charles Street (Shopping Area), Castle"
+    hot = gpd.GeoDataFrame(
+        {
+            "rank": np.arange(1, 41),
+            "hotspot_id": [f"H{i}" for i in range(1, 41)],
+            "incidents": np.arange(400, 0, -10),
+            "label": [long if i % 3 == 0 else f"Street {i}" for i in range(40)],
+            "beat": ["Castle"] * 40,
+            "npa": ["Leicester City"] * 40,
+            "peak_month": [7] * 40,
+            "trend": ["none"] * 40,
+            "patrol": [True] * 30 + [False] * 10,
+            "artefact_note": ["most incidents are recorded at one point"] + [None] * 39,
+        },
+        geometry=[shapely.box(x, y, x + 60, y + 60) for x, y in zip(xs, ys, strict=True)],
+        crs=27700,
+    )
+    plan = patrol_plan(
+        pd.DataFrame(hot[hot["patrol"]].drop(columns="geometry")), total_incidents=20_000
+    )
+    inputs.update(hotspots=hot, patrol_plan=plan, plan_note="15-minute visits (Koper 1995)")
+    inputs.update(changes)
+    return inputs
+
+
+def _write(tmp_path, name: str, **changes) -> Path:
+    page = tmp_path / name
+    page.write_text(map_html(patrol_map(**_crowded_inputs(**changes))), encoding="utf-8")
+    return page
+
+
+def test_panel_table_fits_at_1280_and_1920(driver, tmp_path):
+    page = _write(tmp_path, "panel.html")
+    try:
+        for width in (1280, 1920):
+            driver.set_window_size(width, 900)
+            _open(driver, page)
+            sizes = driver.execute_script("""
+                var p = document.getElementById('hs-panel');
+                return [p.clientWidth].concat([...p.querySelectorAll('table.hs-list')].map(
+                  function (t) { return t.getBoundingClientRect().width; }),
+                  [...p.querySelectorAll('.hs-scroll')].map(function (s) {
+                    return s.scrollWidth - s.clientWidth; }));""")
+            panel, tables, overflow = sizes[0], sizes[1:3], sizes[3:]
+            assert len(tables) == 2 and all(t <= panel for t in tables), (width, sizes)
+            assert all(o <= 0 for o in overflow), (width, sizes)
+            # Clicking a plan row keeps the # column in view.
+            driver.find_element("css selector", '#hs-panel table.hs-plan tr[data-rank="7"]').click()
+            left = driver.execute_script("""
+                var td = document.querySelector('#hs-panel table.hs-plan tr[data-rank="7"] td');
+                var p = document.getElementById('hs-panel').getBoundingClientRect();
+                var r = td.getBoundingClientRect();
+                return [r.left - p.left, p.right - r.right];""")
+            assert left[0] >= 0 and left[1] >= 0, (width, left)
+            assert _severe(driver) == [] and _network(driver, tiles_ok=False) == []
+            driver.save_screenshot(str(tmp_path / f"panel_{width}.png"))
+    finally:
+        driver.set_window_size(1280, 900)
+    panel = driver.find_element("id", "hs-panel").text
+    assert "Patrol plan" in panel and "14 × 15 min" in panel
+    assert "most incidents are recorded at one point" in panel
+    assert "Trend" not in panel  # "no clear trend" everywhere says nothing
+
+
+def test_rank_badges_do_not_overlap_at_force_zoom(driver, tmp_path):
+    _open(driver, _write(tmp_path, "badges.html"))
+    boxes = driver.execute_script(
+        BADGES + ".map(function (b) {"
+        " var r = b.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom, b.textContent]; });"
+    )
+    assert boxes and "1" in [b[4] for b in boxes]  # the top rank always shows
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, (a, b)
+    # Zoomed in, more badges show; and only patrol hotspots are on at the start.
+    n_force = len(boxes)
+    n_street = driver.execute_script(
+        "var map = window[document.querySelector('.folium-map').id];"
+        "map.setZoom(17, {animate: false});" + BADGES + ".length;"
+    )
+    assert n_street >= n_force
+    # Badges are drawn above the repeat-location circles and hotspot outlines.
+    z = driver.execute_script("""
+        var map = window[document.querySelector('.folium-map').id];
+        return ['hs-labels', 'hs-points', 'hs-hotspots'].map(function (p) {
+          return Number(getComputedStyle(map.getPane(p)).zIndex); });""")
+    assert z[0] > z[1] > z[2]
+    names = _layer_names(driver)
+    assert "Other hotspots" in names
+    off = driver.execute_script("""
+        var labels = document.querySelectorAll('.leaflet-control-layers-overlays label');
+        return [...labels].filter(function (l) {
+          return l.textContent.indexOf('Other hotspots') >= 0; })[0].querySelector('input').checked;
+        """)
+    assert off is False
+    assert _severe(driver) == []
+
+
+def test_tooltip_is_hidden_when_a_popup_opens(driver, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    _open(driver, _write(tmp_path, "tips.html"))
+    # Hover a beat: its tooltip shows.
+    hovered = driver.execute_script("""
+        var map = window[document.querySelector('.folium-map').id], found = null;
+        map.eachLayer(function (l) { if (l.feature && l.feature.properties.k === 'area' &&
+                                          !found) { found = l; } });
+        found.openTooltip(found.getBounds().getCenter());
+        return document.querySelectorAll('.leaflet-tooltip').length;""")
+    assert hovered >= 1
+    _click_hotspot(driver, 1)
+    ActionChains(driver).pause(0.2).perform()
+    visible = driver.execute_script("""
+        return [...document.querySelectorAll('.leaflet-tooltip')].filter(function (t) {
+          var r = t.getBoundingClientRect();
+          return t.offsetParent !== null && r.width > 0 && r.height > 0; }).length;""")
+    assert visible == 0
+    assert driver.find_element("css selector", ".leaflet-popup-content").is_displayed()
+    assert _severe(driver) == []
+
+
+def test_offline_map_has_no_tile_url(driver, tmp_path):
+    page = _write(tmp_path, "offline.html", online_tiles=False)
+    text = page.read_text(encoding="utf-8")
+    assert "openstreetmap" not in text.lower()
+    _open(driver, page)
+    assert _severe(driver, tiles_ok=False) == []
+    assert _network(driver, tiles_ok=False) == []
+    assert "OpenStreetMap" not in _layer_names(driver)
+
+
+def test_tiles_by_default_and_the_page_works_offline(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = _write(tmp_path, "tiles.html", online_tiles=True)
+    _open(driver, page)
+    assert "OpenStreetMap (online)" in _layer_names(driver)
+    # Offline, only tile requests fail; the page says so and everything else works.
+    assert _severe(driver) == [] and _network(driver) == []
+    WebDriverWait(driver, 5).until(ec.visibility_of_element_located((By.ID, "hs-tiles-note")))
+    driver.find_element("css selector", '#hs-panel tr[data-rank="2"]').click()
+    WebDriverWait(driver, 5).until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".leaflet-popup-content"), "Hotspot 2")
+    )
+    popup = driver.find_element("css selector", ".leaflet-popup-content").text
+    assert "14 visits a week × 15 min" in popup
+    # At street zoom the area shading fades so the streets would show through.
+    fade = (
+        "var map = window[document.querySelector('.folium-map').id];"
+        "if (map.getZoom() < 16) { map.setZoom(16, {animate: false}); }"
+        "return Number(getComputedStyle(map.getPane('hs-areas')).opacity);"
+    )
+    WebDriverWait(driver, 5).until(lambda d: d.execute_script(fade) < 1)
     assert _severe(driver) == []

@@ -180,12 +180,17 @@ def results(out_dir: Path) -> dict[str, subprocess.CompletedProcess[str]]:
         return {k: f.result() for k, f in futures.items()}
 
 
-def _check_stderr(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    """No traceback; every stderr line is a log line or the one error line. Returns errors."""
+def _check_stderr(proc: subprocess.CompletedProcess[str], summary: bool = False) -> list[str]:
+    """No traceback; every stderr line is a log line or the one error line (or, with
+    ``summary``, the end-of-run summary a finished run prints last). Returns errors."""
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stderr.splitlines()
     errors = [ln for ln in lines if ln.startswith("hotspots: error:")]
     others = [ln for ln in lines if ln not in errors]
+    if summary:
+        assert others and others[-1].startswith("finished in "), proc.stderr
+        while others and not re.match(r"(INFO|WARNING) [\w.]+: ", others[-1]):
+            others.pop()
     assert all(re.match(r"(INFO|WARNING) [\w.]+: ", ln) for ln in others), proc.stderr
     return errors
 
@@ -218,7 +223,7 @@ def test_bad_rows_are_counted_as_rejects(results, name: str) -> None:
 
 def test_small_run_writes_rejects_and_adds_up(results, out_dir: Path) -> None:
     proc = results["small_run"]
-    assert _check_stderr(proc) == []
+    assert _check_stderr(proc, summary=True) == []
     assert proc.returncode == 0, proc.stderr
     out = out_dir / "small_run"
     meta = json.loads((out / "run.json").read_text())

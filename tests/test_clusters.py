@@ -164,7 +164,9 @@ def test_summary_columns():
     hs = threshold_hotspots(scores, g, inc, threshold=1.0, area_columns=["beat", "npa"],
                             repeat_locations_table=repeats)
     row = hs.polygons.iloc[0]
-    assert row["label"] == "High Street"
+    # Streets by the hotspots.labels rule (Mill Lane's 3 >= 25% of High Street's 4), then the
+    # majority beat (issue #18: labels name streets, beat, not only the commonest text).
+    assert row["label"] == "High Street / Mill Lane, B2"
     assert row["top_categories"] == ("Anti-social behaviour (43%); Burglary (29%); "
                                      "Drugs (29%)")
     assert (row["beat"], row["beat_all"]) == ("B2", "B2; B1")  # most incidents first

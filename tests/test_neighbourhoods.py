@@ -445,6 +445,7 @@ LINCS_TOWNS = {  # town centres, lon/lat
     "Sleaford": (-0.4089, 52.9983),
     "Louth": (0.0066, 53.3670),
     "Mablethorpe": (0.2599, 53.3409),
+    "Ingoldmells": (0.3386, 53.1920),  # the resort north of Skegness (Butlins)
 }
 
 

@@ -5,36 +5,38 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hotspots.io.load import InputSpec
+from hotspots.io.names import safe_slug
 from hotspots.io.parquet import FilterValue, is_incident_dataset, value_counts
 from hotspots.pipeline.config import RunConfig
 from hotspots.schema import InputError
 
 
 def slug(value: Any) -> str:
-    """A folder name for a key value: lower-case ASCII words joined by hyphens.
+    """A folder name for a key value: :func:`hotspots.io.names.safe_slug` (lower-case ASCII
+    words joined by hyphens; never ``/``, ``..``, NUL or a Windows device name).
 
     Examples
     --------
     >>> slug("Leicestershire Police"), slug("Anti-social behaviour"), slug(2025)
     ('leicestershire-police', 'anti-social-behaviour', '2025')
-    >>> slug("Devon & Cornwall Police"), slug(""), slug(None)
-    ('devon-cornwall-police', 'blank', 'null')
+    >>> slug("Devon & Cornwall Police"), slug(""), slug(None), slug("../.."), slug("CON")
+    ('devon-cornwall-police', 'blank', 'null', 'blank', 'con-0')
     """
     if value is None:
         return "null"
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-") or "blank"
+    return safe_slug(value, default="blank")
 
 
 def group_slugs(groups: Sequence[tuple[Any, ...]]) -> list[tuple[str, ...]]:
-    """Folder names per group; values that would share a name get a hash of the value.
+    """Folder names per group; values that would share a name get a hash of the value
+    (stable when other values come and go, so a re-run finds each group's folder), and
+    any name still shared after that a ``-2``, ``-3`` suffix.
 
     Examples
     --------
@@ -52,6 +54,15 @@ def group_slugs(groups: Sequence[tuple[Any, ...]]) -> list[tuple[str, ...]]:
                 v: s if count[s] == 1 else f"{slug(v)}-{_digest(v)[:digits]}"
                 for v, s in mapping.items()
             }
+        # A value that slugs to another's hashed name: number what still clashes.
+        seen: set[str] = set()
+        for v, s in mapping.items():
+            n, name = 1, s
+            while name in seen:
+                n += 1
+                name = f"{s}-{n}"
+            seen.add(name)
+            mapping[v] = name
         names.append(mapping)
     return [tuple(names[k][g[k]] for k in range(width)) for g in groups]
 

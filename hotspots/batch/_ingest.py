@@ -31,7 +31,6 @@ import pyarrow.parquet as pq
 
 from hotspots.batch._cluster import connect, run_tasks, worker_count
 from hotspots.geocode import PostcodeIndex, locate_incidents
-from hotspots.io.atomic import atomic_path
 from hotspots.io.load import InputSpec, load_incidents, make_rejects
 from hotspots.io.parquet import (
     DEFAULT_PARTITIONS,
@@ -44,6 +43,7 @@ from hotspots.io.parquet import (
 )
 from hotspots.io.postcodes import read_postcode_table
 from hotspots.io.sources import SourceFile, expand_paths
+from hotspots.io.writers import write_csv
 from hotspots.pipeline.stages import Prepared
 from hotspots.schema import InputError, Reason
 
@@ -109,8 +109,9 @@ class _Chunk:
 def _text_size(f: SourceFile) -> int:
     """Uncompressed size, read cheaply: zip directory, gzip trailer, or file size."""
     if f.member is not None:
-        with zipfile.ZipFile(f.path) as zf:
-            return zf.getinfo(f.member).file_size
+        with zipfile.ZipFile(f.path) as zf:  # by position: member names may repeat
+            info = zf.infolist()[f.index] if f.index is not None else zf.getinfo(f.member)
+            return info.file_size
     size = f.path.stat().st_size
     if f.path.name.lower().endswith(".gz") and size >= 18:
         with open(f.path, "rb") as fh:
@@ -509,12 +510,10 @@ def _write_rejects(results: list[dict], work: Path, path: Path) -> None:
     columns = list(_REJECT_FIRST)
     for r in results:
         columns += [c for c in r["reject_columns"] if c not in columns]
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        pd.DataFrame(columns=columns).to_csv(fh, index=False, lineterminator="\n")
-        for r in results:
-            part = work / f"rejects-c{r['index']:05d}.parquet"
-            if part.exists():
-                frame = pd.read_parquet(part).reindex(columns=columns, fill_value="")
-                frame.to_csv(
-                    fh, index=False, header=False, lineterminator="\n", float_format="%.6g"
-                )
+    parts = (work / f"rejects-c{r['index']:05d}.parquet" for r in results)
+    chunks = (
+        pd.read_parquet(part).reindex(columns=columns, fill_value="")
+        for part in parts
+        if part.exists()
+    )
+    write_csv(pd.DataFrame(columns=columns), path, chunks=chunks)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from hotspots.batch._cluster import connect, run_tasks, worker_count
 from hotspots.batch._groups import group_config, group_slugs, list_groups
 from hotspots.batch._summary import SUMMARY_COLUMNS, write_index, write_summary
 from hotspots.boundaries import study_area
+from hotspots.io.atomic import publish_folder, remove_stale, staging_folder
+from hotspots.io.names import output_path
 from hotspots.io.parquet import FilterValue
 from hotspots.io.writers import write_json
 from hotspots.pipeline import RunConfig, RunResult, run
@@ -121,7 +124,7 @@ def run_batch(
     groups = list(sizes)
     if not groups:
         raise InputError(f"dataset {dataset}: no rows for the config's period and categories")
-    folders = [root.joinpath(*s) for s in group_slugs(groups)]
+    folders = [output_path(root, "/".join(s)) for s in group_slugs(groups)]
     configs = [
         group_config(config, dataset, by, g, f, filters=filters)
         for g, f in zip(groups, folders, strict=True)
@@ -161,7 +164,7 @@ def run_batch(
                 )
     table = _summary_table(groups, by, folders, root, rows)  # type: ignore[arg-type]
     root.mkdir(parents=True, exist_ok=True)
-    write_summary(table, root / "summary.csv")
+    write_summary(table, root / "summary.csv", neutralise_formulas=config.formula_guard)
     write_index(table, by, task, root / "index.html")
     report = BatchReport(root, task, table, round(time.perf_counter() - t0, 3), n_workers)
     log.info(report.text())
@@ -205,22 +208,30 @@ def run_group(config: RunConfig, *, task: str, evaluate_args: Mapping[str, Any])
     On success writes ``batch.json`` (task, config, summary) last, marking the group done.
     """
     t0 = time.perf_counter()
-    (Path(config.out) / GROUP_MARKER).unlink(missing_ok=True)  # outputs about to change
+    folder = Path(config.out)
+    staging = None
     try:
-        if task == "run":
+        (folder / GROUP_MARKER).unlink(missing_ok=True)  # outputs about to change
+        if task == "run":  # the run replaces the folder as a whole (write_outputs)
             row = _run_summary(run(config))
-        else:
+        else:  # the backtest is built beside the folder and swapped in the same way
             from hotspots.pipeline.evaluation import run_evaluation
 
-            table = run_evaluation(config, out=config.out, **evaluate_args)
-            meta = json.loads((Path(config.out) / "evaluation.json").read_text(encoding="utf-8"))
+            remove_stale(folder)
+            staging = staging_folder(folder)
+            table = run_evaluation(config, out=staging, **evaluate_args)
+            meta = json.loads((staging / "evaluation.json").read_text(encoding="utf-8"))
             row = _evaluation_summary(table, meta.get("rows", {}))
+            publish_folder(staging, folder)
     except Exception as exc:  # one failing group must not stop the others
         log.warning("Group %s failed: %s", config.out, exc)
         return {
             **_failed(f"{type(exc).__name__}: {exc}"),
             "seconds": round(time.perf_counter() - t0, 3),
         }
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # gone already when published
     row = {"status": "ok", "error": "", **row, "seconds": round(time.perf_counter() - t0, 3)}
     write_json(
         {

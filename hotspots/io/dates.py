@@ -28,13 +28,47 @@ def _latest() -> pd.Timestamp:
     return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
 
 
+#: What a ``datetime64[ns]`` column can hold (pandas parses to microseconds, so
+#: ``9999-12`` parses, and would overflow when stored among nanosecond values).
+_NS_MIN = pd.Timestamp("1678-01-01")
+_ZONED = r"(?:Z|[+-]\d{2}:?\d{2})$"  # ends in a UTC offset
+_NS_MAX = pd.Timestamp("2262-01-01")
+
+
+def _fits_ns(when: pd.Series) -> pd.Series:
+    """Parsed values as ``datetime64[ns]``, NaT where they fall outside what it holds.
+
+    Such dates (``9999-12``, ``01/01/1066``) are implausible anyway and become
+    ``bad_date`` rejects; without this they raise ``OutOfBoundsDatetime``.
+    """
+    if isinstance(when.dtype, pd.DatetimeTZDtype):  # a UTC offset: UK local clock time
+        when = when.dt.tz_convert("Europe/London").dt.tz_localize(None)
+    when = when.where((when >= _NS_MIN) & (when <= _NS_MAX))
+    return when.astype("datetime64[ns]")
+
+
+def _parse_mixed(text: pd.Series) -> pd.Series:
+    """Any format dateutil reads, month first; text with a UTC offset is read via UTC."""
+    zoned = text.str.contains(_ZONED, regex=True)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    kw = {"errors": "coerce", "dayfirst": False, "format": "mixed"}
+    if (~zoned).any():
+        try:
+            out[~zoned] = _fits_ns(pd.to_datetime(text[~zoned], **kw))
+        except ValueError:  # an offset the pattern missed: "Mixed timezones detected"
+            out[~zoned] = _fits_ns(pd.to_datetime(text[~zoned], utc=True, **kw))
+    if zoned.any():
+        out[zoned] = _fits_ns(pd.to_datetime(text[zoned], utc=True, **kw))
+    return out
+
+
 def _try_formats(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     for fmt in formats:
         todo = out.isna()
         if not todo.any():
             break
-        out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        out[todo] = _fits_ns(pd.to_datetime(text[todo], format=fmt, errors="coerce"))
     return out
 
 
@@ -51,6 +85,8 @@ def parse_months(values: pd.Series) -> pd.Series:
     [Timestamp('2021-06-01 00:00:00'), NaT, NaT, NaT]
     >>> parse_months(pd.Series(["Jun-25", "01/06/2025", "2025-06-01", "45809"])).dt.month.tolist()
     [6, 6, 6, 6]
+    >>> parse_months(pd.Series(["9999-12", "Jun-25"])).tolist()  # beyond datetime64[ns]
+    [NaT, Timestamp('2025-06-01 00:00:00')]
     """
     text = values.astype(str).str.strip()
     out = pd.to_datetime(text, format="%Y-%m", errors="coerce")  # the police.uk fast path
@@ -96,7 +132,7 @@ def parse_dates(values: pd.Series, *, dayfirst: bool = True) -> tuple[pd.Series,
         has_time[serial] = (days % 1) != 0
     if not dayfirst:
         rest = out.isna()
-        out[rest] = pd.to_datetime(text[rest], errors="coerce", dayfirst=False, format="mixed")
+        out[rest] = _parse_mixed(text[rest])
     out = _plausible(out)
     precision = pd.Series(np.where(has_time, "minute", "day"), index=text.index)
     precision[out.isna()] = ""
@@ -106,13 +142,13 @@ def parse_dates(values: pd.Series, *, dayfirst: bool = True) -> tuple[pd.Series,
 
 def _parse_iso(text: pd.Series) -> pd.Series:
     """ISO dates and date-times; ones with a UTC offset become UK local clock time."""
-    zoned = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    zoned = text.str.contains(_ZONED, regex=True)
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     if (~zoned).any():
-        out[~zoned] = pd.to_datetime(text[~zoned], format="ISO8601", errors="coerce")
+        out[~zoned] = _fits_ns(pd.to_datetime(text[~zoned], format="ISO8601", errors="coerce"))
     if zoned.any():
         utc = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce", utc=True)
-        out[zoned] = utc.dt.tz_convert("Europe/London").dt.tz_localize(None)
+        out[zoned] = _fits_ns(utc)
     return out
 
 

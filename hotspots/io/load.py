@@ -25,6 +25,7 @@ from hotspots.io.frames import (
 )
 from hotspots.io.parquet import FilterValue, is_incident_dataset
 from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
+from hotspots.io.text import ReadBudget, ReadLimits
 from hotspots.schema import InputError, Reason
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def load_incidents(
     *,
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     categories: Sequence[str] | None = None,
+    limits: ReadLimits | None = None,
 ) -> LoadResult:
     """Read every input and return canonical incidents plus rejects.
 
@@ -126,7 +128,13 @@ def load_incidents(
     categories
         Optional harmonised categories to keep (case- and space-insensitive); other rows
         are rejected ``filtered_category``.
+    limits
+        Decompression limits for the whole load (bytes per zip member or ``.gz`` file,
+        bytes in all, expansion ratio); default :meth:`ReadLimits.from_env`, i.e. the
+        ``MAX_*`` constants of :mod:`hotspots.io.text` unless ``HOTSPOTS_MAX_*`` is set.
+        A file past them stops the load with an :class:`InputError` naming it.
     """
+    budget = ReadBudget(limits)
     if isinstance(inputs, str | Path):
         inputs = [InputSpec.police_uk(inputs)]
     elif isinstance(inputs, InputSpec):
@@ -144,16 +152,19 @@ def load_incidents(
             table, raw, canon = _read_datasets(spec, period, categories, offset)
         else:
             if spec.filters:
-                raise InputError(f"{spec.paths}: filters apply to ingested datasets only; "
-                                 "give a folder written by `hotspots ingest`")
+                raise InputError(
+                    f"{spec.paths}: filters apply to ingested datasets only; "
+                    "give a folder written by `hotspots ingest`"
+                )
             months = None
             if period is not None:
                 months = (period[0].strftime("%Y-%m"), period[1].strftime("%Y-%m"))
             if spec.columns is None:
-                table = read_police_uk(list(spec.paths), months=months,
-                                       allow_empty=len(inputs) > 1)
+                table = read_police_uk(
+                    list(spec.paths), months=months, allow_empty=len(inputs) > 1, budget=budget
+                )
             else:
-                table = _read_mapped_all(spec)
+                table = _read_mapped_all(spec, budget)
             raw = compact_text(table.frame)
             raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
             raw.insert(0, "source", _constant(spec.source, len(raw)))
@@ -214,8 +225,11 @@ def restrict_loaded(
         rows = inc.loc[other]
         parts.append(make_rejects(rows["_row"], Reason.FILTERED_CATEGORY, rows["category"]))
         inc = inc.loc[~other]
-    rejects = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(
-        len(p) for p in parts) else load.rejects
+    rejects = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else load.rejects
+    )
     return replace(load, incidents=inc.reset_index(drop=True), rejects=rejects)
 
 
@@ -232,8 +246,10 @@ def _period_text(period: tuple[pd.Timestamp, pd.Timestamp] | None) -> str:
 def _is_dataset_spec(spec: InputSpec) -> bool:
     found = [is_incident_dataset(p) for p in spec.paths]
     if any(found) and not all(found):
-        raise InputError(f"{spec.paths}: mix of ingested datasets and other files in one "
-                         "input; give them as separate inputs")
+        raise InputError(
+            f"{spec.paths}: mix of ingested datasets and other files in one "
+            "input; give them as separate inputs"
+        )
     return spec.columns is None and bool(found) and all(found)
 
 
@@ -259,33 +275,55 @@ def _read_datasets(
             path, filters=spec.filters, period=period, categories=categories, categorical=False
         )
         frames.append(frame)
-        records.append({"file": str(path), "rows": len(frame), "format": "hotspots dataset",
-                        "filters": {k: v for k, v in sorted(spec.filters.items())}})
+        records.append(
+            {
+                "file": str(path),
+                "rows": len(frame),
+                "format": "hotspots dataset",
+                "filters": {k: v for k, v in sorted(spec.filters.items())},
+            }
+        )
     raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     raw = raw.drop(columns=["year"], errors="ignore").rename(
-        columns={"file": "_file", "line": "_line"})
+        columns={"file": "_file", "line": "_line"}
+    )
     raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
-    canon = pd.DataFrame({
-        "_row": raw.index.to_numpy(),
-        "incident_id": raw["incident_id"].array,
-        "when": raw["when"].array,
-        "precision": raw["precision"].array,
-        "category": raw["category"].array,
-        "source": raw["source"].array,
-        "location": raw["location"].array,
-        "easting": raw["x"].array,
-        "northing": raw["y"].array,
-    })
-    skip = {"incident_id", "when", "precision", "category", "source", "location", "x", "y",
-            "_file", "_line"}
+    canon = pd.DataFrame(
+        {
+            "_row": raw.index.to_numpy(),
+            "incident_id": raw["incident_id"].array,
+            "when": raw["when"].array,
+            "precision": raw["precision"].array,
+            "category": raw["category"].array,
+            "source": raw["source"].array,
+            "location": raw["location"].array,
+            "easting": raw["x"].array,
+            "northing": raw["y"].array,
+        }
+    )
+    skip = {
+        "incident_id",
+        "when",
+        "precision",
+        "category",
+        "source",
+        "location",
+        "x",
+        "y",
+        "_file",
+        "_line",
+    }
     for col in raw.columns:
         if col not in skip:
             canon[col] = raw[col].array
     return RawTable(raw, records), raw, canon
 
 
-def _read_mapped_all(spec: InputSpec) -> RawTable:
-    tables = [read_mapped(p, spec.columns) for p in spec.paths]  # type: ignore[arg-type]
+def _read_mapped_all(spec: InputSpec, budget: ReadBudget) -> RawTable:
+    tables = [
+        read_mapped(p, spec.columns, budget=budget)  # type: ignore[arg-type]
+        for p in spec.paths
+    ]
     if len(tables) == 1:
         return tables[0]
     return RawTable(

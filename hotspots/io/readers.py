@@ -18,7 +18,14 @@ import pandas as pd
 from hotspots.io.frames import compact_text, concat_categorical
 from hotspots.io.progress import progress
 from hotspots.io.sources import SourceFile, expand_paths
-from hotspots.io.text import decode_bytes, read_delimited
+from hotspots.io.text import (
+    ReadBudget,
+    check_header,
+    decode_bytes,
+    describe_columns,
+    read_delimited,
+    shorten,
+)
 from hotspots.schema import CRS_METRIC, CRS_WGS84, InputError
 
 POLICE_UK_COLUMNS: tuple[str, ...] = (
@@ -131,6 +138,7 @@ def read_police_uk(
     *,
     months: tuple[str, str] | None = None,
     allow_empty: bool = False,
+    budget: ReadBudget | None = None,
 ) -> RawTable:
     """Read data.police.uk street-level CSVs: a file, list, folder or zip archive.
 
@@ -144,7 +152,11 @@ def read_police_uk(
     allow_empty
         Return no rows, instead of raising :class:`InputError`, when every file is
         outside ``months`` (one of several inputs may hold only older months).
+    budget
+        Decompression limits shared by every file of the load
+        (:class:`~hotspots.io.text.ReadBudget`); a new one from the environment if ``None``.
     """
+    budget = budget or ReadBudget()
     files = expand_paths(paths, pattern="")
     street = [f for f in files if "-street" in Path(f.member or f.path.name).name]
     files = street or files
@@ -153,15 +165,15 @@ def read_police_uk(
         if months and f.month and not (months[0] <= f.month <= months[1]):
             skipped.append(f.name)
             continue
-        raw = f.read()
+        raw = f.read(budget)
         text, enc = decode_bytes(raw, f.name)
-        frame = _police_uk_names(read_delimited(text, f.name))
+        frame = _police_uk_names(read_delimited(text, f.name), f.name)
         missing = [c for c in _POLICE_UK_REQUIRED if c not in frame.columns]
         if missing:
             raise InputError(
                 f"{f.name}: not a police.uk street-level file: missing column(s) {missing}; "
-                f"found {list(frame.columns[:-1])[:8]}; for another export map its columns "
-                "in a config file ([[inputs]] with columns = {...}, see docs/data.md)"
+                f"found {describe_columns(list(frame.columns))}; for another export map its "
+                "columns in a config file ([[inputs]] with columns = {...}, see docs/data.md)"
             )
         frames.append(compact_text(frame))  # as text, 12 months of a force take GBs
         records.append(_file_record(f, raw, len(frame), enc))
@@ -190,14 +202,29 @@ def _concat_files(frames: list[pd.DataFrame], records: list[dict[str, object]]) 
     return table
 
 
-def _police_uk_names(frame: pd.DataFrame) -> pd.DataFrame:
-    """Match police.uk headers ignoring case and spacing (``crime  type`` → ``Crime type``)."""
+def _police_uk_names(frame: pd.DataFrame, name: str = "") -> pd.DataFrame:
+    """Match police.uk headers ignoring case and spacing (``crime  type`` → ``Crime type``).
+
+    Two headers that match the same column (``Month`` and ``month``) are refused, naming
+    both, rather than one of them being read unseen.
+    """
     canon = {" ".join(c.lower().split()): c for c in POLICE_UK_COLUMNS}
     renames = {c: canon[k] for c in frame.columns if (k := " ".join(c.lower().split())) in canon}
+    targets: dict[str, str] = {}
+    for col in frame.columns:
+        target = renames.get(col, col)
+        if target in targets:
+            raise InputError(
+                f"{name}: columns {shorten(targets[target])!r} and {shorten(col)!r} both "
+                f"name the police.uk column {target!r}; rename or remove one"
+            )
+        targets[target] = col
     return frame.rename(columns=renames)
 
 
-def read_mapped(path: str | Path, mapping: ColumnMapping) -> RawTable:
+def read_mapped(
+    path: str | Path, mapping: ColumnMapping, *, budget: ReadBudget | None = None
+) -> RawTable:
     """Read a partner export (CSV, Excel, GeoPackage or GeoJSON) as text rows.
 
     ``path`` may also be a folder or zip archive of CSVs with the same columns. Geometry
@@ -205,24 +232,27 @@ def read_mapped(path: str | Path, mapping: ColumnMapping) -> RawTable:
     ``_geom_lon``/``_geom_lat`` (geographic CRS, reprojected to EPSG:4326) or
     ``_geom_x``/``_geom_y`` (projected CRS, reprojected to EPSG:27700).
     """
+    budget = budget or ReadBudget()
     frames, records = [], []
     for f in expand_paths(path):
-        frame, raw, enc = _read_one_mapped(f, mapping)
+        frame, raw, enc = _read_one_mapped(f, mapping, budget)
         frames.append(compact_text(frame))
         records.append(_file_record(f, raw, len(frame), enc))
     return RawTable(_concat_files(frames, records), records)
 
 
-def _read_one_mapped(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFrame, bytes, str]:
+def _read_one_mapped(
+    f: SourceFile, mapping: ColumnMapping, budget: ReadBudget
+) -> tuple[pd.DataFrame, bytes, str]:
     suffix = "".join(Path(f.member or f.path.name).suffixes[-2:]).lower()
     geo = suffix.endswith(_GEO_SUFFIXES)
     mapping.check(f.name, geometry=geo)
     if suffix.endswith((".xlsx", ".xlsm", ".xls")):
-        frame, raw, enc = _read_excel(f, mapping)
+        frame, raw, enc = _read_excel(f, mapping, budget)
     elif geo:
-        frame, raw, enc = _read_geo(f)
+        frame, raw, enc = _read_geo(f, budget)
     else:
-        raw = f.read()
+        raw = f.read(budget)
         text, enc = decode_bytes(raw, f.name)
         frame = read_delimited(text, f.name, delimiter=mapping.delimiter)
     missing = [c for c in mapping.columns_used() if c not in frame.columns]
@@ -232,21 +262,24 @@ def _read_one_mapped(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFram
             hint = " (the file may use another delimiter; set 'delimiter')"
         raise InputError(
             f"{f.name}: column(s) {missing} not found; the file has "
-            f"{[c for c in frame.columns if not c.startswith('_')]}{hint}"
+            f"{describe_columns(list(frame.columns))}{hint}"
         )
     return frame, raw, enc
 
 
-def _read_excel(f: SourceFile, mapping: ColumnMapping) -> tuple[pd.DataFrame, bytes, str]:
+def _read_excel(
+    f: SourceFile, mapping: ColumnMapping, budget: ReadBudget
+) -> tuple[pd.DataFrame, bytes, str]:
     import io
 
-    raw = f.read()
+    raw = f.read(budget)
     try:
         frame = pd.read_excel(io.BytesIO(raw), sheet_name=mapping.sheet or 0, dtype=object)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        reason = " ".join(str(exc).split())
+        reason = shorten(exc, 200)
         raise InputError(f"{f.name}: cannot read as an Excel workbook ({reason})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    check_header(list(frame.columns), f.name)
     for col in frame.columns:
         frame[col] = frame[col].map(_excel_cell_text)
     frame["_line"] = range(2, len(frame) + 2)
@@ -265,15 +298,28 @@ def _excel_cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _read_geo(f: SourceFile) -> tuple[pd.DataFrame, bytes, str]:
+def _has_geometry(gdf: object) -> bool:
+    """Whether GDAL gave a layer with geometry (a CSV or a plain table has none)."""
     import geopandas as gpd
 
-    raw = f.read()
+    try:
+        return isinstance(gdf, gpd.GeoDataFrame) and gdf.geometry is not None
+    except AttributeError:  # a GeoDataFrame without an active geometry column
+        return False
+
+
+def _read_geo(f: SourceFile, budget: ReadBudget) -> tuple[pd.DataFrame, bytes, str]:
+    import geopandas as gpd
+
+    raw = f.read(budget)
     try:
         gdf = gpd.read_file(f.path)
     except Exception as exc:  # pyogrio raises DataSourceError and others
-        reason = " ".join(str(exc).split())
+        reason = shorten(exc, 200)
         raise InputError(f"{f.name}: cannot read as a GeoPackage/GeoJSON ({reason})") from None
+    if not _has_geometry(gdf):
+        raise InputError(f"{f.name}: has no geometry; map its columns as a CSV instead")
+    check_header([str(c) for c in gdf.columns if c != gdf.geometry.name], f.name)
     if gdf.crs is None:
         raise InputError(
             f"{f.name}: the layer has no CRS (a shapefile without its .prj?); "

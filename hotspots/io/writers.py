@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import chain
 from pathlib import Path
 
@@ -25,10 +25,114 @@ from hotspots.schema import CRS_METRIC, CRS_WGS84
 GEOJSON_DECIMALS = 6
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write ``frame`` as UTF-8 CSV atomically (no index, floats to 6 significant places)."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+#: First characters that make a spreadsheet read a text cell as a formula (OWASP, "CSV
+#: Injection"): ``=HYPERLINK(…)``, ``+cmd|…`` (DDE), ``-2+3``, ``@SUM(…)``, tab, CR.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_csv(
+    frame: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    chunks: Iterable[pd.DataFrame] = (),
+    neutralise_formulas: bool = True,
+) -> None:
+    """Write ``frame`` as UTF-8 CSV atomically (no index, floats to 6 significant places).
+
+    Every CSV the tool writes goes through here.
+
+    Parameters
+    ----------
+    frame
+        The table; its columns make the header.
+    path
+        The file to write.
+    chunks
+        More rows with the same columns as ``frame``, appended in order without a header,
+        so that a table larger than memory can be streamed.
+    neutralise_formulas
+        Prefix text cells (and column names) that a spreadsheet would run as a formula
+        with ``'`` (see :func:`formula_safe`). Off for machine consumers that want the
+        text as it was.
+    """
+    guard = formula_safe if neutralise_formulas else _unchanged
+    options = {"index": False, "float_format": "%.6g", "lineterminator": "\n"}
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        guard(frame).to_csv(fh, **options)
+        for chunk in chunks:
+            guard(chunk).to_csv(fh, header=False, **options)
+
+
+def _unchanged(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text cells and column names starting with one of
+    :data:`FORMULA_START` prefixed by ``'``, so that a spreadsheet shows them as text.
+
+    Only text is changed: columns of text, categories or Python objects, and there only
+    the values that are ``str``. Numbers stay numbers, negative ones included; a number
+    held as text (``"-5"`` in a text column) is text and is prefixed like any other.
+    Work is per column (Arrow string kernels) or per distinct value (categories, object
+    columns), never per cell in Python. The frame itself is returned when nothing starts
+    with those characters.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"where": ["=1+1", "-5", "ok", None], "n": [-1, 2, 3, 4]})
+    >>> formula_safe(t)
+      where  n
+    0  '=1+1 -1
+    1    '-5  2
+    2     ok  3
+    3    NaN  4
+    """
+    fixed: dict[int, pd.Series] = {}
+    for i in range(frame.shape[1]):
+        safe = _formula_safe_column(frame.iloc[:, i])
+        if safe is not None:
+            fixed[i] = safe
+    header = [_formula_safe_text(c) for c in frame.columns]
+    if not fixed and header == list(frame.columns):
+        return frame
+    out = frame.copy(deep=False)
+    for i, col in fixed.items():
+        out.isetitem(i, col)
+    out.columns = header
+    return out
+
+
+def _formula_safe_text(value: object) -> object:
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def _formula_safe_column(col: pd.Series) -> pd.Series | None:
+    """The column with formula-like text prefixed, or None when it has none."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = pd.Series(col.cat.categories)
+        safe = _formula_safe_column(cats) if pd.api.types.is_string_dtype(cats.dtype) else None
+        if safe is None:
+            return None
+        if safe.is_unique:
+            return col.cat.rename_categories(safe.to_numpy())
+        # "=a" and "'=a" both present: the prefixed names clash as categories.
+        return _formula_safe_column(col.astype(object))
+    if col.dtype == object:  # any Python values: test the distinct ones that are str
+        codes, uniques = pd.factorize(col)
+        flags = np.fromiter(
+            (isinstance(v, str) and v.startswith(FORMULA_START) for v in uniques),
+            dtype=bool,
+            count=len(uniques),
+        )
+        if not flags.any():
+            return None
+        rows = np.append(flags, False)[codes]  # code -1 (missing) picks the False
+        return col.mask(rows, "'" + col[rows])
+    if pd.api.types.is_string_dtype(col.dtype):
+        rows = col.str.startswith(FORMULA_START).fillna(False).to_numpy(bool)
+        return col.mask(rows, "'" + col) if rows.any() else None
+    return None
 
 
 def write_json(data: Mapping[str, object], path: str | os.PathLike[str]) -> None:

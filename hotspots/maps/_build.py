@@ -25,8 +25,11 @@ from hotspots.maps._text import esc
 from hotspots.schema import InputError
 
 #: Area columns (e.g. beat, NPA) in the patrol panel's list; popups show them all.
-PANEL_AREA_COLUMNS = 2
+PANEL_AREA_COLUMNS = 1
 NAME_TILES = "OpenStreetMap (online)"
+NAME_OTHERS = "Other hotspots"
+#: From this zoom (streets readable) the area and density shading fade.
+STREET_ZOOM = 15
 
 
 def _area_columns(hot: pd.DataFrame, area_keys: list[str]) -> list[str]:
@@ -50,6 +53,8 @@ def patrol_map(
     attribution: str,
     online_tiles: bool = False,
     max_markers: int = 5000,
+    patrol_plan: pd.DataFrame | None = None,
+    plan_note: str = "",
 ) -> folium.Map:
     """The patrol-planning map: ranked hotspots over density, areas and supporting layers.
 
@@ -88,9 +93,18 @@ def patrol_map(
     title, period, params, attribution
         Shown in the patrol panel; ``params`` as a table of the settings used.
     online_tiles
-        Add an OpenStreetMap background (fetched from the internet when opened).
+        Add an OpenStreetMap street layer (tiles fetched from the internet when the page
+        is opened; offline the page works without them and says so). The pipeline turns
+        it on by default (``[output] online_tiles``); False, here or with the CLI's
+        ``--offline-map``, leaves no tile URL in the page.
     max_markers
         Most incidents drawn individually, and most repeat locations drawn (the busiest).
+    patrol_plan, plan_note
+        The patrol plan (:func:`hotspots.patrol.patrol_plan`: ``rank``,
+        ``visits_per_week``, ``minutes_per_visit``, ``when``, ``expected_share``, ``note``)
+        shown as the panel's first table and in each hotspot's popup, with a line of text
+        saying how it was made. When ``hotspots`` has a boolean ``patrol`` column, the
+        patrol hotspots are the ranked layer and the others a layer that is off at start.
 
     Returns
     -------
@@ -134,8 +148,15 @@ def patrol_map(
     )
     m.get_root().title = esc(title)
     m.add_child(Setup(CSS))
+    tiles = None
     if online_tiles:
-        OnlineTiles("OpenStreetMap", name=NAME_TILES, overlay=True).add_to(m)
+        tiles = OnlineTiles(
+            "OpenStreetMap", name=NAME_TILES, overlay=True, max_zoom=19, max_native_zoom=19
+        )
+        tiles.add_to(m)
+    plan = _check_plan(patrol_plan)
+    hot = _with_plan(hot, plan)
+    patrol, others = _split_patrol(hot)
     notes: list[str] = []
     for i, (key, frame) in enumerate(area_frames.items()):
         m.add_child(area_layer(key, frame, show=i == 0))
@@ -152,7 +173,10 @@ def patrol_map(
     palette = colormaps["tab10"]
     for i, (name, frame) in enumerate((monthly_hotspot_layers or {}).items()):
         m.add_child(seasonal_layer(str(name), frame, to_hex(palette(i % 10))))
-    hot_layer = hotspot_layer(hot, _area_columns(hot, list(area_frames)))
+    area_cols = _area_columns(hot, list(area_frames))
+    if len(others):
+        m.add_child(hotspot_layer(others, area_cols, name=NAME_OTHERS, show=False))
+    hot_layer = hotspot_layer(patrol, area_cols)
     m.add_child(hot_layer)
     if repeat_locations is not None:
         layer, more = repeat_layer(repeat_locations, max_markers)
@@ -164,14 +188,69 @@ def patrol_map(
             m.add_child(layer)
         notes += more
     m.add_child(EscapedLayerControl(collapsed=False))
+    if len(others):
+        notes.append(
+            f"{len(others):,} hotspots outside the patrol list are in the layer "
+            f"“{NAME_OTHERS}” (off at the start)."
+        )
     panel = panel_html(
         title=title,
         period=period,
-        hot=hot,
-        area_cols=_area_columns(hot, list(area_frames))[:PANEL_AREA_COLUMNS],
+        hot=patrol,
+        area_cols=area_cols[:PANEL_AREA_COLUMNS],
         notes=[esc(n) for n in notes],
         params=params,
         attribution=attribution,
+        plan=plan,
+        plan_note=plan_note,
+        tiles=tiles is not None,
     )
-    m.add_child(Chrome(panel, hotspots=hot_layer, attribution=esc(attribution), bounds=bounds))
+    m.add_child(
+        Chrome(
+            panel,
+            hotspots=hot_layer,
+            attribution=esc(attribution),
+            bounds=bounds,
+            tiles=tiles,
+            street_zoom=STREET_ZOOM,
+        )
+    )
     return m
+
+
+_PLAN_NEEDS = ("rank", "visits_per_week", "minutes_per_visit", "when")
+
+
+def _check_plan(plan: object) -> pd.DataFrame | None:
+    if plan is None:
+        return None
+    if not isinstance(plan, pd.DataFrame):
+        raise InputError(f"patrol_plan must be a DataFrame, got {type(plan).__name__}")
+    absent = [c for c in _PLAN_NEEDS if c not in plan.columns]
+    if absent:
+        raise InputError(f"patrol_plan lacks column(s) {absent}; it has {list(plan.columns)}")
+    return plan.sort_values("rank", kind="stable")
+
+
+def _with_plan(hot: gpd.GeoDataFrame, plan: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """Hotspots with the plan's visits and times (``plan_*`` columns) for their popups."""
+    if plan is None:
+        return hot
+    cols = {
+        "visits_per_week": "plan_visits_per_week",
+        "minutes_per_visit": "plan_minutes_per_visit",
+        "when": "plan_when",
+    }
+    extra = plan[["rank", *cols]].rename(columns=cols).drop_duplicates("rank")
+    merged = hot.merge(extra, on="rank", how="left")
+    return gpd.GeoDataFrame(merged, geometry=hot.geometry.name, crs=hot.crs)
+
+
+def _split_patrol(hot: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Patrol hotspots (``patrol`` true) and the others; all are patrol ones without it."""
+    if "patrol" not in hot.columns:
+        return hot, hot.iloc[:0]
+    flag = hot["patrol"].fillna(False).astype(bool).to_numpy()
+    if not flag.any():
+        return hot, hot.iloc[:0]
+    return hot[flag], hot[~flag]

@@ -212,6 +212,22 @@ function hsLabels(rows, pane) {
       icon: L.divIcon({className: 'hs-rank', html: r[2], iconSize: [22, 22]})});
   });
 }
+function hsDeclutter(map, group, markers, gap) {
+  // Badges in rank order: one that would touch a badge already shown is left out at this
+  // zoom, so the better rank always wins and no two badges overlap.
+  function run() {
+    var shown = [];
+    markers.forEach(function (m) {
+      var p = map.latLngToLayerPoint(m.getLatLng());
+      var clash = shown.some(function (q) {
+        return Math.abs(p.x - q.x) < gap && Math.abs(p.y - q.y) < gap;
+      });
+      if (clash) { group.removeLayer(m); } else { shown.push(p); group.addLayer(m); }
+    });
+  }
+  map.on('zoomend viewreset', run);
+  run();
+}
 """)
 
 
@@ -233,7 +249,7 @@ class Setup(InertMacro):
 
 
 _CHROME_JS = _Jinja("""
-(function (map, legends, hot, attribution, bounds) {
+(function (map, legends, hot, attribution, bounds, tiles) {
   function fit(b, options) {
     // Keep what is fitted clear of the patrol panel when the screen is wide enough.
     var panel = document.getElementById('hs-panel');
@@ -261,6 +277,8 @@ _CHROME_JS = _Jinja("""
   document.querySelectorAll('#hs-panel tr[data-rank]').forEach(function (tr) {
     tr.addEventListener('click', function () {
       var rank = Number(tr.getAttribute('data-rank'));
+      var box = tr.closest('.hs-scroll');
+      if (box) { box.scrollLeft = 0; }  // the # column stays in view
       if (!hot) { return; }
       if (!map.hasLayer(hot)) { map.addLayer(hot); }
       hot.hsGeo.eachLayer(function (l) {
@@ -271,11 +289,41 @@ _CHROME_JS = _Jinja("""
       });
     });
   });
+  document.querySelectorAll('#hs-panel tr[data-rank]').forEach(function (tr) {
+    tr.addEventListener('keydown', function (e) {
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); tr.click(); }
+    });
+  });
   if (attribution && map.attributionControl) {
     map.attributionControl.addAttribution(attribution);
   }
+  // A popup hides every tooltip while it is open, so none covers it.
+  var tips = map.getPane('tooltipPane');
+  map.on('popupopen', function () {
+    tips.style.display = 'none';
+    map.eachLayer(function (l) { if (l.closeTooltip) { l.closeTooltip(); } });
+  });
+  map.on('popupclose', function () { tips.style.display = ''; });
+  // At street zoom the area and density shading fade, so the streets show through.
+  function street() {
+    var near = map.getZoom() >= {{ street_zoom }};
+    map.getPane('hs-areas').style.opacity = near ? 0.35 : '';
+    map.getPane('hs-density').style.opacity = near ? 0.3 : '';
+  }
+  map.on('zoomend', street);
+  street();
+  if (tiles) {
+    // Offline, or where tiles are blocked, the map works without them: say so once.
+    var said = false;
+    tiles.on('tileerror', function () {
+      if (said) { return; }
+      said = true;
+      var note = document.getElementById('hs-tiles-note');
+      if (note) { note.style.display = ''; }
+    });
+  }
 })({{ map }}, [{% for var, id in legends %}[{{ var }}, {{ id|tojson }}]{{ "," if not loop.last }}
-{%- endfor %}], {{ hot }}, {{ attribution }}, {{ bounds }});
+{%- endfor %}], {{ hot }}, {{ attribution }}, {{ bounds }}, {{ tiles }});
 """)
 
 
@@ -297,11 +345,15 @@ class Chrome(InertMacro):
         hotspots: Layer | None,
         attribution: str,
         bounds: list[list[float]] | None,
+        tiles: Layer | None = None,
+        street_zoom: int = 15,
     ) -> None:
         super().__init__()
         self._name = "Chrome"
         self.panel = panel
         self.hotspots = hotspots
+        self.tiles = tiles
+        self.street_zoom = int(street_zoom)
         self.attribution = attribution
         self.bounds = bounds
 
@@ -330,4 +382,6 @@ class Chrome(InertMacro):
             hot=hot,
             attribution=js_json(self.attribution),
             bounds=js_json(self.bounds),
+            tiles=self.tiles.get_name() if self.tiles is not None else "null",
+            street_zoom=self.street_zoom,
         )

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 import pandas as pd
 
 from hotspots.maps._raster import palette_alpha
-from hotspots.maps._text import area_title, count, esc, month_name, number, param_text, trend_html
+from hotspots.maps._text import (
+    area_title,
+    count,
+    esc,
+    missing,
+    month_name,
+    number,
+    p_text,
+    param_text,
+    trend_html,
+)
 
 HOTSPOT_LINE = "#7a0019"
 HOTSPOT_FILL = "#e31a1c"
@@ -19,21 +29,26 @@ CSS = """
   border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.4); font-size: 12px;
   line-height: 1.35; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial,
   sans-serif; padding: 6px 10px; }
-#hs-panel { position: fixed; z-index: 1000; top: 10px; left: 54px; width: 420px;
-  max-width: calc(100vw - 130px);
-  max-height: calc(100vh - 40px); overflow: auto; }
+#hs-panel { position: fixed; z-index: 1000; top: 10px; left: 54px;
+  width: clamp(400px, 32vw, 560px); max-width: calc(100vw - 130px); box-sizing: border-box;
+  max-height: calc(100vh - 40px); overflow-y: auto; overflow-x: hidden; }
 #hs-panel > details > summary { cursor: pointer; font-size: 14px; }
 #hs-panel h3 { font-size: 12px; margin: 8px 0 2px; }
 .hs-period { font-size: 12px; color: #444; font-weight: normal; }
-.hs-scroll { max-height: 40vh; overflow: auto; }
+.hs-scroll { max-height: 40vh; overflow-y: auto; overflow-x: hidden; }
 table.hs-list { border-collapse: collapse; width: 100%; margin-top: 4px; }
+.hs-list td, .hs-list th { overflow-wrap: anywhere; }
+.hs-list td.n, .hs-list td.nw, .hs-list th { white-space: nowrap; overflow-wrap: normal; }
+.hs-sub { color: #666; font-size: 10.5px; }
+.hs-warn { color: #8a4b00; }
+.hs-up { color: #b2182b; font-weight: bold; } .hs-down { color: #2166ac; font-weight: bold; }
 .hs-list thead th { position: sticky; top: 0; background: #fff; }
 .hs-list { font-size: 11.5px; }
 .hs-list th, .hs-list td { padding: 2px 3px; border-bottom: 1px solid #ddd; text-align: left;
   vertical-align: top; }
 .hs-list td.n { text-align: right; }
 .hs-list tbody tr { cursor: pointer; }
-.hs-list tbody tr:hover { background: #fde0dd; }
+.hs-list tbody tr:hover, .hs-list tbody tr:focus { background: #fde0dd; outline: none; }
 .hs-note { background: #fff3cd; padding: 4px 6px; border-radius: 4px; margin: 4px 0; }
 .hs-src { color: #555; font-size: 11px; margin-top: 6px; }
 .hs-kv { border-collapse: collapse; font-size: 12px; }
@@ -57,9 +72,26 @@ table.hs-list { border-collapse: collapse; width: 100%; margin-top: 4px; }
 """
 
 
+def _says_something(trend: object) -> bool:
+    return str(trend) in ("up", "down")
+
+
+def _trend_cell(r: dict) -> str:
+    """An arrow only for a significant rise or fall (Mann–Kendall), with its p as a tip."""
+    trend = r.get("trend")
+    if not _says_something(trend):
+        return "<td></td>"
+    word = trend_html(trend, r.get("trend_slope_per_year"))
+    p = p_text(r.get("trend_p"))
+    tip = word + (f" ({p})" if p else "")
+    return f'<td class="hs-{esc(trend)}" title="{tip}">{trend_html(trend, short=True)}</td>'
+
+
 def _list_table(hot: pd.DataFrame, area_cols: Sequence[str]) -> str:
+    """The ranked list: #, place, areas, incidents, peak month and, only where some hotspot
+    has a significant trend, the trend. Text wraps, so the table fits the panel."""
     has_peak = "peak_month" in hot.columns
-    has_trend = "trend" in hot.columns
+    has_trend = "trend" in hot.columns and any(_says_something(t) for t in hot["trend"])
     head = ["#", "Place", *[area_title(c) for c in area_cols], "Incidents"]
     head += ["Peak"] * has_peak + ["Trend"] * has_trend
     rows = []
@@ -74,13 +106,61 @@ def _list_table(hot: pd.DataFrame, area_cols: Sequence[str]) -> str:
         if has_peak:
             cells.append(f"<td>{month_name(r.get('peak_month'), short=True)}</td>")
         if has_trend:
-            word = trend_html(r.get("trend"))
-            cells.append(f'<td title="{word}">{trend_html(r.get("trend"), short=True)}</td>')
+            cells.append(_trend_cell(r))
         rows.append(f'<tr data-rank="{int(r["rank"])}">{"".join(cells)}</tr>')
     th = "".join(f"<th>{h}</th>" for h in head)
     return (
         f'<table class="hs-list"><thead><tr>{th}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
+
+
+def _share_text(value: object) -> str:
+    if missing(value):
+        return ""
+    v = 100 * float(value)
+    return f"{v:.1f}%" if v >= 0.95 else f"{v:.2f}%"
+
+
+def _when_short(r: dict) -> str:
+    """Peak days and hours (data with times), else peak months; the full text is a tip."""
+    timed = " · ".join(t for t in (esc(r.get("peak_days")), esc(r.get("peak_hours"))) if t)
+    return timed or esc(r.get("peak_months")) or esc(r.get("when"))
+
+
+def plan_table(plan: pd.DataFrame, area_cols: Sequence[str]) -> str:
+    """The patrol plan: #, place (and areas), visits a week × minutes, when, share."""
+    head = ["#", "Place", "Visits", "When", "Share"]
+    rows = []
+    for r in plan.to_dict("records"):
+        visits = int(r["visits_per_week"])
+        dose = f"{visits} × {number(float(r['minutes_per_visit']))} min" if visits else "none"
+        note = esc(r.get("note"))
+        place = esc(r.get("label")) or esc(r.get("hotspot_id"))
+        # areas the label does not name already (labels often end with the beat)
+        areas = " · ".join(t for t in (esc(r.get(c)) for c in area_cols) if t and t not in place)
+        place += f'<div class="hs-sub">{areas}</div>' if areas else ""
+        place += f'<div class="hs-sub hs-warn">&#9888; {note}</div>' if note else ""
+        when = f'<span title="{esc(r.get("when"))}">{_when_short(r)}</span>'
+        cells = [
+            f'<td class="n">{int(r["rank"])}</td>',
+            f"<td>{place}</td>",
+            f'<td class="nw">{dose}</td>',
+            f"<td>{when}</td>",
+            f'<td class="n">{_share_text(r.get("expected_share"))}</td>',
+        ]
+        rows.append(f'<tr data-rank="{int(r["rank"])}">{"".join(cells)}</tr>')
+    th = "".join(f"<th>{h}</th>" for h in head)
+    return (
+        f'<table class="hs-list hs-plan"><thead><tr>{th}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+#: Shown (by the page) when a street tile fails to load.
+TILES_NOTE = (
+    "Street map tiles could not be loaded (no network, or tiles blocked here). "
+    "Every other layer and this panel work offline."
+)
 
 
 def panel_html(
@@ -92,18 +172,41 @@ def panel_html(
     notes: Sequence[str],
     params: dict,
     attribution: str,
+    plan: pd.DataFrame | None = None,
+    plan_note: str = "",
+    tiles: bool = False,
 ) -> str:
-    """The collapsible patrol panel; ``notes`` are escaped HTML sentences."""
+    """The collapsible patrol panel; ``notes`` are escaped HTML sentences, ``plan_note``
+    plain text (escaped here)."""
+    parts = []
+    if plan is not None and len(plan):
+        parts.append(
+            "<details open><summary><b>Patrol plan</b></summary>"
+            + (f'<div class="hs-sub">{esc(plan_note)}</div>' if plan_note else "")
+            + f'<div class="hs-scroll">{plan_table(plan, area_cols)}</div></details>'
+        )
     if len(hot):
-        ranked = (
+        parts.append(
             "<h3>Hotspots by priority</h3><div>Click a row to zoom to the hotspot.</div>"
             + f'<div class="hs-scroll">{_list_table(hot, area_cols)}</div>'
         )
     else:
-        ranked = "<p>No hotspots were found with these settings.</p>"
+        parts.append("<p>No hotspots were found with these settings.</p>")
+    ranked = "".join(parts)
     note_html = "".join(f'<div class="hs-note">{n}</div>' for n in notes)
+    if tiles:
+        note_html += (
+            f'<div class="hs-note" id="hs-tiles-note" style="display:none">{TILES_NOTE}</div>'
+        )
     param_rows = "".join(
         f"<tr><th>{esc(k)}</th><td>{param_text(v)}</td></tr>" for k, v in params.items()
+    )
+    streets = (
+        "<li>Streets come from OpenStreetMap tiles, fetched when the page opens; without a "
+        "network everything else still works.</li>"
+        if tiles
+        else "<li>This copy has no street map (made with --offline-map); the hotspot "
+        "names give their streets.</li>"
     )
     return (
         '<div id="hs-panel" class="hs-box"><details open>'
@@ -111,10 +214,15 @@ def panel_html(
         f"{note_html}{ranked}"
         "<details><summary>How to read this map</summary><ul>"
         "<li>Red outlines numbered 1, 2, 3… are the hotspots, in priority order. "
-        "Click one for its details.</li>"
+        "Click one for its details. Where badges would overlap, the better rank is shown; "
+        "zoom in for the rest.</li>"
+        "<li>The patrol plan gives visits a week of a few minutes each (Koper 1995), when "
+        "to make them, and the share of all incidents the hotspot holds.</li>"
         "<li>Yellow-to-red shading is the estimated number of incidents per km² "
         "(kernel density); it is an estimate, not a count of events at that spot.</li>"
-        "<li>Shaded areas show incidents (or the rate per 1,000 residents) per area.</li>"
+        "<li>Shaded areas show incidents (or the rate per 1,000 residents) per area; "
+        "the shading fades at street zoom.</li>"
+        f"{streets}"
         "<li>Use the layer list (top right) to switch layers on and off.</li>"
         "</ul></details>"
         f'<details><summary>Method and parameters</summary><table class="hs-kv">{param_rows}'
@@ -156,10 +264,10 @@ def legend_swatches(title: str, items: Sequence[tuple[str, str]], extra: str = "
     return f"<b>{title}</b>{rows}{extra}"
 
 
-def legend_outline(title: str, colour: str) -> str:
+def legend_outline(title: str, colour: str, text: str = "hotspot in this period") -> str:
     return (
         f'<b>{title}</b><span class="hs-sw" style="border:2px solid {colour};'
-        f'background:{colour}40"></span>hotspot in this period'
+        f'background:{colour}40"></span>{text}'
     )
 
 

@@ -30,10 +30,10 @@ from hotspots.schema import InputError
 #: Boundary simplification for display, metres (well below a street's width).
 AREA_TOLERANCE_M = 15.0
 HOTSPOT_TOLERANCE_M = 5.0
-#: Rank badges: always for the top ALWAYS_LABELLED, up to LABELLED_RANKS from LABEL_ZOOM.
-ALWAYS_LABELLED = 10
+#: Rank badges for the first LABELLED_RANKS hotspots; at each zoom a badge that would touch
+#: a better-ranked one (closer than BADGE_GAP_PX, centre to centre) is left out.
 LABELLED_RANKS = 30
-LABEL_ZOOM = 13
+BADGE_GAP_PX = 24
 #: More significant Gi* cells than this are merged per class (one outline per class).
 MAX_GISTAR_CELLS = 4000
 NAME_HOTSPOTS = "Hotspots (ranked)"
@@ -152,7 +152,15 @@ def area_layer(key: str, frame: gpd.GeoDataFrame, *, show: bool) -> ScriptLayer:
     )
 
 
-def hotspot_layer(hot: gpd.GeoDataFrame, area_cols: list[str]) -> ScriptLayer:
+def hotspot_layer(
+    hot: gpd.GeoDataFrame,
+    area_cols: list[str],
+    *,
+    name: str = NAME_HOTSPOTS,
+    show: bool = True,
+    pane: str = "hs-hotspots",
+) -> ScriptLayer:
+    """Ranked hotspot outlines with rank badges (decluttered per zoom) and popups."""
     geoms = display_geometry(hot, tolerance_m=HOTSPOT_TOLERANCE_M)
     lon, lat = label_points(hot)
     styles, features, labels = _Styles(), [], []
@@ -164,6 +172,8 @@ def hotspot_layer(hot: gpd.GeoDataFrame, area_cols: list[str]) -> ScriptLayer:
             "fillColor": HOTSPOT_FILL,
             "fillOpacity": 0.15,
         }
+        if not show:  # hotspots beyond the patrol plan: drawn lighter when switched on
+            style = {**style, "weight": 1.5, "dashArray": "4 3", "fillOpacity": 0.08}
         features.append(
             feature(
                 g,
@@ -179,20 +189,20 @@ def hotspot_layer(hot: gpd.GeoDataFrame, area_cols: list[str]) -> ScriptLayer:
         if rank <= LABELLED_RANKS:
             labels.append([float(lat[i]), float(lon[i]), str(rank)])
     data = {"type": "FeatureCollection", "features": features}
-    top, more = labels[:ALWAYS_LABELLED], labels[ALWAYS_LABELLED:]
-    # The top ranks are always numbered; the next ones only once zoomed in, where the
-    # badges no longer pile up on each other.
+    labels.sort(key=lambda r: int(r[2]))  # decluttered in rank order: the better rank wins
     js = (
         "(function () {"
-        f' var geo = hsGeoJson({js_json(data)}, {js_json(styles.items)}, "hs-hotspots");'
-        f' var g = L.featureGroup([geo].concat(hsLabels({js_json(top)}, "hs-labels")));'
-        f' var more = L.layerGroup(hsLabels({js_json(more)}, "hs-labels"));'
-        " function zoomed() {"
-        f"  if (map.getZoom() >= {LABEL_ZOOM}) {{ g.addLayer(more); }}"
-        " else { g.removeLayer(more); } }"
-        " map.on('zoomend', zoomed); zoomed(); g.hsGeo = geo; return g; })()"
+        f" var geo = hsGeoJson({js_json(data)}, {js_json(styles.items)}, {js_json(pane)});"
+        f' var badges = hsLabels({js_json(labels)}, "hs-labels");'
+        " var g = L.featureGroup([geo]);"
+        f" hsDeclutter(map, g, badges, {BADGE_GAP_PX}); g.hsGeo = geo; return g; }})()"
     )
-    return ScriptLayer(js, name=NAME_HOTSPOTS, show=True, legend=legend_hotspots())
+    legend = (
+        legend_hotspots()
+        if show
+        else legend_outline(name, HOTSPOT_LINE, "hotspot not in the patrol plan")
+    )
+    return ScriptLayer(js, name=name, show=show, legend=legend)
 
 
 def density_layer(density: np.ndarray, grid: Grid) -> ScriptLayer | None:

@@ -78,12 +78,53 @@ def hotspot_tooltip(row: Mapping) -> str:
     )
 
 
+def _share(value: object) -> str:
+    if missing(value):
+        return ""
+    try:
+        v = 100 * float(value)
+    except (TypeError, ValueError):
+        return ""
+    if 0 < v < 0.01:
+        return "under 0.01%"
+    return f"{v:.1f}%" if v >= 0.95 else f"{v:.2f}%"
+
+
+def _patrol_text(row: Mapping) -> str:
+    """``14 visits a week × 15 min`` from the plan columns merged into the row."""
+    visits = row.get("plan_visits_per_week")
+    if missing(visits):
+        return ""
+    v = int(visits)
+    if v == 0:
+        return "not visited (over the hours budget)"
+    return f"{v} visit{'s' * (v != 1)} a week × {number(float(row['plan_minutes_per_visit']))} min"
+
+
+def artefact_html(row: Mapping) -> str:
+    """The artefact warning (escaped), when the row is flagged."""
+    note = esc(row.get("artefact_note"))
+    flagged = row.get("artefact")
+    if not note and (missing(flagged) or flagged in (False, 0, "False", "false", "")):
+        return ""
+    text = note or "check whether this is a recording address"
+    return f'<div class="hs-note">&#9888; {text}</div>'
+
+
 def hotspot_popup(row: Mapping, area_cols: list[str]) -> str:
     density = row.get("density_km2")
+    share = row.get("incident_share")
+    share = row.get("share") if missing(share) else share
+    if missing(row.get("incidents")):  # blanked by disclosure control: so is its share
+        share = None
     rows = [
         ("Rank", f"{int(row['rank'])}"),
+        ("Patrol", _patrol_text(row)),
+        ("When", esc(row.get("plan_when"))),
         ("Incidents", shown_count(row["incidents"])),
+        ("Share of all incidents", _share(share)),
         ("Area", area_text(row.get("area_m2"))),
+        ("Share of the area", _share(row.get("area_share"))),
         ("Density", "" if missing(density) else f"{number(float(density))} incidents per km²"),
         *[(area_title(c), esc(row.get(c))) for c in area_cols],
         ("Main categories", esc(row.get("top_categories"))),
@@ -93,8 +134,8 @@ def hotspot_popup(row: Mapping, area_cols: list[str]) -> str:
         ("Id", esc(row.get("hotspot_id"))),
     ]
     return (
-        f'<div class="hs-pop"><h4>{hotspot_title(row)}</h4>{table(rows)}{day_hour_line(row)}'
-        f"{spark(row.get('spark_svg'))}</div>"
+        f'<div class="hs-pop"><h4>{hotspot_title(row)}</h4>{artefact_html(row)}{table(rows)}'
+        f"{day_hour_line(row)}{spark(row.get('spark_svg'))}</div>"
     )
 
 

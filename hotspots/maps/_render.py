@@ -105,11 +105,18 @@ def map_html(m: folium.Map) -> str:
     elements = list(_walk(fig))
     # Only inert elements: any other would compile its rendered text, data included, as a
     # Jinja2 template (see hotspots.maps._elements).
-    foreign = sorted({type(e).__name__ for e in elements
-                      if isinstance(e, MacroElement) and not isinstance(e, InertMacro)})
+    foreign = sorted(
+        {
+            type(e).__name__
+            for e in elements
+            if isinstance(e, MacroElement) and not isinstance(e, InertMacro)
+        }
+    )
     if foreign:
-        raise InputError(f"the map holds elements that render data as template source "
-                         f"({', '.join(foreign)}); build it with patrol_map")
+        raise InputError(
+            f"the map holds elements that render data as template source "
+            f"({', '.join(foreign)}); build it with patrol_map"
+        )
     for i, element in enumerate(elements):
         element._id = f"{i:05d}"
         if isinstance(element, JSCSSMixin):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import threading
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -103,7 +104,8 @@ class RunResult:
                     for lyr in p.layers
                 ],
                 "study_area": (
-                    p.data_areas.metadata() if p.data_areas is not None
+                    p.data_areas.metadata()
+                    if p.data_areas is not None
                     else {"rule": study_area_rule(p)}
                 ),
                 "parameters": self.analysis.params,
@@ -163,20 +165,66 @@ def demo_config(*, out: str | Path = "outputs", last_months: int | None = 12) ->
     )
 
 
-def run(config: RunConfig, *, write: bool = True) -> RunResult:
-    """Run the whole pipeline; write the outputs into ``config.out`` when ``write``."""
-    from hotspots.pipeline.analysis import analyse
-    from hotspots.pipeline.outputs import write_outputs
+class RunLog(logging.Handler):
+    """The log of one run, kept in memory for ``run.log``: INFO and up from ``hotspots.*``,
+    WARNING and up from other libraries, only from the thread that started the run (so two
+    runs in one process do not mix their logs)."""
 
-    t0 = time.perf_counter()
-    prepared = prepare(config)
-    release_memory()
-    t1 = time.perf_counter()
-    analysis = analyse(prepared, config)
-    release_memory()
-    result = RunResult(config, prepared, analysis, {"load_geocode_assign": round(t1 - t0, 3)})
-    if write:
-        t2 = time.perf_counter()
-        result.files = write_outputs(result, Path(config.out))
-        result.timings["write"] = round(time.perf_counter() - t2, 3)
+    FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter(self.FORMAT))
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        if record.levelno < logging.WARNING and not record.name.startswith("hotspots"):
+            return  # e.g. pyogrio's "Created 171 records"
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a bad log call must not fail the run
+            self.handleError(record)
+
+    def text(self) -> str:
+        return "".join(f"{line}\n" for line in self.lines)
+
+    def __enter__(self) -> RunLog:
+        # INFO records of the package must exist for run.log even when nothing configured
+        # logging (a notebook): the console shows what its own handlers' levels let through.
+        self._package = logging.getLogger("hotspots")
+        self._level = self._package.level
+        if self._package.getEffectiveLevel() > logging.INFO:
+            self._package.setLevel(logging.INFO)
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
+        self._package.setLevel(self._level)
+
+
+def run(config: RunConfig, *, write: bool = True) -> RunResult:
+    """Run the whole pipeline; write the outputs into ``config.out`` when ``write``, with
+    the run's log (INFO and up) as ``run.log``."""
+    from hotspots.pipeline.analysis import analyse
+    from hotspots.pipeline.outputs import check_output_folder, write_outputs
+
+    if write:  # before the analysis: a folder it may not replace fails in a second, not later
+        check_output_folder(config.out)
+    with RunLog() as run_log:
+        t0 = time.perf_counter()
+        prepared = prepare(config)
+        release_memory()
+        t1 = time.perf_counter()
+        analysis = analyse(prepared, config)
+        release_memory()
+        timings = {"load_geocode_assign": round(t1 - t0, 3)}
+        result = RunResult(config, prepared, analysis, timings)
+        if write:
+            t2 = time.perf_counter()
+            result.files = write_outputs(result, Path(config.out), run_log=run_log.text)
+            result.timings["write"] = round(time.perf_counter() - t2, 3)
     return result

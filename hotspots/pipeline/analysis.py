@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 
 from hotspots.boundaries import study_area
-from hotspots.clusters import HotspotSet, find_hotspots
+from hotspots.clusters import HotspotSet
 from hotspots.density import DensitySurface, kde_surface
 from hotspots.gistar import GiStarResult, gistar_grid
 from hotspots.grid import Grid, bin_counts, cell_polygons
+from hotspots.harm import harm_weights
+from hotspots.microplaces import microplace_hotspots
 from hotspots.pipeline.config import RunConfig
-from hotspots.pipeline.population import residents_by_layer
+from hotspots.pipeline.population import population_by_layer
 from hotspots.pipeline.stages import Prepared
 from hotspots.rank import patrol_list, rank_hotspots, repeat_locations
 from hotspots.rates import area_rates
@@ -81,8 +83,10 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     t = time.perf_counter()
     cells = prepared.cell_study_area
     area = study_area(layers) if layers else cells.polygon if cells is not None else None
+    harm = harm_weights(inc, column=config.harm_column) if config.harm_column else None
     surface = kde_surface(
         inc,
+        weights=harm,
         cell_size_m=config.cell_size_m,
         bandwidth_m=config.bandwidth_m,
         kernel=config.kernel,
@@ -97,17 +101,24 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     # Hotspots come from the backtest-selected scoring method (docs/evaluation.md), on the
     # same grid as the density surface so that both line up on the map.
     scores = cell_scores(inc, surface.grid, method=DEFAULT_METHOD)
-    hs = find_hotspots(
+    # Micro-places (docs/hotspots.md): capped so that one foot patrol covers one in a visit.
+    hs = microplace_hotspots(
+        scores,
+        surface.grid,
         inc,
-        method="threshold",
-        scores=scores,
-        grid=surface.grid,
+        max_area_m2=config.max_area_m2,
+        max_extent_m=config.max_extent_m,
         area_columns=area_cols,
         quantile=config.hotspot_quantile,
         min_incidents=config.hotspot_min_incidents,
         repeat_locations_table=repeats,
+        study_area_m2=float(area.area) if area is not None else None,
     )
-    ranked = rank_hotspots(hs, score=config.rank_by)
+    ranked = rank_hotspots(
+        _with_harm(hs, harm),
+        score=config.rank_by,
+        exclude="artefact" if config.exclude_artefacts else None,
+    )
     t = _timed(timings, "hotspots", t)
     counts = bin_counts(surface.grid, inc["x"].to_numpy(), inc["y"].to_numpy())
     gi = gistar_grid(
@@ -127,6 +138,15 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
             ranked["hotspot_id"].map(per_hotspot).fillna(0).astype(int)
         )
     months = inc["when"]
+    if len(inc):
+        log.info(
+            "Covered period of seasonal profiles and trends set to %s..%s automatically (rule: "
+            "month span of the data): %d months with data; months without any incident are "
+            "treated as missing",
+            f"{months.min():%Y-%m}",
+            f"{months.max():%Y-%m}",
+            months.dt.to_period("M").nunique(),
+        )
     timing = timing_columns(inc["precision"])
     ranked = _join_seasonal(
         ranked, members.loc[members["hotspot_id"] > 0], "hotspot_id", months, timing
@@ -139,8 +159,8 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     if prepared.repeat_callers is not None:
         per_area = prepared.repeat_callers
         callers = {layer: part.drop(columns="layer") for layer, part in per_area.groupby("layer")}
-    residents = (
-        residents_by_layer(
+    population = (
+        population_by_layer(
             layers,
             population_file=config.population_file,
             population_layer=config.population_layer,
@@ -148,8 +168,11 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
             residents_field=config.population_residents_field,
         )
         if config.rates and layers
-        else {}
+        else None
     )
+    if population is not None:
+        population.log_summary()
+    residents = population.tables if population is not None else {}
     areas = {
         lyr.layer: _area_table(
             lyr.polygons, inc, lyr.layer, ranked, residents.get(lyr.layer), months, timing, callers
@@ -159,12 +182,15 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     by_season = _seasonal_hotspots(inc, surface.grid, area_cols, config)
     t = _timed(timings, "seasonal", t)
     area_m2 = float(area.area) if area is not None else None
+    eligible = ranked[~ranked["excluded"]] if "excluded" in ranked.columns else ranked
     patrol = patrol_list(
-        ranked,
+        eligible,
         top_n=config.top_n,
         max_area_share=config.patrol_max_area_share,
         study_area_m2=area_m2,
     )
+    # Which hotspots a force patrols (and the map draws by default): the patrol list.
+    ranked["patrol"] = ranked["hotspot_id"].isin(patrol["hotspot_id"])
     params = {
         "density": surface.params(),
         "scoring": {
@@ -182,9 +208,22 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
             "classes": "hot/cold at 90/95/99% after Benjamini-Hochberg FDR",
         },
     }
+    if population is not None:
+        params["rates"] = population.metadata()
+    if harm is not None:
+        params["harm"] = {"column": config.harm_column, "total": round(float(harm.sum()), 3),
+                          "used_by": "density weights; 'harm' score per hotspot (docs/harm.md)"}
     return Analysis(
         surface, hs, ranked, patrol, repeats, gi, gi_cells, areas, by_season, timings, params
     )
+
+
+def _with_harm(hs: HotspotSet, harm: np.ndarray | None) -> gpd.GeoDataFrame:
+    """The hotspots table, with ``harm`` (sum of its incidents' weights) when weighted."""
+    if harm is None:
+        return hs.polygons
+    per = np.bincount(hs.labels, weights=harm, minlength=int(hs.labels.max(initial=0)) + 1)
+    return hs.polygons.assign(harm=per[hs.polygons["hotspot_id"].to_numpy(int)])
 
 
 def _gistar_cells(gi: GiStarResult, surface: DensitySurface) -> gpd.GeoDataFrame:
@@ -240,9 +279,12 @@ def _join_seasonal(
             out[c] = 0
         out["spark_svg"] = ""
         return out
-    # Months with no incident anywhere (gaps in the data) are missing, not zero.
-    prof = seasonal_profiles(incidents, by=key, months_with_data=months)
-    trend = trend_tests(incidents, by=key, months_with_data=months)
+    # Months with no incident anywhere (gaps in the data) are missing, not zero. The span is
+    # the month span of these rows, given here so that it is logged once (in analyse), not
+    # by each of the eight seasonal calls of a run.
+    span = (incidents["when"].min(), incidents["when"].max())
+    prof = seasonal_profiles(incidents, by=key, period=span, months_with_data=months)
+    trend = trend_tests(incidents, by=key, period=span, months_with_data=months)
     cols = [key, "peak_month", "seasonal_p", *[f"m{m:02d}" for m in range(1, 13)], *timing]
     merged = table.merge(prof[cols], on=key, how="left").merge(
         trend[[key, "trend", "trend_slope_per_year", "trend_p"]], on=key, how="left"
@@ -267,7 +309,7 @@ def _area_table(
     incidents: pd.DataFrame,
     layer: str,
     hotspots: gpd.GeoDataFrame,
-    residents: pd.Series | None,
+    residents: pd.DataFrame | None,
     months: pd.Series,
     timing: list[str],
     prepared_callers: dict[str, pd.DataFrame],
@@ -277,9 +319,9 @@ def _area_table(
     table["layer"] = layer
     table["incidents"] = table["name"].map(counts).fillna(0).astype(int)
     table["area_km2"] = np.round(table.area / 1e6, 4)
-    if residents is not None:
-        rates = area_rates(table.set_index("name")["incidents"], residents)
-        table = table.join(rates, on="name")
+    if residents is not None:  # population_by_layer's table: residents, coverage, reason
+        rates = area_rates(table.set_index("name")["incidents"], residents["residents"])
+        table = table.join(rates, on="name").join(residents.drop(columns="residents"), on="name")
     table = _join_seasonal(
         table.rename(columns={"name": layer}),
         incidents.loc[incidents[layer] != ""],
@@ -373,15 +415,21 @@ def _seasonal_hotspots(
         part = inc.loc[month.isin(months)]
         if len(part) < config.hotspot_min_incidents:
             continue
-        found = find_hotspots(
+        found = microplace_hotspots(
+            cell_scores(part, grid),
+            grid,
             part,
-            method="threshold",
-            scores=cell_scores(part, grid),
-            grid=grid,
+            max_area_m2=config.max_area_m2,
+            max_extent_m=config.max_extent_m,
             area_columns=area_cols,
             quantile=config.hotspot_quantile,
             min_incidents=config.hotspot_min_incidents,
         )
-        ranked = rank_hotspots(found, score=config.rank_by)
+        harm = harm_weights(part, column=config.harm_column) if config.harm_column else None
+        ranked = rank_hotspots(
+            _with_harm(found, harm),
+            score=config.rank_by,
+            exclude="artefact" if config.exclude_artefacts else None,
+        )
         out[name] = ranked.sort_values("rank").head(config.top_n).reset_index(drop=True)
     return out

@@ -45,37 +45,40 @@ one output folder per group (the `run` contract), summary.csv and index.html""",
 }
 
 
-def summary_text(result) -> str:
-    """A short plain-text summary of a run."""
+def summary_text(result, elapsed_s: float | None = None) -> str:
+    """The end-of-run summary, a few lines for stderr; the details are in ``run.log``."""
     c = result.prepared.counts
+    reasons = c["rejects_by_reason"]
     lines = [
-        f"{result.config.title}",
-        f"period: {result.period_text}",
+        f"{result.config.title}: {result.period_text}",
         f"rows read {c['rows_read']:,}: used {c['rows_used']:,}, rejected {c['rows_rejected']:,}"
-        + (
-            f" ({', '.join(f'{k} {v:,}' for k, v in c['rejects_by_reason'].items())})"
-            if c["rejects_by_reason"]
-            else ""
-        ),
+        + (f" ({', '.join(f'{k} {v:,}' for k, v in reasons.items())})" if reasons else ""),
     ]
     s = result.analysis.surface
-    lines.append(
-        f"grid {s.cell_size_m:g} m ({s.grid.cell_size_rule}); bandwidth "
-        f"{s.bandwidth_m:.0f} m ({s.bandwidth_rule}, {s.kernel})"
-    )
-    for lyr in result.prepared.layers:
-        lines.append(f"areas: {lyr.layer} ({len(lyr.polygons)})")
     hs = result.analysis.hotspots
-    lines.append(f"hotspots: {len(hs)}; top {min(5, len(hs))}:")
-    area_cols = [lyr.layer for lyr in result.prepared.layers][:2]
-    for _, row in hs.sort_values("rank").head(5).iterrows():
-        where = ", ".join(str(row[a]) for a in area_cols if a in row)
-        lines.append(
-            f"  #{int(row['rank'])} {row.get('label', '')} — {int(row['incidents'])} "
-            f"incidents, {row['area_m2'] / 1e4:.1f} ha ({where})"
-        )
-    for source, cats in result.prepared.load.unmapped_categories.items():
-        lines.append(f"unmapped categories ({source}): {', '.join(cats)}")
+    found = (
+        f"hotspots found: {len(hs):,} (grid {s.cell_size_m:g} m, bandwidth {s.bandwidth_m:.0f} m)"
+    )
+    if len(hs):
+        top = hs.sort_values("rank").iloc[0]
+        areas = [lyr.layer for lyr in result.prepared.layers][:1]
+        where = "".join(f" in {top[a]}" for a in areas if a in top and isinstance(top[a], str))
+        found += f"; #1 {top.get('label', '')}{where}, {int(top['incidents']):,} incidents"
+    lines.append(found)
+    unmapped = sorted(
+        {c for cats in result.prepared.load.unmapped_categories.values() for c in cats}
+    )
+    if unmapped:
+        lines.append(f"unmapped categories (kept as written): {', '.join(unmapped)}")
     if result.files:
-        lines.append(f"outputs in {result.config.out}/: {', '.join(sorted(result.files))}")
+        names = set(result.files)
+        opened = "open map.html" if "map.html" in names else ""
+        log = "the log is run.log" if "run.log" in names else ""
+        notes = "; ".join(n for n in (opened, log) if n)
+        lines.append(
+            f"outputs in {result.config.out}/: {len(names)} files"
+            + (f" ({notes})" if notes else "")
+        )
+    if elapsed_s is not None:
+        lines.append(f"finished in {elapsed_s:.1f} s")
     return "\n".join(lines)

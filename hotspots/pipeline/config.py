@@ -53,7 +53,13 @@ class RunConfig:
     hotspot_min_incidents: int = 5
     top_n: int = 20
     patrol_max_area_share: float | None = None
-    rank_by: str = "incidents"
+    # Micro-place caps (docs/hotspots.md): 0.1 km2 and a 300 m box, one foot patrol's beat
+    max_area_m2: float = 100_000.0
+    max_extent_m: float = 300.0
+    # artefact hotspots (one snap point, custody, hospital) ranked last, never patrolled
+    exclude_artefacts: bool = False
+    rank_by: str = "concentration"
+    harm_column: str | None = None  # per-incident harm weight: density, "harm" ranking
     tolerance_m: float = 100.0
     allow_outside: bool = False  # run even when most rows fall outside the areas given
     repeat_min_incidents: int = 3
@@ -75,9 +81,22 @@ class RunConfig:
     population_residents_field: str = "all_usual_residents"
     # outputs
     keep_personal: bool = False
+    # CSV text cells starting = + - @ tab CR get a leading ' (OWASP CSV injection)
+    formula_guard: bool = True
     min_count: int = 0
-    map_online_tiles: bool = False
+    # OpenStreetMap street tiles on the map (fetched when it opens; it works without them);
+    # offline_map (--offline-map) leaves no tile URL in the page at all
+    map_online_tiles: bool = True
+    offline_map: bool = False
     map_per_area: str | None = None  # e.g. "npa": also one map per NPA in maps/
+    # patrol plan (docs/patrol.md): Koper (1995) 15-minute visits about every 2 h in a
+    # 4-hour peak window, 7 days a week; patrol_hours: a weekly budget shared by score
+    patrol_minutes_per_visit: float = 15.0
+    patrol_visit_interval_h: float = 2.0
+    patrol_peak_window_h: int = 4
+    patrol_days_per_week: int = 7
+    patrol_hours: float | None = None
+    briefings: bool = True  # one printable briefing per NPA in briefings/
 
     def period(
         self, latest: pd.Timestamp | None = None
@@ -145,6 +164,10 @@ _SECTIONS = {
         "top_n": "top_n",
         "max_area_share": "patrol_max_area_share",
         "rank_by": "rank_by",
+        "max_area_m2": "max_area_m2",
+        "max_extent_m": "max_extent_m",
+        "exclude_artefacts": "exclude_artefacts",
+        "harm_column": "harm_column",
         "gistar_permutations": "gistar_permutations",
     },
     "repeats": {"min_incidents": "repeat_min_incidents", "window_months": "repeat_window_months"},
@@ -166,10 +189,20 @@ _SECTIONS = {
         "id_field": "population_id_field",
         "residents_field": "population_residents_field",
     },
+    "patrol": {
+        "minutes_per_visit": "patrol_minutes_per_visit",
+        "visit_interval_h": "patrol_visit_interval_h",
+        "peak_window_h": "patrol_peak_window_h",
+        "days_per_week": "patrol_days_per_week",
+        "hours": "patrol_hours",
+    },
     "output": {
         "keep_personal": "keep_personal",
+        "formula_guard": "formula_guard",
         "min_count": "min_count",
         "online_tiles": "map_online_tiles",
+        "offline_map": "offline_map",
+        "briefings": "briefings",
         "map_per_area": "map_per_area",
         "title": "title",
         "dir": "out",

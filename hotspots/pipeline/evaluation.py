@@ -25,14 +25,21 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from hotspots.boundaries import study_area
-from hotspots.evaluate import CURVE_AREA_SHARES, DEFAULT_AREA_SHARES, Evaluation, evaluate
+from hotspots.evaluate import (
+    CURVE_AREA_SHARES,
+    DEFAULT_AREA_SHARES,
+    Evaluation,
+    category_mask,
+    evaluate,
+)
+from hotspots.forecast import HORIZON_MONTHS, MIN_HISTORY_MONTHS
 from hotspots.grid import Grid, make_grid, mask_from_geometry
 from hotspots.io.atomic import write_bytes_atomic
 from hotspots.io.writers import write_csv, write_json
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.stages import Prepared, prepare
 from hotspots.schema import InputError
-from hotspots.scoring import DEFAULT_METHOD, ScoringMethod
+from hotspots.scoring import DEFAULT_METHOD, FORECAST_METHOD, ScoringMethod, as_method
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +93,14 @@ def run_evaluation(
         share), ``evaluation.png`` (hit-rate and PAI curves over 0.25–20 % of the area)
         and ``evaluation.json`` (parameters and counts).
     methods
-        Label → method; None compares ``default`` (:data:`hotspots.scoring.DEFAULT_METHOD`),
+        Label → method (see :func:`parse_methods` for the ``--methods`` text); None
+        compares ``forecast`` (:data:`hotspots.scoring.FORECAST_METHOD`, the best measured;
+        left out with fewer than six training months), ``default``
+        (:data:`hotspots.scoring.DEFAULT_METHOD`, the blend ``hotspots run`` ranks with),
         ``counts`` and ``kde`` (the run's density surface: ``config.kernel``,
         ``config.bandwidth_m``, ``config.bandwidth_rule``).
+        With ``category``, the training incidents of every category are the methods'
+        ``context`` (used by ``forecast``).
     area_shares
         Shares of the study area reported in the CSV.
 
@@ -110,13 +122,16 @@ def run_evaluation(
         month_from=str(train_from),
         month_to=str(test_to),
         last_months=None,
-        categories=[category] if category else config.categories,
     )
     prepared = prepare(cfg)
     incidents = prepared.incidents
     month = incidents["when"].dt.to_period("M")
-    in_train = ((month >= train_from) & (month <= train_to)).to_numpy()
-    in_test = ((month >= test_from) & (month <= test_to)).to_numpy()
+    in_period = ((month >= train_from) & (month <= train_to)).to_numpy()
+    in_cat = np.ones(len(incidents), bool) if not category else category_mask(incidents, category)
+    in_train = in_period & in_cat
+    in_test = ((month >= test_from) & (month <= test_to)).to_numpy() & in_cat
+    # Context for methods that borrow across categories: training months only, never test.
+    context = incidents.loc[in_period] if category else None
     for name, rows, lo, hi in (
         ("training", in_train, train_from, train_to),
         ("test", in_test, test_from, test_to),
@@ -127,14 +142,20 @@ def run_evaluation(
                 + (f" for category {category!r}" if category else "")
             )
     grid = evaluation_grid(prepared, config)
-    resolved = dict(methods) if methods is not None else _default_methods(config)
+    n_months = train_to.ordinal - train_from.ordinal + 1
+    resolved = dict(methods) if methods is not None else _default_methods(config, n_months)
     shares = sorted({*(float(a) for a in area_shares), *CURVE_AREA_SHARES})
     ev = evaluate(
-        incidents.loc[in_train], incidents.loc[in_test], grid, methods=resolved, area_shares=shares
+        incidents.loc[in_train],
+        incidents.loc[in_test],
+        grid,
+        methods=resolved,
+        area_shares=shares,
+        context=context,
     )
     table = _csv_table(ev, area_shares, category, (train_from, train_to, test_from, test_to))
     out = Path(out)
-    write_csv(table, out / "evaluation.csv")
+    write_csv(table, out / "evaluation.csv", neutralise_formulas=config.formula_guard)
     title = (
         f"{category or 'All categories'}: trained {train_from}..{train_to}, "
         f"tested {test_from}..{test_to}, {grid.cell_size_m:g} m cells"
@@ -202,7 +223,69 @@ def curve_png(table: pd.DataFrame, *, title: str = "") -> bytes:
     return buf.getvalue()
 
 
-def _default_methods(config: RunConfig) -> dict[str, ScoringMethod | str]:
+def parse_methods(text: str) -> dict[str, ScoringMethod]:
+    """Methods from a comma-separated list, each labelled by its own text.
+
+    Items: a method name (``counts``, ``kde``, ``blend``, ``forecast``); ``kde:KERNEL`` or
+    ``kde:KERNEL:METRES`` for a fixed-bandwidth KDE; ``NAME:KEY=VALUE[:KEY=VALUE]`` for any
+    parameter (numbers are read as numbers).
+
+    Examples
+    --------
+    >>> m = parse_methods("counts,kde:quartic:300,blend:weight=0.25")
+    >>> list(m)
+    ['counts', 'kde:quartic:300', 'blend:weight=0.25']
+    >>> m["kde:quartic:300"].label
+    "kde(bandwidth_m=300.0, kernel='quartic')"
+    """
+    out: dict[str, ScoringMethod] = {}
+    for raw in str(text).split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        name, *args = [a.strip() for a in item.split(":")]
+        params: dict[str, Any] = {}
+        positional = [a for a in args if "=" not in a]
+        if positional and name != "kde":
+            raise InputError(
+                f"--methods: {item!r}: only kde takes KERNEL[:METRES] without a "
+                "name; write KEY=VALUE (e.g. blend:weight=0.25)"
+            )
+        if len(positional) > 2:
+            raise InputError(f"--methods: {item!r} is not kde:KERNEL:METRES")
+        if positional:
+            params["kernel"] = positional[0]
+        if len(positional) == 2:
+            params["bandwidth_m"] = _number(positional[1], item)
+        for a in args:
+            if "=" in a:
+                key, value = (v.strip() for v in a.split("=", 1))
+                params[key] = _number(value, item) if _is_number(value) else value
+        if item in out:
+            raise InputError(f"--methods: {item!r} is given twice")
+        out[item] = as_method(name, **params)
+    if not out:
+        raise InputError("--methods is empty: give e.g. counts,kde:quartic:300,forecast")
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(text: str, item: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--methods: {item!r}: {text!r} is not a number") from None
+    return value
+
+
+def _default_methods(config: RunConfig, n_months: int) -> dict[str, ScoringMethod | str]:
     kde = ScoringMethod(
         "kde",
         {
@@ -211,7 +294,17 @@ def _default_methods(config: RunConfig) -> dict[str, ScoringMethod | str]:
             "bandwidth_rule": config.bandwidth_rule,
         },
     )
-    return {"default": DEFAULT_METHOD, "counts": "counts", "kde": kde}
+    out: dict[str, ScoringMethod | str] = {}
+    if n_months >= MIN_HISTORY_MONTHS + HORIZON_MONTHS:
+        out["forecast"] = FORECAST_METHOD
+    else:
+        log.warning(
+            "Method 'forecast' left out: it needs %d training months, got %d",
+            MIN_HISTORY_MONTHS + HORIZON_MONTHS,
+            n_months,
+        )
+    out.update({"default": DEFAULT_METHOD, "counts": "counts", "kde": kde})
+    return out
 
 
 def _period(value: tuple[Any, Any], name: str) -> tuple[pd.Period, pd.Period]:

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import os
-import re
 import shutil
-import tempfile
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
-from hotspots.io.atomic import write_bytes_atomic, write_text_atomic
-from hotspots.io.writers import write_csv, write_geojson, write_gpkg, write_json
+from hotspots.io.atomic import (
+    publish_folder,
+    remove_stale,
+    staging_folder,
+    write_bytes_atomic,
+    write_text_atomic,
+)
+from hotspots.io.names import output_path, unique_slugs
+from hotspots.io.writers import write_csv as write_table
+from hotspots.io.writers import write_geojson, write_gpkg, write_json
 from hotspots.maps import map_html, patrol_map
 from hotspots.pipeline.analysis import DAY_COLUMNS, HOUR_OF_DAY_COLUMNS
+from hotspots.pipeline.disclosure import (  # noqa: F401 (re-exported)
+    BLANKED_WITH,
+    PARTS_OF,
+    SMALL_COUNT_COLUMNS,
+    Published,
+    _complementary,
+    _small,
+    disclosure_control,
+    published,
+    suppress_small,
+)
+from hotspots.pipeline.plan import briefings, run_plan, with_patrol_flag
 from hotspots.report import funnel_plot_png, static_map_png
 from hotspots.schema import PERSONAL_COLUMN_HINTS, InputError
-from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, MONTH_COLUMNS
+from hotspots.seasonal import MONTH_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +53,17 @@ HOTSPOT_COLUMNS = [
     "area_m2",
     "density_km2",
     "share",
+    "incident_share",
+    "area_share",
+    "incidents_per_ha",
+    "persistence",
+    "harm",
+    "patrol",
     "label",
+    "artefact",
+    "artefact_note",
+    "top_point_share",
+    "excluded",
     "top_categories",
     "repeat_locations",
     "repeat_caller_incidents",
@@ -50,165 +79,6 @@ def personal_columns(columns: list[str]) -> list[str]:
     ['Caller Name', 'victim_id']
     """
     return [c for c in columns if any(h in c.lower() for h in PERSONAL_COLUMN_HINTS)]
-
-
-def suppress_small(values: pd.Series, k: int) -> pd.Series:
-    """Disclosure control: counts between 1 and k-1 become NaN (shown as suppressed)."""
-    if k <= 1:
-        return values
-    return values.where((values == 0) | (values >= k))
-
-
-#: Counts per area, hotspot or place (of incidents, or of repeat callers): under
-#: ``min_count`` k each is blanked on its own where it is 1 to k-1.
-SMALL_COUNT_COLUMNS = (
-    "incidents",
-    "dow_rows",
-    *DOW_COLUMNS,
-    "hour_rows",
-    *HOUR_COLUMNS,
-    "repeat_caller_incidents",
-    "repeat_callers",
-    "incidents_from_repeat_callers",
-    "max_in_window",
-)
-#: Blanked with a small count: they read back to it (monthly means, rates, density, share,
-#: score, category shares, the sparkline's month values) or describe only those incidents.
-BLANKED_WITH = {
-    "incidents": (
-        *MONTH_COLUMNS,
-        "peak_month",
-        "seasonal_p",
-        "trend_slope_per_year",
-        "trend_p",
-        "spark_svg",
-        "rate_per_1000",
-        "rate_low",
-        "rate_high",
-        "p_vs_overall",
-        "score",
-        "density_km2",
-        "share",
-        "cumulative_incident_share",
-        "top_categories",
-    ),
-    "dow_rows": ("peak_day", "day_p"),
-    "hour_rows": ("peak_hour", "hour_p"),
-}
-#: Totals and their parts (days of ``dow_rows``, hours of ``hour_rows``): a part blanked
-#: alone would be the total minus the parts shown.
-PARTS_OF = {"dow_rows": DOW_COLUMNS, "hour_rows": HOUR_COLUMNS}
-
-
-def disclosure_control(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """A table as published under ``min_count`` k (areas, hotspots, patrol list, places).
-
-    With k > 1: each count in :data:`SMALL_COUNT_COLUMNS` from 1 to k-1 is blanked (0 stays:
-    it discloses no incident); where a row's ``incidents``, ``dow_rows`` or ``hour_rows`` is
-    blanked, so are the columns :data:`BLANKED_WITH` lists for it; where a day (or hour) of
-    a shown ``dow_rows`` (``hour_rows``) is blanked, more of that row's days (hours) are
-    blanked, smallest first, until its blanks cannot be worked out from the total and the
-    days shown (see :func:`_complementary`); rows that are one place (repeat locations,
-    ``incidents_total``) are dropped below k. With k <= 1 the table itself is returned.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"incidents": [0, 3, 17], "score": [0, 3, 17], "dow_rows": [0, 3, 17],
-    ...     "peak_day": [None, 5, 1], "d1": [0, 0, 9], "d2": [0, 1, 2], "d3": [0, 2, 6]})
-    >>> disclosure_control(t, 5)  # d3 = 6 goes with d2 = 2: else d2 = 17 - 9 - 6
-       incidents  score  dow_rows  peak_day  d1   d2   d3
-    0        0.0    0.0       0.0       NaN   0  0.0  0.0
-    1        NaN    NaN       NaN       NaN   0  NaN  NaN
-    2       17.0   17.0      17.0       1.0   9  NaN  NaN
-    >>> disclosure_control(t, 1) is t
-    True
-    """
-    if k <= 1:
-        return table
-    small = {
-        c: _small(pd.to_numeric(table[c], errors="coerce"), k)
-        for c in SMALL_COUNT_COLUMNS
-        if c in table.columns
-    }
-    out = table.copy()
-    for total, parts in PARTS_OF.items():
-        cols = [c for c in parts if c in small]
-        if total in small and cols:
-            hidden = _complementary(
-                table[cols].apply(pd.to_numeric, errors="coerce").to_numpy(float),
-                np.column_stack([small[c].to_numpy(bool) for c in cols]),
-                total_shown=(~small[total]).to_numpy(bool),
-            )
-            small.update({c: pd.Series(hidden[:, j], table.index) for j, c in enumerate(cols)})
-    for c, hide in small.items():
-        out[c] = out[c].where(~hide)
-    for key, cols in BLANKED_WITH.items():
-        if key in small:
-            for c in (c for c in cols if c in out.columns):
-                out[c] = out[c].where(~small[key], "" if c == "spark_svg" else np.nan)
-    if "incidents_total" in out.columns:  # a repeat location: its count is the row
-        out = out[~_small(pd.to_numeric(out["incidents_total"], errors="coerce"), k)]
-    return out
-
-
-def _small(values: pd.Series, k: int) -> pd.Series:
-    """True where a count is between 1 and k-1 (False for 0, k or more, and missing)."""
-    return values.notna() & suppress_small(values, k).isna()
-
-
-def _complementary(
-    values: np.ndarray, hidden: np.ndarray, *, total_shown: np.ndarray
-) -> np.ndarray:
-    """``hidden`` (rows × parts) with more parts hidden in each row whose total is shown,
-    the smallest shown first (non-zero before zero; the first on ties), until the row's
-    hidden parts cannot be worked out: at least two, and not all 1 (two or more 1s that
-    sum to the total minus the parts shown are each 1).
-
-    Examples
-    --------
-    >>> values = np.array([[9, 2, 6, 0], [1, 0, 1, 8], [1, 1, 1, 1]], dtype=float)
-    >>> hidden = values == 2
-    >>> hidden[1:] = values[1:] == 1
-    >>> _complementary(values, hidden, total_shown=np.array([True, True, False])).astype(int)
-    array([[0, 1, 1, 0],
-           [1, 0, 1, 1],
-           [1, 1, 1, 1]])
-    """
-    hidden = hidden.copy()
-    for i in np.flatnonzero(total_shown & hidden.any(axis=1)):
-        row, hid = values[i], hidden[i]  # hid is a view: setting it hides in ``hidden``
-        for j in np.lexsort((row, row == 0)):  # smallest first, zeros last
-            if hid.sum() >= 2 and not (row[hid] == 1).all():
-                break
-            hid[j] = True
-    return hidden
-
-
-@dataclass(frozen=True)
-class Published:
-    """A run's tables as every output shows them: :func:`disclosure_control` applied once,
-    with the run's ``min_count``, to each (the tables themselves when it is 1 or less)."""
-
-    hotspots: gpd.GeoDataFrame
-    areas: dict[str, gpd.GeoDataFrame]
-    patrol: pd.DataFrame
-    repeats: pd.DataFrame
-    seasonal_hotspots: dict[str, gpd.GeoDataFrame]
-    min_count: int
-
-
-def published(result) -> Published:
-    """The run's hotspots, areas, patrol list, repeat locations and seasonal hotspots as
-    published (see :func:`disclosure_control`)."""
-    a, k = result.analysis, result.config.min_count
-    return Published(
-        hotspots=disclosure_control(a.hotspots, k),
-        areas={name: disclosure_control(t, k) for name, t in a.areas.items()},
-        patrol=disclosure_control(a.patrol, k),
-        repeats=disclosure_control(a.repeats, k),
-        seasonal_hotspots={n: disclosure_control(t, k) for n, t in a.seasonal_hotspots.items()},
-        min_count=k,
-    )
 
 
 def hotspots_layer(hs: gpd.GeoDataFrame, area_cols: list[str]) -> gpd.GeoDataFrame:
@@ -255,29 +125,171 @@ def incidents_layer(result) -> pd.DataFrame:
     return inc.drop(columns=drop)
 
 
-def write_outputs(result, out: Path) -> dict[str, str]:
-    """Write every output file of a run into ``out``; return name → path.
+#: Errors of the output environment (exit 2, one line), with what they mean for ``--out``.
+ENVIRONMENT_ERRORS = {
+    errno.ENOSPC: "no space left on the device (disk full)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "a file is too large for the file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "a file to write is a folder",
+    errno.EEXIST: "a part of the path exists and is not a folder",
+    errno.ENAMETOOLONG: "the path is too long",
+    errno.ELOOP: "too many symbolic links in the path",
+    errno.EBUSY: "the folder is in use (a mount point, or open in another program)",
+    errno.EXDEV: "the folder is on another file system than its parent",
+}
+#: Below this many free bytes, a writer's error without an errno (GDAL) is a full disk.
+DISK_FULL_BYTES = 1 << 20
+#: run.json larger than this is not read to tell whether a folder is a run's output.
+RUN_JSON_MAX_BYTES = 64 << 20
 
-    Files are first written into a staging folder inside ``out`` and moved into place only
-    when all of them exist, ``run.json`` last: a run that fails leaves the previous outputs
-    as they were, and a folder with ``run.json`` newer than the rest is complete.
+
+def write_outputs(result, out: Path, *, run_log=None) -> dict[str, str]:
+    """Write every output file of a run into the folder ``out``; return name → path.
+
+    ``out`` appears as a whole or not at all: the files are written into a staging folder
+    beside it, ``<out>.staging-<pid>-<random>``, which then replaces ``out`` by two renames
+    (:func:`hotspots.io.atomic.publish_folder`). Files of an earlier run that this one
+    does not write are gone after it. A run that fails, or is killed, leaves the previous
+    folder as it was; staging and aside folders of killed runs are removed by the next.
+
+    ``out`` must be absent, an empty folder or an earlier run's output (it has a
+    ``run.json`` written by hotspots); any other folder is refused (:class:`InputError`),
+    never deleted. A symbolic link to a folder is followed: the folder it points to is
+    replaced and the link kept. A full disk, a read-only or unwritable place is an
+    :class:`InputError` naming ``out``.
+
+    ``run_log``, a function returning the run's log text, is called once the other files
+    are written and its text written as ``run.log`` (not listed in ``run.json``, which
+    stays the same for the same inputs while the log's times do not).
     """
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    target = check_output_folder(out)
+    staging = None
     try:
+        remove_stale(target)
+        if target.is_dir() and not _is_run_output(target):  # as checked, unless restored
+            raise InputError(_not_ours(out))
+        staging = staging_folder(target)
         written = _write_all(result, staging)
-        for name in sorted(written, key=lambda n: n == "run.json"):
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, out / name)
+        if run_log is not None:
+            write_text_atomic(staging / "run.log", run_log())
+            written = sorted([*written, "run.log"])
+        publish_folder(staging, target)
+    except OSError as exc:
+        error = _environment_error(exc, out, target)
+        if error is None:
+            raise
+        raise error from None
+    except (InputError, RuntimeError, ValueError) as exc:
+        if staging is None or isinstance(exc, InputError) or not _disk_full(target):
+            raise
+        raise InputError(_environment_text(out, ENVIRONMENT_ERRORS[errno.ENOSPC])) from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # gone already when published
     return {name: str(out / name) for name in written}
+
+
+def check_output_folder(out: str | os.PathLike[str]) -> Path:
+    """The folder a run will replace (``out`` with symbolic links followed), after the
+    checks that need no writing: it is not a file, not the current folder or one holding
+    it, and (if it exists) empty or an earlier run's output. :class:`InputError` if not.
+
+    Cheap: call it before a run's analysis to fail early.
+    """
+    try:
+        target = Path(os.path.realpath(out))
+    except ValueError:  # NUL in the path
+        raise InputError(f"--out {str(out)!r}: is not a valid path") from None
+    if target.exists() and not target.is_dir():
+        raise InputError(f"--out {out}: is a file, not a folder; give a folder for the outputs")
+    try:
+        here = Path.cwd().resolve()
+    except OSError:
+        here = None
+    if here is not None and (here == target or target in here.parents):
+        raise InputError(
+            f"--out {out}: is the current folder or holds it; a run replaces its output "
+            "folder as a whole, so give a folder of its own, e.g. --out outputs"
+        )
+    if target.is_dir() and not _is_run_output(target):
+        raise InputError(_not_ours(out))
+    return target
+
+
+def _not_ours(out) -> str:
+    return (
+        f"--out {out}: is a folder that is not empty and has no run.json from an earlier "
+        "hotspots run; a run replaces its output folder as a whole, so it will not delete "
+        "these files: give a new or empty folder"
+    )
+
+
+def _is_run_output(folder: Path) -> bool:
+    """Empty, or holding a ``run.json`` that hotspots wrote (a JSON object with the run's
+    ``config`` and its list of ``outputs``)."""
+    try:
+        if not any(folder.iterdir()):
+            return True
+        meta_path = folder / "run.json"
+        if not meta_path.is_file() or meta_path.stat().st_size > RUN_JSON_MAX_BYTES:
+            return False
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "config" in meta and "outputs" in meta
+
+
+def _environment_text(out, reason: str, detail: str = "") -> str:
+    where = f" ({detail})" if detail else ""
+    return f"--out {out}: cannot write the outputs: {reason}{where}; nothing there was changed"
+
+
+def _environment_error(exc: OSError, out, target: Path) -> InputError | None:
+    """The one-line :class:`InputError` for an output-environment OSError, else None."""
+    reason = ENVIRONMENT_ERRORS.get(exc.errno) if exc.errno is not None else None
+    if reason is None:
+        if not _disk_full(target):
+            return None
+        reason = ENVIRONMENT_ERRORS[errno.ENOSPC]
+    detail = ""
+    if exc.filename is not None:
+        detail = str(exc.filename)
+    return InputError(_environment_text(out, reason, detail))
+
+
+def _disk_full(target: Path) -> bool:
+    """Whether the file system of ``target`` has (almost) no space left."""
+    try:
+        return shutil.disk_usage(target.parent).free < DISK_FULL_BYTES
+    except OSError:
+        return False
+
+
+def _file(out: Path, name: str) -> Path:
+    """``out / name``, checked to lie inside ``out`` (names from data are slugs already)."""
+    return output_path(out, name)
+
+
+def _published_files(folder: Path) -> dict[str, int]:
+    """Every file under ``folder`` (relative POSIX path → bytes), run.json left out."""
+    sizes = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            rel = path.relative_to(folder).as_posix()
+            if rel != "run.json":
+                sizes[rel] = path.stat().st_size
+    return sizes
 
 
 def _write_all(result, out: Path) -> list[str]:
     a = result.analysis
     pub = published(result)
     files: dict[str, Path] = {}
+    write_csv = partial(write_table, neutralise_formulas=result.config.formula_guard)
     hotspots = hotspots_layer(pub.hotspots, [lyr.layer for lyr in result.prepared.layers])
     files["hotspots.geojson"] = out / "hotspots.geojson"
     write_geojson(hotspots, files["hotspots.geojson"])
@@ -287,10 +299,17 @@ def _write_all(result, out: Path) -> list[str]:
     write_csv(areas_table(pub.areas), files["areas.csv"])
     files["patrol_list.csv"] = out / "patrol_list.csv"
     write_csv(pub.patrol, files["patrol_list.csv"])
+    plan, plan_info = run_plan(result, pub)  # docs/patrol.md
+    files["patrol_plan.csv"] = out / "patrol_plan.csv"
+    write_csv(plan, files["patrol_plan.csv"])
+    if result.config.briefings:
+        for name, page in briefings(result, pub, plan, plan_info):
+            files[f"briefings/{name}"] = _file(out, f"briefings/{name}")
+            write_text_atomic(files[f"briefings/{name}"], page)
     files["repeat_locations.csv"] = out / "repeat_locations.csv"
     write_csv(pub.repeats, files["repeat_locations.csv"])
     files["density.tif"] = out / "density.tif"
-    a.surface.to_geotiff(files["density.tif"])
+    pub.surface.to_geotiff(files["density.tif"], tags=pub.surface_tags())
     if result.prepared.links is not None:
         files["duplicates.csv"] = out / "duplicates.csv"
         write_csv(result.prepared.links, files["duplicates.csv"])
@@ -302,8 +321,9 @@ def _write_all(result, out: Path) -> list[str]:
     }
     if result.config.min_count <= 1:  # single incidents are not shared under disclosure control
         layers["incidents"] = incidents_layer(result)
+    slugs = layer_slugs([*a.areas, *pub.areas])
     for layer, gdf in pub.areas.items():
-        layers[f"areas_{layer}"] = gdf.drop(columns=["spark_svg"], errors="ignore")
+        layers[f"areas_{slugs[layer]}"] = gdf.drop(columns=["spark_svg"], errors="ignore")
     files["hotspots.gpkg"] = out / "hotspots.gpkg"
     write_gpkg(layers, files["hotspots.gpkg"])
     files["map.html"] = out / "map.html"
@@ -312,18 +332,18 @@ def _write_all(result, out: Path) -> list[str]:
     )
     if result.config.map_per_area:
         for name, html in _area_maps(result, pub, result.config.map_per_area):
-            files[f"maps/{name}"] = out / "maps" / name
+            files[f"maps/{name}"] = _file(out, f"maps/{name}")
             write_text_atomic(files[f"maps/{name}"], html)
-    first_layer = next(iter(a.areas.values()), None)
+    first_layer = next(iter(pub.areas.values()), None)
     if first_layer is not None:
         files["map.png"] = out / "map.png"
         write_bytes_atomic(
             files["map.png"],
             static_map_png(
-                hotspots=a.hotspots.head(result.config.top_n),
+                hotspots=pub.hotspots.head(result.config.top_n),
                 areas_layer=first_layer,
-                density=a.surface.values,
-                density_grid=a.surface.grid,
+                density=pub.surface.values,
+                density_grid=pub.surface.grid,
                 title=result.config.title,
                 attribution=result.attribution,
             ),
@@ -331,12 +351,15 @@ def _write_all(result, out: Path) -> list[str]:
     for layer, table in a.areas.items():
         if "residents" not in table or table["residents"].sum() <= 0:
             continue
-        # The force rate is from every incident; the plot shows the published counts only.
-        overall = table["incidents"].sum() / table["residents"].sum() * 1000
+        # The overall rate is from every incident of the areas with residents (areas with a
+        # blank rate have neither); the plot shows the published counts only.
+        counted = table["residents"] > 0
+        overall = table.loc[counted, "incidents"].sum() / table["residents"].sum() * 1000
         shown = pub.areas[layer]
-        files[f"funnel_{layer}.png"] = out / f"funnel_{layer}.png"
+        funnel = f"funnel_{slugs[layer]}.png"
+        files[funnel] = _file(out, funnel)
         write_bytes_atomic(
-            files[f"funnel_{layer}.png"],
+            files[funnel],
             funnel_plot_png(
                 pd.DataFrame(shown[["name", "incidents", "residents"]]),
                 overall_rate_per_1000=overall,
@@ -345,8 +368,12 @@ def _write_all(result, out: Path) -> list[str]:
             ),
         )
     files["run.json"] = out / "run.json"
+    for path in files.values():  # the last guard: nothing is written outside the folder
+        _file(out, path.relative_to(out).as_posix())
     meta = result.metadata()
+    meta["patrol_plan"] = plan_info
     meta["outputs"] = sorted(files)
+    meta["files"] = _published_files(out)  # relative path → bytes, all but run.json
     write_json(meta, files["run.json"])
     return sorted(files)
 
@@ -365,11 +392,15 @@ def _map(
     params = result.map_params()
     if k > 1:
         params["Small counts"] = f"1 to {k - 1} not shown (min_count {k})"
+    plan, plan_info = run_plan(result, pub)
+    plan = plan[plan["rank"].isin(hotspots["rank"])]
     m = patrol_map(
-        hotspots=hotspots,
+        hotspots=with_patrol_flag(hotspots, pub),
+        patrol_plan=plan,
+        plan_note=plan_info["rule"],
         areas=areas,
-        density=a.surface.values,
-        density_grid=a.surface.grid,
+        density=pub.surface.values,
+        density_grid=pub.surface.grid,
         gistar_cells=a.gistar_cells,
         repeat_locations=pub.repeats.head(MAP_REPEAT_LOCATIONS),
         monthly_hotspot_layers=pub.seasonal_hotspots,
@@ -378,24 +409,34 @@ def _map(
         period=result.period_text,
         params=params,
         attribution=result.attribution,
-        online_tiles=result.config.map_online_tiles,
+        online_tiles=result.config.map_online_tiles and not result.config.offline_map,
     )
     return map_html(m)
 
 
-def _slug(text: str) -> str:
-    """A file-name-safe area name ("Melton & Rutland" → "melton-rutland")."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "area"
+def layer_slugs(layers) -> dict[str, str]:
+    """File-name part of each area layer key (``funnel_{slug}.png``, GeoPackage layer
+    ``areas_{slug}``): :func:`~hotspots.io.names.safe_slug`, kept distinct.
+
+    Examples
+    --------
+    >>> layer_slugs(["beat", "npa", "../x", "NPA", "beat"])
+    {'beat': 'beat', 'npa': 'npa', '../x': 'x', 'NPA': 'npa-2'}
+    """
+    keys = list(dict.fromkeys(layers))
+    return dict(zip(keys, unique_slugs(keys, default="layer"), strict=True))
 
 
 def _area_maps(result, pub: Published, layer: str):
     """One map per area of ``layer`` (e.g. per NPA): its hotspots and the areas inside it."""
     if layer not in pub.areas:
         raise InputError(
-            f"map_per_area {layer!r} is not an area layer of this run; "
+            f"--map-per-area ([output] map_per_area) {layer!r} is not an area layer of this run; "
             f"the layers are {sorted(pub.areas)}"
         )
-    for _, area in pub.areas[layer].iterrows():
+    table = pub.areas[layer]
+    names = unique_slugs(table["name"].astype(str), default="area")
+    for name, (_, area) in zip(names, table.iterrows(), strict=True):
         inside = area.geometry.buffer(-1.0)
         if layer in pub.hotspots:
             hotspots = pub.hotspots[pub.hotspots[layer] == area["name"]]
@@ -403,4 +444,4 @@ def _area_maps(result, pub: Published, layer: str):
             hotspots = pub.hotspots[pub.hotspots.intersects(inside)]
         areas = {n: t[t.intersects(inside)] for n, t in pub.areas.items()}
         title = f"{result.config.title}: {area['name']}"
-        yield f"{_slug(str(area['name']))}.html", _map(result, pub, hotspots, areas, title)
+        yield f"{name}.html", _map(result, pub, hotspots, areas, title)

@@ -373,7 +373,7 @@ def _latest_month_of(inputs: list) -> pd.Timestamp:
             months += [pd.Timestamp(f.month + "-01") for f in expand_paths(files) if f.month]
     if not months:
         raise InputError(
-            "last_months needs police.uk files named YYYY-MM-... or an ingested dataset with "
-            "rows for its filters; give month_from/to"
+            "--last-months ([filter] last_months) needs police.uk files named YYYY-MM-... or "
+            "an ingested dataset with rows for its filters; give --from/--to ([filter] from/to)"
         )
     return max(months)

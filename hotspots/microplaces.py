@@ -1,0 +1,320 @@
+"""Micro-place hotspots: places one foot patrol can cover in a visit.
+
+Hot-spots policing works on *micro-places*: addresses, street segments and small clusters of
+them, not neighbourhoods. Sherman & Weisburd (1995, Minneapolis Hot Spots Patrol
+Experiment) patrolled 110 hot spots each no longer than one street block, all visible from
+one point; Koper (1995) found visits of about 10-15 minutes gave the longest residual
+deterrence; the College of Policing hot spots policing guidance targets small, precisely
+defined places ranked by concentration; Braga, Turchan, Papachristos & Hureau (2019, Campbell
+systematic review, 65 studies) reviews programmes whose units are such micro-places.
+
+:func:`microplace_hotspots` therefore caps every hotspot:
+
+``max_area_m2`` (default :data:`DEFAULT_MAX_AREA_M2`, 100,000 m² = 0.1 km² = 10 ha) and
+``max_extent_m`` (default :data:`DEFAULT_MAX_EXTENT_M`, 300 m)
+    A hotspot's cells fit in a ``max_extent_m`` x ``max_extent_m`` box and cover at most
+    ``max_area_m2`` -- about a 150 m walk from its centre to any edge: two or three street
+    blocks, walked round in a 10-15 minute visit. A hotspot is always at least one cell;
+    with cells larger than the caps, one cell is the hotspot (say so: use a finer grid).
+
+Rule (``split_rule = "capped watershed"``)
+    1. Cells are *selected* as by :func:`hotspots.clusters.threshold_hotspots` (cutoff rule
+       ``threshold``/``quantile``/``k_sd``, score > 0, inside the study area).
+    2. The score surface is smoothed with a Gaussian of one cell (``scipy.ndimage``) so
+       that single noisy cells do not cut a street in two; selected cells are visited in
+       order of smoothed score, highest first (ties: row-major from the north-west).
+    3. Each not-yet-assigned cell in that order seeds a new micro-place, which floods to
+       neighbouring selected cells (8-neighbours) in order of smoothed score, only
+       *downhill or level* from the cell it is reached from (so two peaks become two
+       places: a watershed), and only while the place stays within both caps.
+    4. Cells left out by the caps seed places of their own in their turn. Places with
+       fewer than ``min_incidents`` incidents are dropped.
+
+Extra columns (beyond :data:`hotspots.clusters.LEADING_COLUMNS` and the area columns):
+``incident_share`` (share of all input incidents, the same as ``share``), ``area_share``
+(share of the study area), ``incidents_per_ha``, ``persistence`` (share of the data's months
+in which the place had an incident; NaN without ``when``), ``peak_score`` (its highest
+smoothed cell score), ``top_point_share``, ``artefact``, ``artefact_note`` (see
+:mod:`hotspots.labels`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from hotspots.clusters import (
+    HotspotSet,
+    _cell_unions,
+    _cutoff,
+    _min_params,
+    _result,
+    _same_crs,
+    incident_xy,
+)
+from hotspots.grid import Grid
+from hotspots.labels import ONE_POINT_MIN_PER_MONTH, artefact_flags
+from hotspots.schema import InputError, positive_number
+
+log = logging.getLogger(__name__)
+
+#: Default largest area of one micro-place: 0.1 km² (10 ha).
+DEFAULT_MAX_AREA_M2 = 100_000.0
+#: Default largest side of the box holding one micro-place, metres.
+DEFAULT_MAX_EXTENT_M = 300.0
+#: Gaussian sigma, in cells, of the smoothing that orders and splits the cells.
+SMOOTH_CELLS = 1.0
+#: Columns added to the hotspot table, in order, before the geometry.
+MICROPLACE_COLUMNS = (
+    "incident_share",
+    "area_share",
+    "incidents_per_ha",
+    "persistence",
+    "peak_score",
+    "top_point_share",
+    "artefact",
+    "artefact_note",
+)
+
+
+def split_cells(
+    scores: np.ndarray,
+    selected: np.ndarray,
+    *,
+    max_cells: int,
+    max_span: int,
+) -> np.ndarray:
+    """Label selected cells into capped watershed places (1, 2, ... in seed order; 0 none).
+
+    ``scores`` orders and splits (higher first; flooding only downhill or level);
+    ``max_cells`` caps the cells of one place and ``max_span`` the rows and the columns its
+    bounding box spans.
+
+    Examples
+    --------
+    Two peaks joined by a lower saddle become two places:
+
+    >>> s = np.array([[9.0, 5, 2, 6, 8]])
+    >>> split_cells(s, s > 0, max_cells=10, max_span=10).tolist()
+    [[1, 1, 1, 2, 2]]
+
+    A plateau of five cells with a cap of two cells per place:
+
+    >>> split_cells(np.ones((1, 5)), np.ones((1, 5), bool), max_cells=2, max_span=5).tolist()
+    [[1, 1, 2, 2, 3]]
+    """
+    nrows, ncols = scores.shape
+    flat = scores.ravel()
+    sel = selected.ravel()
+    out = np.zeros(flat.size, dtype=np.int64)
+    cells = np.flatnonzero(sel)
+    order = cells[np.lexsort((cells, -flat[cells]))]
+    next_id = 0
+    for seed in order:
+        if out[seed]:
+            continue
+        next_id += 1
+        out[seed] = next_id
+        r0, c0 = divmod(int(seed), ncols)
+        box = [r0, r0, c0, c0]
+        size = 1
+        heap: list[tuple[float, int, float]] = []
+        _push_neighbours(heap, int(seed), flat, sel, out, nrows, ncols)
+        while heap and size < max_cells:
+            neg, cell, parent = heapq.heappop(heap)
+            if out[cell] or -neg > parent:
+                continue
+            r, c = divmod(cell, ncols)
+            nb = [min(box[0], r), max(box[1], r), min(box[2], c), max(box[3], c)]
+            if nb[1] - nb[0] + 1 > max_span or nb[3] - nb[2] + 1 > max_span:
+                continue
+            out[cell] = next_id
+            box = nb
+            size += 1
+            _push_neighbours(heap, cell, flat, sel, out, nrows, ncols)
+    return out.reshape(scores.shape)
+
+
+def _push_neighbours(
+    heap: list,
+    cell: int,
+    flat: np.ndarray,
+    sel: np.ndarray,
+    out: np.ndarray,
+    nrows: int,
+    ncols: int,
+) -> None:
+    r, c = divmod(cell, ncols)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            rr, cc = r + dr, c + dc
+            if (dr or dc) and 0 <= rr < nrows and 0 <= cc < ncols:
+                n = rr * ncols + cc
+                if sel[n] and not out[n]:
+                    heapq.heappush(heap, (-float(flat[n]), n, float(flat[cell])))
+
+
+def microplace_hotspots(
+    scores: np.ndarray,
+    grid: Grid,
+    incidents: pd.DataFrame,
+    *,
+    max_area_m2: float = DEFAULT_MAX_AREA_M2,
+    max_extent_m: float = DEFAULT_MAX_EXTENT_M,
+    threshold: str | float = "quantile",
+    quantile: float = 0.99,
+    k_sd: float = 2.0,
+    min_incidents: int | None = None,
+    area_columns: Sequence[str] = (),
+    repeat_locations_table: pd.DataFrame | None = None,
+    study_area_m2: float | None = None,
+) -> HotspotSet:
+    """Hotspots as micro-places of at most ``max_area_m2`` and ``max_extent_m`` (module notes).
+
+    Parameters are those of :func:`hotspots.clusters.threshold_hotspots` plus the two caps
+    and ``study_area_m2`` (for ``area_share``; default: the grid's in-area cells).
+
+    Examples
+    --------
+    A 1 x 6 strip of 100 m cells, two peaks, a 300 m extent cap:
+
+    >>> g = Grid(xmin=0.0, ymax=100.0, cell_size_m=100.0, nrows=1, ncols=6)
+    >>> s = np.array([[1.0, 9, 8, 1, 7, 1]])
+    >>> inc = pd.DataFrame({"x": [150.0] * 4 + [250.0, 450.0, 450.0], "y": [50.0] * 7,
+    ...                     "location": ["On or near High Street"] * 7})
+    >>> hs = microplace_hotspots(s, g, inc, threshold=1.0)
+    >>> hs.polygons[["incidents", "area_m2", "artefact"]].values.tolist()
+    [[5, 30000.0, 'one_point'], [2, 20000.0, 'one_point']]
+    """
+    from scipy import ndimage
+
+    max_area_m2 = positive_number(max_area_m2, "max_area_m2", unit="square metres")
+    max_extent_m = positive_number(max_extent_m, "max_extent_m", unit="metres")
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != grid.shape:
+        raise InputError(f"scores has shape {scores.shape} but the grid is {grid.shape}")
+    x, y, crs = incident_xy(incidents)
+    _same_crs(crs, grid.crs)
+    valid = grid.in_area & np.isfinite(scores)
+    cutoff, rule = _cutoff(scores[valid], threshold, quantile, k_sd)
+    selected = valid & (scores >= cutoff) & (scores > 0)
+    cell = grid.cell_size_m
+    max_cells = max(1, math.floor(max_area_m2 / cell**2 + 1e-9))
+    max_span = max(1, math.floor(max_extent_m / cell + 1e-9))
+    if cell**2 > max_area_m2 or cell > max_extent_m:
+        log.warning(
+            "Grid cells of %g m exceed the micro-place caps (%g m2, %g m): each "
+            "hotspot is one cell; use a finer --cell-size-m",
+            cell,
+            max_area_m2,
+            max_extent_m,
+        )
+    smooth = ndimage.gaussian_filter(np.where(valid, scores, 0.0), SMOOTH_CELLS, mode="constant")
+    comp = split_cells(smooth, selected, max_cells=max_cells, max_span=max_span)
+    n_comp = int(comp.max(initial=0))
+    rows, cols = np.nonzero(comp)
+    geoms = _cell_unions(grid, rows, cols, comp[rows, cols], n_comp)
+    r, c, on = grid.cell_of(x, y)
+    raw = np.zeros(len(x), dtype=np.int64)
+    raw[on] = comp[r[on], c[on]]
+    peak = ndimage.maximum(smooth, comp, index=np.arange(1, n_comp + 1)) if n_comp else []
+    log.info(
+        "Micro-place hotspots: cutoff %.6g (rule: %s); %d selected cells split into %d "
+        "places of at most %g m2 and %g m across (rule: capped watershed)",
+        cutoff,
+        rule,
+        int(selected.sum()),
+        n_comp,
+        max_area_m2,
+        max_extent_m,
+    )
+    params = {
+        "threshold": threshold,
+        "threshold_rule": rule,
+        "cutoff": float(cutoff),
+        "quantile": quantile,
+        "k_sd": k_sd,
+        "cells_selected": int(selected.sum()),
+        "cell_size_m": cell,
+        "max_area_m2": max_area_m2,
+        "max_extent_m": max_extent_m,
+        "split_rule": "capped watershed of the score smoothed by a 1-cell Gaussian",
+        "max_cells": max_cells,
+        "max_span_cells": max_span,
+        **_min_params(min_incidents, 1, "default 1"),
+    }
+    hs = _result(
+        incidents, raw, geoms, crs, "microplace", params, area_columns, repeat_locations_table
+    )
+    study = float(study_area_m2) if study_area_m2 else float(grid.in_area.sum()) * cell**2
+    # _result renumbers the places; map each new id to the peak of its old component.
+    old_of_new = pd.Series(raw[raw > 0], index=hs.labels[raw > 0]).groupby(level=0).first()
+    table = _extra_columns(hs, incidents, x, y, study, peak, old_of_new)
+    return HotspotSet(table, hs.labels, hs.method, {**hs.params, "study_area_m2": study})
+
+
+def _extra_columns(
+    hs: HotspotSet,
+    incidents: pd.DataFrame,
+    x: np.ndarray,
+    y: np.ndarray,
+    study_m2: float,
+    peak: Sequence[float],
+    old_of_new: pd.Series,
+) -> pd.DataFrame:
+    p = hs.polygons.copy()
+    ids = p["hotspot_id"].to_numpy(int)
+    p["incident_share"] = p["share"]
+    p["area_share"] = p["area_m2"] / study_m2 if study_m2 > 0 else np.nan
+    p["incidents_per_ha"] = p["incidents"] / (p["area_m2"] / 1e4)
+    p["persistence"] = persistence(hs.labels, ids, incidents)
+    peaks = np.asarray(peak, dtype=float)
+    p["peak_score"] = [
+        float(peaks[old_of_new[i] - 1]) if i in old_of_new.index else np.nan for i in ids
+    ]
+    months = (
+        pd.to_datetime(incidents["when"]).dt.to_period("M").nunique()
+        if "when" in incidents.columns
+        else 0
+    )
+    flags = artefact_flags(
+        hs.labels,
+        ids,
+        x,
+        y,
+        incidents.get("location"),
+        min_point_incidents=ONE_POINT_MIN_PER_MONTH * months,
+    )
+    for col in ("top_point_share", "artefact", "artefact_note"):
+        p[col] = flags[col].to_numpy()
+    geometry = p.pop("geometry")
+    return p.set_geometry(geometry) if hasattr(p, "set_geometry") else p.assign(geometry=geometry)
+
+
+def persistence(labels: np.ndarray, ids: Sequence[int], incidents: pd.DataFrame) -> np.ndarray:
+    """Share of the data's months in which each hotspot had at least one incident.
+
+    The months are those in which any incident of ``incidents`` falls (gaps in the data are
+    not counted against a place). NaN for every hotspot without a ``when`` column.
+
+    Examples
+    --------
+    >>> inc = pd.DataFrame({"when": pd.to_datetime(["2025-01-01", "2025-02-01",
+    ...                                            "2025-03-01", "2025-03-01"])})
+    >>> persistence(np.array([1, 0, 1, 2]), [1, 2], inc).tolist()
+    [0.6666666666666666, 0.3333333333333333]
+    """
+    ids = np.asarray(ids, dtype=int)
+    if "when" not in incidents.columns or not len(ids):
+        return np.full(len(ids), np.nan)
+    month = pd.to_datetime(incidents["when"]).dt.to_period("M").to_numpy()
+    n_months = len(pd.unique(month))
+    m = np.asarray(labels) > 0
+    per = pd.DataFrame({"id": np.asarray(labels)[m], "month": month[m]}).drop_duplicates()
+    counts = per.groupby("id").size().reindex(ids).fillna(0).to_numpy(float)
+    return counts / max(n_months, 1)

@@ -1,0 +1,258 @@
+"""The patrol plan (dose, allocation, when, expected share), its outputs and the briefings."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hotspots.io.load import InputSpec
+from hotspots.patrol import (
+    PLAN_COLUMNS,
+    PatrolDose,
+    allocate_visits,
+    patrol_plan,
+    peak_window,
+)
+from hotspots.pipeline import RunConfig, run
+from hotspots.pipeline.config import load_config
+from hotspots.schema import InputError
+from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, MONTH_COLUMNS
+
+XSS = "<script>alert(1)</script>"
+
+
+def test_default_dose_is_koper_15_minutes_14_visits():
+    dose = PatrolDose()
+    assert dose.minutes_per_visit == 15 and dose.visits_per_week == 14
+    assert dose.max_visits_per_week == 84  # one every 2 h round the clock
+    assert PatrolDose(peak_window_h=6, days_per_week=5).visits_per_week == 15
+    for bad in (
+        {"minutes_per_visit": 0},
+        {"peak_window_h": 25},
+        {"days_per_week": 8},
+        {"visit_interval_h": -1},
+        {"peak_window_h": 2.5},
+    ):
+        with pytest.raises(InputError, match=r"\[patrol\]"):
+            PatrolDose(**bad)
+
+
+def test_allocation_hand_worked():
+    # 13 visits: 1 each, the 10 left shared 5/3/2 by score 50/30/20.
+    assert allocate_visits([50, 30, 20], 13).tolist() == [6, 4, 3]
+    # Too few for one each: the best ranks get them.
+    assert allocate_visits([50, 30, 20], 2).tolist() == [1, 1, 0]
+    # Largest remainder, ties to the better rank: 2 extra over equal scores.
+    assert allocate_visits([1, 1, 1], 5).tolist() == [2, 2, 1]
+    # A cap moves the surplus on.
+    assert allocate_visits([100, 1, 1], 12, max_visits=5).tolist() == [5, 4, 3]
+    # Missing and negative scores count as 0; all zero: equal.
+    assert allocate_visits([np.nan, -5, 0], 6).tolist() == [2, 2, 2]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=40),
+    st.integers(0, 2000),
+)
+def test_allocation_keeps_the_budget_and_follows_score(scores, total):
+    out = allocate_visits(scores, total, max_visits=84)
+    assert out.sum() <= total and (out >= 0).all() and (out <= 84).all()
+    if total >= len(scores):
+        assert (out >= 1).all()
+        if total <= 84 * len(scores):
+            assert out.sum() == total  # nothing left unspent while a hotspot can take it
+        s = np.asarray(scores)
+        for i in range(len(s)):
+            for j in range(len(s)):
+                if s[i] > s[j] and out[j] < 84:
+                    assert out[i] >= out[j]
+
+
+def _timed_row(**kw) -> dict:
+    row = {
+        "rank": 1,
+        "hotspot_id": "H1",
+        "label": "Granby Street",
+        "beat": "Castle",
+        "npa": "City",
+        "incidents": 200,
+        "score": 10.0,
+        "share": 0.02,
+    }
+    days = [5, 5, 5, 5, 30, 40, 10]
+    hours = np.ones(24)
+    hours[[21, 22, 23, 0]] = 30
+    row.update({c: v for c, v in zip(DOW_COLUMNS, days, strict=True)})
+    row.update({c: v for c, v in zip(HOUR_COLUMNS, hours, strict=True)})
+    row.update(day_p=0.001, hour_p=0.0001, dow_rows=100, hour_rows=int(hours.sum()))
+    row.update(kw)
+    return row
+
+
+def test_when_gives_peak_days_and_hours_for_timed_data():
+    plan = patrol_plan(pd.DataFrame([_timed_row()]))
+    r = plan.iloc[0]
+    assert list(plan.columns) == PLAN_COLUMNS
+    assert r["peak_days"] == "Fri, Sat, Sun"  # the three busiest, in week order
+    assert r["peak_hours"] == "21:00–01:00"  # the window wraps past midnight
+    assert r["when"] == "Fri, Sat, Sun; 21:00–01:00"
+    assert r["window_share"] == pytest.approx(120 / 140, abs=1e-3)
+    assert "100 dated" in r["when_basis"] and "timed incidents (p < 0.001)" in r["when_basis"]
+    flat = patrol_plan(pd.DataFrame([_timed_row(day_p=0.4, hour_p=0.3)])).iloc[0]
+    assert flat["when"] == "any day; 21:00–01:00 (weak peak)"
+
+
+def test_peak_window_wraps_and_breaks_ties_early():
+    h = np.zeros(24)
+    h[[23, 0]] = 1
+    assert peak_window(h, 2) == (23, 1.0)
+    assert peak_window(np.ones(24), 4)[0] == 0
+
+
+def _monthly_row(p: float, months: list[float]) -> dict:
+    row = {"rank": 1, "incidents": 120, "share": 0.01, "seasonal_p": p, "peak_month": 7}
+    row.update(dict(zip(MONTH_COLUMNS, months, strict=True)))
+    return row
+
+
+def test_when_gives_peak_months_or_season_for_police_uk():
+    summer = [5, 5, 5, 5, 5, 20, 30, 25, 5, 5, 5, 5]
+    r = patrol_plan(pd.DataFrame([_monthly_row(0.001, summer)])).iloc[0]
+    assert r["when"].startswith("peak months Jun, Jul, Aug (summer)")
+    assert "months only in the data" in r["when"] and r["peak_hours"] == ""
+    r = patrol_plan(pd.DataFrame([_monthly_row(0.6, summer)])).iloc[0]
+    assert r["when"].startswith("all year (no clear seasonal peak; busiest Jul)")
+    two = [np.nan] * 5 + [10, 14] + [np.nan] * 5
+    r = patrol_plan(pd.DataFrame([_monthly_row(np.nan, two)])).iloc[0]
+    assert r["when"].startswith("busiest Jul of the 2 months of the year in the data")
+
+
+def test_expected_share_and_budget():
+    hot = pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "hotspot_id": ["a", "b", "c"],
+            "incidents": [300, 200, 100],
+            "score": [3.0, 2.0, 1.0],
+        }
+    )
+    plan = patrol_plan(hot, total_incidents=10_000)
+    assert plan["expected_share"].tolist() == [0.03, 0.02, 0.01]
+    assert plan["cumulative_share"].tolist() == [0.03, 0.05, 0.06]
+    assert (plan["visits_per_week"] == 14).all() and (plan["hours_per_week"] == 3.5).all()
+    # 1 hour: 4 visits of 15 minutes, one each and the last to the top score.
+    plan = patrol_plan(hot, total_incidents=10_000, patrol_hours=1.0)
+    assert plan["visits_per_week"].tolist() == [2, 1, 1]
+    assert plan["hours_per_week"].sum() <= 1.0
+    # Half an hour: 2 visits, the third hotspot is not visited and adds no share.
+    plan = patrol_plan(hot, total_incidents=10_000, patrol_hours=0.5)
+    assert plan["visits_per_week"].tolist() == [1, 1, 0]
+    assert plan["expected_share"].tolist() == [0.03, 0.02, 0.0]
+    assert "over the hours budget" in plan["note"].iloc[2]
+    with pytest.raises(InputError, match="patrol_hours"):
+        patrol_plan(hot, patrol_hours=-1)
+
+
+def test_patrol_section_of_the_config(tmp_path):
+    cfg_path = tmp_path / "run.toml"
+    cfg_path.write_text(
+        "[patrol]\nminutes_per_visit = 12\nvisit_interval_h = 3\npeak_window_h = 6\n"
+        "days_per_week = 5\nhours = 40\n[output]\noffline_map = true\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(cfg_path)
+    assert (cfg.patrol_minutes_per_visit, cfg.patrol_visit_interval_h) == (12, 3)
+    assert (cfg.patrol_peak_window_h, cfg.patrol_days_per_week, cfg.patrol_hours) == (6, 5, 40)
+    assert cfg.offline_map is True
+    cfg_path.write_text("[patrol]\nvisits = 3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"unknown key.*\[patrol\]"):
+        load_config(cfg_path)
+
+
+@pytest.fixture(scope="module")
+def slice_run(tmp_path_factory, police_slice) -> Path:
+    out = tmp_path_factory.mktemp("plan") / "out"
+    cfg = RunConfig(
+        inputs=[InputSpec.police_uk(str(police_slice))],
+        areas=[("leicestershire/beats", {})],
+        out=str(out),
+        title=f"Plan {XSS}",
+        patrol_hours=30.0,
+    )
+    run(cfg)
+    return out
+
+
+def test_run_writes_patrol_plan_and_briefings(slice_run):
+    out = slice_run
+    plan = pd.read_csv(out / "patrol_plan.csv")
+    patrol = pd.read_csv(out / "patrol_list.csv")
+    assert list(plan.columns) == PLAN_COLUMNS
+    assert plan["rank"].tolist() == patrol["rank"].tolist()
+    # 30 hours a week of 15-minute visits: 120 visits at most, all spent.
+    assert plan["visits_per_week"].sum() == 120 and plan["hours_per_week"].sum() <= 30
+    assert (plan["visits_per_week"] >= 1).all()
+    assert plan["when"].str.contains("months only").all()  # police.uk: no days or hours
+    meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert meta["patrol_plan"]["budget_hours"] == 30.0
+    assert "patrol_plan.csv" in meta["outputs"]
+    pages = sorted((out / "briefings").glob("*.html"))
+    assert pages and all(re.fullmatch(r"[a-z0-9-]+\.html", p.name) for p in pages)
+    page = pages[0].read_text(encoding="utf-8")
+    assert "@media print" in page and "size: A4" in page
+    assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
+    assert "data:image/png;base64," in page
+    assert f"Plan {html.escape(XSS)}" in page and XSS not in page
+    first = plan.iloc[0]
+    assert html.escape(str(first["label"])) in page
+    assert "How to read this briefing" in page and "Koper 1995" in page
+    # The map shows the plan in its panel, and street tiles by default.
+    map_page = (out / "map.html").read_text(encoding="utf-8")
+    assert 'class="hs-list hs-plan"' in map_page and "tile.openstreetmap.org" in map_page
+
+
+def test_offline_map_leaves_no_tile_url(tmp_path, police_slice):
+    out = tmp_path / "out"
+    run(
+        RunConfig(
+            inputs=[InputSpec.police_uk(str(police_slice))],
+            areas=[("leicestershire/beats", {})],
+            out=str(out),
+            offline_map=True,
+            briefings=False,
+        )
+    )
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "openstreetmap" not in page.lower()
+    ours = page[page.index('<meta name="viewport"') :]  # without the inlined Leaflet source
+    assert "L.tileLayer(" not in ours and "{z}" not in ours
+    assert not (out / "briefings").exists()
+
+
+def test_plan_under_disclosure_control_uses_published_counts(tmp_path, police_slice):
+    out = tmp_path / "out"
+    run(
+        RunConfig(
+            inputs=[InputSpec.police_uk(str(police_slice))],
+            areas=[("leicestershire/beats", {})],
+            out=str(out),
+            min_count=10_000,
+        )
+    )
+    plan = pd.read_csv(out / "patrol_plan.csv")
+    hot = pd.read_csv(out / "hotspots.csv")
+    # Every hotspot count is below k: blanked in hotspots.csv, so blanked in the plan too.
+    assert hot["incidents"].isna().all() and plan["incidents"].isna().all()
+    assert plan["expected_share"].isna().all()
+    for page in (out / "briefings").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "small count" in text
