@@ -3,6 +3,8 @@
 Each benchmark compares hotspots with the obvious alternative in the same run and prints
 ratios (see each script's docstring for what is measured and how):
 
+* bench_run.py — the whole ``hotspots.run`` on the embedded data (442k rows) and twice it,
+  against the floor of reading and projecting the same rows; stage timings and a profile
 * bench_load_assign.py — loading ~1M police.uk rows; exact area assignment vs geopandas.sjoin
 * bench_kde.py — KDE vs binning floor, scipy.ndimage, scikit-learn KernelDensity, gaussian_kde
 * bench_clusters.py — weighted DBSCAN/HDBSCAN vs scikit-learn on every point
@@ -22,8 +24,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_load_assign.py", "bench_kde.py", "bench_clusters.py", "bench_gistar.py",
-           "backtest_real.py", "bench_dask.py"]
+SCRIPTS = ["bench_run.py", "bench_load_assign.py", "bench_kde.py", "bench_clusters.py",
+           "bench_gistar.py", "backtest_real.py", "bench_dask.py"]
 
 
 def main() -> int:

@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--harm-column",
         metavar="NAME",
         help="per-incident harm weight column: weights the density and sums to 'harm' per "
-        "hotspot (rank with rank_by = \"harm\"); docs/harm.md",
+        'hotspot (rank with rank_by = "harm"); docs/harm.md',
     )
     p.add_argument(
         "--exclude-artefacts",
@@ -287,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="matching seed (default 0)")
     p.add_argument("--patrol-log", metavar="CSV", help="area,date,minutes: dose-response")
+    p.add_argument(
+        "--harm-column",
+        metavar="NAME",
+        help="weigh each incident by this column's harm (docs/harm.md)",
+    )
     p.add_argument("--out", required=True, metavar="DIR")
 
     p = sub.add_parser(

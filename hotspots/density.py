@@ -288,8 +288,9 @@ def kde_surface(
     snap_spacing_m
         Median nearest-neighbour spacing of distinct incident locations, for the warning
         about bandwidths finer than the location data; None computes it
-        (:func:`location_spacing_m`). Pass it to skip that work when running many KDEs on
-        subsets of one dataset.
+        (:func:`location_spacing_m`) unless a quick test on a grid proves the spacing is at
+        most the bandwidth (so no warning), which is the usual case. Pass it to skip that
+        work when running many KDEs on subsets of one dataset.
 
     Returns
     -------
@@ -347,7 +348,7 @@ def kde_surface(
     np.maximum(values, 0.0, out=values)
     if grid.mask is not None:
         values[~grid.mask] = np.nan
-    if snap_spacing_m is None:
+    if snap_spacing_m is None and _may_be_finer_than_locations(xy, bandwidth_m):
         snap_spacing_m = location_spacing_m(xy)
     notes += _bandwidth_warnings(bandwidth_m, grid.cell_size_m, snap_spacing_m)
     for note in notes:
@@ -740,6 +741,55 @@ def location_spacing_m(points: Any) -> float | None:
     tree = cKDTree(unique_xy, balanced_tree=False, compact_nodes=False)
     dist, _ = tree.query(query, k=2)
     return float(np.median(dist[:, 1]))
+
+
+#: Locations up to which the exact spacing is always computed (it is quick below this).
+_SPACING_EXACT_ROWS = 50_000
+#: Largest grid (cells) of the quick test; a finer one would cost more than it saves.
+_SPACING_MAX_CELLS = 4_000_000
+
+
+def _may_be_finer_than_locations(xy: np.ndarray, bandwidth_m: float) -> bool:
+    """False when :func:`location_spacing_m` is provably at most ``bandwidth_m``.
+
+    The spacing warning needs the median nearest-neighbour distance of (a sample of at
+    most 20,000) distinct locations to exceed the bandwidth; this test proves it does not,
+    in a few passes over the points and no tree. On a grid of cells of side ``h ≤
+    bandwidth/(2√2)`` (locations rounded to 1 cm, as there), a location whose cell holds
+    another location, or any of whose 8 neighbouring cells is occupied, has a neighbour
+    within 2√2·h ≤ bandwidth. Only "isolated" locations (alone in their cell, all 8
+    neighbours empty) can lie farther; there are M of them, one per isolated cell. With
+    D ≥ D₀ = occupied cells + cells holding several locations, a sample of n = min(D,
+    20,000) has at least n − M locations within the bandwidth, so its median is within it
+    when M < min(⌈D₀/2⌉, 10,000). True (compute the spacing) otherwise, below 50,000 points,
+    or when the grid would exceed 4M cells; the result is then that of the exact spacing.
+    """
+    if len(xy) <= _SPACING_EXACT_ROWS or not bandwidth_m > 0:
+        return True
+    cm = np.round(xy * 100.0).astype(np.int64)
+    cm -= cm.min(axis=0)
+    side = int(bandwidth_m * 100.0 / (2.0 * math.sqrt(2.0)))  # cell side in cm, rounded down
+    if side < 1:
+        return True
+    cx, cy = cm[:, 0] // side, cm[:, 1] // side
+    nx, ny = int(cx.max()) + 3, int(cy.max()) + 3  # a border of empty cells
+    if nx * ny > _SPACING_MAX_CELLS:
+        return True
+    cell = (cx + 1) * ny + (cy + 1)
+    code = cm[:, 0] * (int(cm[:, 1].max()) + 1) + cm[:, 1]
+    rep = np.zeros(nx * ny, dtype=np.int64)
+    rep[cell] = code  # one of each cell's locations (whichever is written last)
+    several = np.bincount(cell, weights=code != rep[cell], minlength=nx * ny) > 0
+    occupied = np.bincount(cell, minlength=nx * ny).reshape(nx, ny) > 0
+    neighbours = np.zeros((nx, ny), dtype=np.int8)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            if dx or dy:
+                neighbours[1:-1, 1:-1] |= occupied[1 + dx : nx - 1 + dx, 1 + dy : ny - 1 + dy]
+    isolated = occupied & ~several.reshape(nx, ny) & (neighbours == 0)
+    m = int(isolated.sum())
+    d_min = int(occupied.sum()) + int(several.sum())
+    return not m < min((d_min + 1) // 2, 10_000)
 
 
 def _auto_bandwidth(

@@ -74,7 +74,8 @@ def monthly_stack(
     flat = (rel[ok] * grid.nrows + row[ok]) * grid.ncols + col[ok]
     w = None if weights is None else np.asarray(weights, dtype=float)[ok]
     size = n_months * grid.nrows * grid.ncols
-    return np.bincount(flat, weights=w, minlength=size).reshape(n_months, *grid.shape)
+    counts = np.bincount(flat, weights=w, minlength=size).astype(np.float64)
+    return counts.reshape(n_months, *grid.shape)
 
 
 def gaussian_stencil(sigma_cells: float, truncate: float = TRUNCATE_SIGMAS) -> np.ndarray:

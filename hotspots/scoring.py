@@ -31,6 +31,13 @@ Methods (:data:`METHODS`)
     whole training period. Without ``when`` or with too few months the weight falls
     back to :data:`BLEND_FALLBACK_WEIGHT`. Both choices are logged.
 
+``"forecast"``
+    Expected incidents in the next 3 months from :class:`hotspots.forecast.CellForecaster`
+    (gradient boosting over lagged multi-scale counts of the category and, given
+    ``context``, of all categories), fitted on windows inside the training months only.
+    :data:`FORECAST_METHOD`: the best measured in the two-force backtests of
+    ``docs/evaluation.md`` and the first method of ``hotspots evaluate``.
+
 Every method takes ``half_life_months``: weight each incident by
 ``0.5 ** (age / half_life_months)``, its age counted in whole months back from the latest
 training month (needs the ``when`` column). None (default) weights all months equally.

@@ -523,3 +523,261 @@ def test_tiles_by_default_and_the_page_works_offline(driver, tmp_path):
     )
     WebDriverWait(driver, 5).until(lambda d: d.execute_script(fade) < 1)
     assert _severe(driver) == []
+
+
+# --- Patrol briefings (hotspots.report_briefing): street map, outline PNG fallback -------
+
+BRIEFING_XSS = "</script><script>alert(1)</script>"
+#: Records alert() calls instead of showing them (set before any page script runs).
+RECORD_ALERTS = (
+    "window.__alerts = []; window.alert = function (m) { window.__alerts.push(String(m)); };"
+)
+#: One grey pixel: a "tile" that loads with the network off.
+TILE_PIXEL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mN4+P/"
+    "/fwAJXwPYrHvt6AAAAABJRU5ErkJggg=="
+)
+
+
+def _briefing_page(tmp_path: Path, name: str, label: str, *, tiles: str | None = None) -> Path:
+    from hotspots.report_briefing import TILE_URL, briefing_html, briefing_map_png
+
+    hot = gpd.GeoDataFrame(
+        {"rank": [1, 2], "label": [label, "Granby Street / Belvoir Street"]},
+        geometry=[
+            shapely.box(458000, 304000, 458200, 304200),
+            shapely.box(458600, 304100, 458800, 304300),
+        ],
+        crs=27700,
+    )
+    beats = gpd.GeoDataFrame(
+        {"name": [f"Beat {label}"]},
+        geometry=[shapely.box(457000, 303000, 460000, 306000)],
+        crs=27700,
+    )
+    plan = pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "hotspot_id": ["h1", "h2"],
+            "label": [label, "Granby Street / Belvoir Street"],
+            "beat": [label, "B2"],
+            "visits_per_week": [14, 14],
+            "minutes_per_visit": [15.0, 15.0],
+            "when": ["Jun–Aug", "all year"],
+            "expected_share": [0.01, 0.005],
+            "incidents": [40, 20],
+            "note": ["", ""],
+        }
+    )
+    png = briefing_map_png(
+        hotspots=hot,
+        areas_layer=beats,
+        density=None,
+        density_grid=None,
+        title="Briefing",
+        attribution="police.uk",
+    )
+    page = briefing_html(
+        area_name=label,
+        area_kind="NPA",
+        plan=plan,
+        map_png=png,
+        title="Briefing",
+        period="2025",
+        plan_note="rule",
+        attribution="police.uk",
+        online_map=True,
+        hotspots=hot,
+        areas_layer=beats,
+    )
+    if tiles is not None:
+        assert TILE_URL in page
+        page = page.replace(TILE_URL, tiles)
+    path = tmp_path / name
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _open_recording_alerts(driver, path: Path) -> None:
+    script = driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_ALERTS}
+    )
+    try:
+        _open(driver, path)
+    finally:
+        driver.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
+
+
+def test_briefing_offline_shows_the_outline_map_and_runs_no_data(driver, tmp_path):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = _briefing_page(tmp_path, "briefing.html", BRIEFING_XSS)
+    _open_recording_alerts(driver, page)
+    # No tile loads (network off): the street map gives way to the outline PNG.
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return document.getElementById('hs-live').hidden;")
+    )
+    png = driver.find_element("css selector", "#hs-png")
+    assert png.is_displayed() and png.size["height"] > 200
+    assert driver.execute_script("return document.getElementById('hs-png').naturalWidth;") > 0
+    assert not driver.find_element("css selector", "#hs-live").is_displayed()
+    assert driver.find_element("css selector", ".png-note").is_displayed()
+    # The hostile label is text, in the list; it ran nothing.
+    assert driver.execute_script("return window.__alerts;") == []
+    try:
+        driver.switch_to.alert.dismiss()
+        raise AssertionError("an alert opened")
+    except NoAlertPresentException:
+        pass
+    cells = [e.text for e in driver.find_elements("css selector", "tbody td:nth-child(2)")]
+    assert cells[0] == BRIEFING_XSS
+    assert _severe(driver) == [] and _network(driver) == []
+    # In print the outline map is the map.
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert driver.find_element("css selector", "#hs-png").is_displayed()
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+def test_briefing_street_map_replaces_the_outline_map_when_tiles_load(driver, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = _briefing_page(tmp_path, "briefing-tiles.html", BRIEFING_XSS, tiles=TILE_PIXEL)
+    _open_recording_alerts(driver, page)
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return document.body.classList.contains('hs-live');")
+    )
+    live = driver.find_element("css selector", "#hs-live")
+    assert live.is_displayed() and live.size["height"] > 300
+    assert not driver.find_element("css selector", "#hs-png").is_displayed()
+    badges = [e.text for e in driver.find_elements("css selector", ".hs-badge")]
+    assert badges == ["1", "2"]
+    # Labels are text nodes in the tooltips: the hostile one reads back as written.
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    outlines = [
+        p
+        for p in driver.find_elements("css selector", ".live-map path.leaflet-interactive")
+        if p.get_attribute("stroke") == "#c0392b"
+    ]
+    assert len(outlines) == 2
+    ActionChains(driver).move_to_element(outlines[0]).perform()
+    tip = WebDriverWait(driver, 5).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-tooltip"))
+    )
+    assert tip.text == f"#1 {BRIEFING_XSS}"
+    assert driver.execute_script("return window.__alerts;") == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / "briefing-street-map.png"))
+    assert _severe(driver) == [] and _network(driver) == []
+    # Printed, the street map stays (without zoom buttons) and fits the A4 column.
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert driver.find_element("css selector", "#hs-live").is_displayed()
+        assert not driver.find_element("css selector", ".leaflet-control-zoom").is_displayed()
+        assert not driver.find_element("css selector", "#hs-png").is_displayed()
+        pdf = driver.execute_cdp_cmd("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69})
+        assert len(pdf["data"]) > 1000
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+# --- hotspots change: change_map.html ----------------------------------------------------
+
+
+def _change_page(tmp_path: Path, name: str) -> tuple[Path, str]:
+    """A change map with every cell class and status, and a hostile area name."""
+    from hotspots.change import hotspot_change, s_index
+    from hotspots.grid import Grid
+    from hotspots.maps import change_map
+
+    hostile = "Beat {{7*7}} </script><b>x"
+    b = np.zeros((1, 18), int)
+    a = np.zeros((1, 18), int)
+    for col, (vb, va) in {
+        0: (3, 2), 2: (0, 1), 4: (2, 0), 6: (1, -1), 8: (-2, -2), 10: (0, -1),
+        12: (-1, 0), 14: (-3, 3), 16: (1, 0), 17: (0, 2),
+    }.items():  # fmt: skip
+        b[0, col], a[0, col] = vb, va
+    grid = Grid(458000.0, 304100.0, 100.0, 1, 18)
+    counts = np.full((1, 18), 9.0)
+    hc = hotspot_change(
+        b, a, grid=grid, counts_before=counts, counts_after=2 * counts, permutations=0
+    )
+    table, summary = s_index(pd.Series({hostile: 30, "B2": 70}), pd.Series({hostile: 5, "B2": 95}))
+    areas = gpd.GeoDataFrame(
+        table.rename(columns={"area": "name"}),
+        geometry=[
+            shapely.box(457900, 303900, 458900, 304200),
+            shapely.box(458900, 303900, 459900, 304200),
+        ],
+        crs=27700,
+    )
+    m = change_map(
+        cells=hc.cells,
+        hotspots=hc.hotspots,
+        areas={"beat": areas},
+        similarity={**hc.similarity.params(), "fuzzy_kappa": 0.5, "expected_similarity": 0.8},
+        s_index={"beat": summary},
+        rules={"Hotspot status": hc.summary["hotspot_rule"]},
+        title="Hotspot change",
+        period="Jun 2025 against Jul 2025",
+        params={"Cell size": "100 m"},
+        attribution="police.uk",
+    )
+    page = tmp_path / name
+    page.write_text(map_html(m), encoding="utf-8")
+    return page, hostile
+
+
+def test_change_map_in_chromium(driver, tmp_path):
+    """Offline: no console error or request; legend and panel shown; names as typed."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page, hostile = _change_page(tmp_path, "change_map.html")
+    _open(driver, page)
+    assert _severe(driver, tiles_ok=False) == []
+    assert _network(driver, tiles_ok=False) == []
+    legend = driver.find_element("id", "hs-legend")
+    assert legend.is_displayed()
+    for text in ("persistent hot", "new hot", "gone hot", "cold to hot", "gone cold"):
+        assert text in legend.text
+    assert "shifted (1)" in legend.text and "lower share after (1)" in legend.text
+    panel = driver.find_element("id", "hs-panel")
+    assert panel.is_displayed()
+    assert "Fuzzy kappa" in panel.text and "0.5" in panel.text
+    assert "S-index, Beat (0 of 2 areas similar)" in panel.text
+    assert "1 persistent, 1 shifted, 2 new, 2 gone" in panel.text
+    names = _layer_names(driver)
+    assert "Cells: change of hot and cold spots" in names and "Beat: S-index result" in names
+    # the hostile area name in its popup, as typed; nothing ran
+    text = driver.execute_script("""
+        var map = window[document.querySelector('.folium-map').id], out = [];
+        map.eachLayer(function (l) {
+          if (l.feature && l.feature.properties.k === 'area') {
+            l.openPopup();
+            out.push(l.getPopup().getElement().querySelector('.leaflet-popup-content').innerText);
+          } });
+        return out.join(' | ');""")
+    assert hostile in text and "Beat 49" not in text
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert  # noqa: B018
+    # a row of the panel zooms to its hotspot and opens its popup
+    row = driver.find_element("css selector", "#hs-panel tr[data-rank]")
+    status = row.find_elements("css selector", "td")[1].text
+    row.click()
+    WebDriverWait(driver, 5).until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".leaflet-popup-content"), status)
+    )
+    assert _severe(driver, tiles_ok=False) == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / "change_map.png"))

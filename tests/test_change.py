@@ -14,10 +14,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from hotspots.change import cell_classes, fuzzy_similarity, hotspot_change, s_index
 from hotspots.cli import main
 from hotspots.grid import Grid
+from hotspots.maps import change_map, map_html
+from hotspots.maps._change import CHANGE_COLOURS, STATUS_STYLES
 from hotspots.schema import InputError
 
 # --- fuzzy similarity ---------------------------------------------------------------------
@@ -213,6 +216,7 @@ def test_cli_change_on_embedded_slice(tmp_path: Path, police_slice: Path) -> Non
         "change.json",
         "change_cells.geojson",
         "change_hotspots.geojson",
+        "change_map.html",
     ]
     # every located row of each month is counted (the slice lies inside the beats)
     assert meta["incidents"]["before"] == _rows_with_location(
@@ -247,6 +251,12 @@ def test_cli_change_on_embedded_slice(tmp_path: Path, police_slice: Path) -> Non
     for name in meta["outputs"]:
         if name != "change.json":
             assert (out / name).read_bytes() == (again / name).read_bytes(), name
+    # the map: offline assets, street tiles by default, the overall figures of change.json
+    page = (out / "change_map.html").read_text(encoding="utf-8")
+    assert "cdn.jsdelivr" not in page and "tile.openstreetmap.org" in page
+    for value in (f["similarity_significant"], f["fuzzy_kappa"], s["s_index"]):
+        assert f">{value:.4g}<" in page
+    assert "Beat: S-index result" in page and "Hotspot 1 · persistent" in page
 
 
 def test_cli_change_bad_windows(tmp_path: Path, police_slice: Path, capsys) -> None:
@@ -254,3 +264,151 @@ def test_cli_change_bad_windows(tmp_path: Path, police_slice: Path, capsys) -> N
     args += ["--after", "2025-07:2025-07", "--out", str(tmp_path / "x")]
     assert main(args) == 2
     assert "overlap" in capsys.readouterr().err
+
+
+# --- the change map -----------------------------------------------------------------------
+
+#: Area names that would be compiled (``{{7*7}}`` -> 49) or end the page's script.
+HOSTILE = "Beat {{7*7}} </script><b>x"
+
+
+def _map_inputs(*, min_count: bool = False) -> dict:
+    # One row of 18 cells, 100 m, in Leicester; ns cells keep the hotspots apart:
+    #   0 P, 2 new hot, 4 gone hot, 6 hot to cold, 8 persistent cold, 10 new cold,
+    #   12 gone cold, 14 cold to hot, 16 hot before + 17 hot after (touching: shifted).
+    b = np.zeros((1, 18), int)
+    a = np.zeros((1, 18), int)
+    for col, (vb, va) in {
+        0: (3, 2),
+        2: (0, 1),
+        4: (2, 0),
+        6: (1, -1),
+        8: (-2, -2),
+        10: (0, -1),
+        12: (-1, 0),
+        14: (-3, 3),
+        16: (1, 0),
+        17: (0, 2),
+    }.items():
+        b[0, col], a[0, col] = vb, va
+    grid = Grid(458000.0, 304100.0, 100.0, 1, 18)
+    counts = np.full((1, 18), 9.0)
+    hc = hotspot_change(
+        b, a, grid=grid, counts_before=counts, counts_after=counts * 2, permutations=0
+    )
+    cells, spots = hc.cells, hc.hotspots
+    if min_count:  # as published under --min-count 10: the 9s are blanked
+        cells = cells.assign(before=np.nan)
+        spots = spots.assign(before=spots["before"].where(spots["before"] >= 10))
+    table, summary = s_index(pd.Series({HOSTILE: 30, "B2": 70}), pd.Series({HOSTILE: 5, "B2": 95}))
+    areas = gpd.GeoDataFrame(
+        table.rename(columns={"area": "name"}),
+        geometry=[
+            shapely.box(457900, 303900, 458900, 304200),
+            shapely.box(458900, 303900, 459900, 304200),
+        ],
+        crs=27700,
+    )
+    return dict(
+        cells=cells,
+        hotspots=spots,
+        areas={"beat": areas},
+        similarity={
+            **hc.similarity.params(),
+            "fuzzy_kappa": 0.93364,
+            "expected_similarity": 0.9915,
+        },
+        s_index={"beat": summary},
+        rules={"Hotspot status": hc.summary["hotspot_rule"]},
+        title="Hotspot change",
+        period="Jun 2025 against Jul 2025",
+        params={"Cell size": "100 m"},
+        attribution="police.uk",
+    )
+
+
+def test_change_map_carries_every_class_and_the_overall_figures() -> None:
+    inputs = _map_inputs()
+    page = map_html(change_map(**inputs))
+    for name in CHANGE_COLOURS:  # each class in the legend with its count of cells
+        assert f"{name} (1 cell)" in page or f"{name} (2 cells)" in page, name
+    assert "new hot (2 cells)" in page and "gone hot (2 cells)" in page
+    for status in STATUS_STYLES:
+        assert "Hotspot" in page and f"· {status}" in page, status
+    spots = inputs["hotspots"].set_index("hotspot_id")["status"].value_counts().to_dict()
+    assert spots == {"persistent": 1, "new": 2, "gone": 2, "shifted": 1}
+    assert "1 persistent, 1 shifted, 2 new, 2 gone" in page
+    sim = inputs["similarity"]
+    assert f">{sim['similarity_significant']:.4g}<" in page
+    assert ">0.9336<" in page and ">0.9915<" in page  # kappa, expected (4 digits)
+    # S-index: the hostile area (30% -> 5%) lost its share, B2 gained: 0 of 2 similar
+    assert "S-index, Beat (0 of 2 areas similar)</th><td>0<" in page
+    assert "lower share after (1)" in page and "higher share after (1)" in page
+    assert "Hotspot status</b>: 8-connected cells" in page
+    assert "tile.openstreetmap.org" not in page  # no tiles unless asked for
+    assert "tile.openstreetmap.org" in map_html(change_map(**inputs, online_tiles=True))
+    assert page == map_html(change_map(**_map_inputs()))  # deterministic
+
+
+def test_change_map_shows_hostile_names_literally_and_published_counts() -> None:
+    page = map_html(change_map(**_map_inputs(min_count=True)))
+    # escaped for HTML, then < written as \u003c inside the script: shown as typed
+    assert "Beat {{7*7}} &lt;/script&gt;&lt;b&gt;x" in page
+    assert "Beat 49" not in page and "</script><b>" not in page
+    assert "incidents before small count, not shown, after 18" in page  # a cell
+    # a hotspot's popup, inside the script's JSON (where every < is written \u003c)
+    assert "Incidents before\\u003c/th>\\u003ctd>small count, not shown" in page
+    # a foreign folium element is refused, as for the patrol map
+    import folium
+
+    m = change_map(**_map_inputs())
+    folium.Marker([52.6, -1.1], tooltip="x").add_to(m)
+    with pytest.raises(InputError, match="render data as template source"):
+        map_html(m)
+
+
+def test_change_map_bad_input() -> None:
+    inputs = _map_inputs()
+    with pytest.raises(InputError, match="cells lacks column"):
+        change_map(**{**inputs, "cells": inputs["cells"].drop(columns="change")})
+    with pytest.raises(InputError, match="needs metres"):
+        change_map(**{**inputs, "hotspots": inputs["hotspots"].to_crs(4326)})
+    empty = inputs["cells"].iloc[:0]
+    with pytest.raises(InputError, match="nothing to map"):
+        change_map(
+            **{**inputs, "cells": empty, "hotspots": inputs["hotspots"].iloc[:0], "areas": {}}
+        )
+
+
+BEATS = Path(__file__).resolve().parents[1] / (
+    "hotspots/_data/boundaries/leicestershire/beats_approx.geojson.gz"
+)
+
+
+def test_cli_change_map_offline_hostile_names_published_counts(
+    tmp_path: Path, police_slice: Path
+) -> None:
+    beats = gpd.read_file(f"/vsigzip/{BEATS}")
+    beats["beat_name"] = beats["beat_name"] + " " + HOSTILE
+    areas = tmp_path / "beats.geojson"
+    beats.to_file(areas, driver="GeoJSON")
+    config = tmp_path / "change.toml"
+    config.write_text("[output]\noffline_map = true\n", encoding="utf-8")
+    out = tmp_path / "change"
+    args = ["change", "--incidents", str(police_slice), "--areas", str(areas)]
+    args += ["--area-field", "beat=beat_name", "--config", str(config), "--min-count", "5"]
+    args += ["--before", "2025-06:2025-06", "--after", "2025-07:2025-07", "--out", str(out)]
+    assert main([*args, "-q"]) == 0
+    page = (out / "change_map.html").read_text(encoding="utf-8")
+    assert "openstreetmap.org" not in page  # config.offline_map: no tile URL at all
+    assert "{{7*7}} &lt;/script&gt;&lt;b&gt;x" in page
+    assert "49 </script>" not in page and "</script><b>" not in page
+    # the counts shown are the published ones: blanked cells say so, hotspots match
+    cells = gpd.read_file(out / "change_cells.geojson")
+    assert cells["before"].isna().any()
+    assert "incidents before small count, not shown" in page
+    for spot in gpd.read_file(out / "change_hotspots.geojson").to_dict("records"):
+        assert f"Hotspot {spot['hotspot_id']} · {spot['status']}" in page
+        before = "small count, not shown" if pd.isna(spot["before"]) else f"{spot['before']:,.0f}"
+        assert f"incidents before {before}, after" in page
+    assert "Small counts</th><td>1 to 4 not shown (min_count 5)" in page

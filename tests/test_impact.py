@@ -414,3 +414,59 @@ def test_cli_impact_bad_input(tmp_path, treated_file, capsys, change, message) -
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err
+
+
+# --- harm weights -------------------------------------------------------------------------
+
+
+def test_weighted_table_hand_worked() -> None:
+    # Sums of weights and of squared weights: T 10→4 (Σw² 30, 8), C 6→6 (Σw² 12, 10).
+    counts = pd.DataFrame(
+        {
+            "area": ["A"],
+            "treated_before": [10.0],
+            "treated_after": [4.0],
+            "control_before": [6.0],
+            "control_after": [6.0],
+            "treated_before_sq": [30.0],
+            "treated_after_sq": [8.0],
+            "control_before_sq": [12.0],
+            "control_after_sq": [10.0],
+        }
+    )
+    row = impact_table(counts, months_before=6, months_after=6, weighted=True).iloc[0]
+    assert row["wdd"] == -6.0  # (4 − 10) − (6 − 6)
+    assert row["wdd_se"] == pytest.approx(math.sqrt(60))  # 30 + 8 + 12 + 10
+    assert row["relative_change"] == pytest.approx(0.4 / 1.0 - 1)
+    se = math.sqrt(30 / 100 + 8 / 16 + 12 / 36 + 10 / 36)  # Σw²/(Σw)² of each count
+    assert row["relative_change_low"] == pytest.approx(0.4 * math.exp(-1.959964 * se) - 1)
+    assert row["relative_change_high"] == pytest.approx(0.4 * math.exp(1.959964 * se) - 1)
+    assert row["interval_method"] == "log-rr-weighted"
+    # effective counts (Σw)²/Σw²: T0 100/30 ≈ 3.3 treated incidents before: too small
+    assert bool(row["too_small"])
+    assert (
+        "treated_before_sq"
+        not in impact_table(counts, months_before=6, months_after=6, weighted=True).columns
+    )
+
+
+def test_unit_weights_give_the_unweighted_wdd_and_doubled_weights_scale_it() -> None:
+    inc, treated = _synthetic_incidents(3, drop=0.3)
+    kw = dict(
+        treated=treated,
+        before="2024-01:2024-06",
+        after="2024-07:2024-12",
+        controls="auto",
+        seed=2,
+        study_area=shapely.box(0, 0, 10_000, 10_000),
+    )
+    plain = impact(inc, **kw).table
+    ones = impact(inc, weights=np.ones(len(inc)), **kw).table
+    twos = impact(inc, weights=np.full(len(inc), 2.0), **kw).table
+    for col in ("treated_before", "control_after", "wdd", "wdd_se", "relative_change"):
+        np.testing.assert_allclose(ones[col].astype(float), plain[col].astype(float))
+    np.testing.assert_allclose(twos["wdd"], 2 * plain["wdd"])
+    np.testing.assert_allclose(twos["wdd_se"], 4 * plain["wdd_se"] / 2)  # √(Σ 4) = 2√n
+    np.testing.assert_allclose(twos["wdd_z"], plain["wdd_z"])
+    with pytest.raises(InputError, match="weights"):
+        impact(inc, weights=-np.ones(len(inc)), **kw)

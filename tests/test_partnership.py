@@ -12,7 +12,7 @@ from hotspots.cli import main
 from hotspots.geocode import PostcodeIndex, locate_incidents
 from hotspots.io.load import load_incidents
 from hotspots.io.postcodes import read_postcode_table
-from hotspots.linkage.synthetic import synthetic_partner_exports
+from tests.partner_pairs import synthetic_partner_exports
 
 
 @pytest.fixture(scope="module")

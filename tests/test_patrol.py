@@ -23,6 +23,8 @@ from hotspots.patrol import (
 )
 from hotspots.pipeline import RunConfig, run
 from hotspots.pipeline.config import load_config
+from hotspots.report import LABELLED_RANKS
+from hotspots.report_briefing import TILE_URL, briefing_html, briefing_map_png
 from hotspots.schema import InputError
 from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, MONTH_COLUMNS
 
@@ -209,11 +211,31 @@ def test_run_writes_patrol_plan_and_briefings(slice_run):
     assert pages and all(re.fullmatch(r"[a-z0-9-]+\.html", p.name) for p in pages)
     page = pages[0].read_text(encoding="utf-8")
     assert "@media print" in page and "size: A4" in page
-    assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
+    # The street map (OpenStreetMap tiles) over the outline PNG, its fallback; the page
+    # names no other host than the tiles' (and links to their licence and Leaflet's site).
+    assert TILE_URL in page and 'id="hs-live"' in page and 'id="hs-png"' in page
     assert "data:image/png;base64," in page
+    ours = _without_leaflet(page)
+    assert set(re.findall(r"https?://[^\s\"'<>)\\]+", ours)) <= {
+        TILE_URL,
+        "https://www.openstreetmap.org/copyright",
+    }
+    assert "<link" not in ours and ' src="http' not in ours
     assert f"Plan {html.escape(XSS)}" in page and XSS not in page
+    # Every patrol hotspot of the page is in its list (rank and street label, escaped) and
+    # on its map (rank and label in the street map's data).
+    data = _live_data(page)
+    for page_path in pages:
+        text = page_path.read_text(encoding="utf-8")
+        ranks = {h["rank"] for h in _live_data(text)["hotspots"]}
+        assert ranks and all(f'<td class="n">{r}</td>' in text for r in ranks)
+    assert plan["rank"].max() <= LABELLED_RANKS  # the outline PNG numbers them all too
     first = plan.iloc[0]
     assert html.escape(str(first["label"])) in page
+    by_rank = {h["rank"]: h["label"] for h in data["hotspots"]}
+    for r in plan.to_dict("records"):
+        if r["rank"] in by_rank:
+            assert by_rank[r["rank"]] == str(r["label"])
     assert "How to read this briefing" in page and "Koper 1995" in page
     # The map shows the plan in its panel, and street tiles by default.
     map_page = (out / "map.html").read_text(encoding="utf-8")
@@ -236,6 +258,113 @@ def test_offline_map_leaves_no_tile_url(tmp_path, police_slice):
     ours = page[page.index('<meta name="viewport"') :]  # without the inlined Leaflet source
     assert "L.tileLayer(" not in ours and "{z}" not in ours
     assert not (out / "briefings").exists()
+
+
+def test_offline_map_briefings_are_png_only(tmp_path, police_slice):
+    out = tmp_path / "out"
+    run(
+        RunConfig(
+            inputs=[InputSpec.police_uk(str(police_slice))],
+            areas=[("leicestershire/beats", {})],
+            out=str(out),
+            offline_map=True,
+        )
+    )
+    pages = sorted((out / "briefings").glob("*.html"))
+    assert pages
+    for p in pages:
+        text = p.read_text(encoding="utf-8")
+        assert "openstreetmap" not in text.lower() and "{z}" not in text
+        assert "<script" not in text.lower() and "http://" not in text and "https://" not in text
+        assert 'id="hs-png"' in text and "--offline-map" in text
+
+
+def _without_leaflet(page: str) -> str:
+    """The page without the inlined Leaflet source and style."""
+    page = re.sub(r"<style>/\* required styles \*/.*?</style>", "", page, flags=re.S)
+    return re.sub(r"<script>/\* @preserve.*?</script>", "", page, flags=re.S)
+
+
+def _live_data(page: str) -> dict:
+    m = re.search(r'<script type="application/json" id="hs-live-data">(.*?)</script>', page)
+    assert m, "no street map data in the page"
+    return json.loads(m.group(1))
+
+
+def _briefing(label: str, *, online: bool = True) -> str:
+    import geopandas as gpd
+    import shapely
+
+    hot = gpd.GeoDataFrame(
+        {"rank": [1, 2], "label": [label, "Granby Street / Belvoir Street"]},
+        geometry=[
+            shapely.box(458000, 304000, 458200, 304200),
+            shapely.box(458600, 304100, 458800, 304300),
+        ],
+        crs=27700,
+    )
+    beats = gpd.GeoDataFrame(
+        {"name": [f"Beat {label}"]},
+        geometry=[shapely.box(457000, 303000, 460000, 306000)],
+        crs=27700,
+    )
+    plan = pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "hotspot_id": ["h1", "h2"],
+            "label": [label, "Granby Street / Belvoir Street"],
+            "beat": [label, "B2"],
+            "visits_per_week": [14, 14],
+            "minutes_per_visit": [15.0, 15.0],
+            "when": ["Jun–Aug", "all year"],
+            "expected_share": [0.01, 0.005],
+            "incidents": [40, 20],
+            "note": ["", ""],
+        }
+    )
+    png = briefing_map_png(
+        hotspots=hot,
+        areas_layer=beats,
+        density=None,
+        density_grid=None,
+        title=label,
+        attribution="police.uk",
+    )
+    return briefing_html(
+        area_name=label,
+        area_kind="NPA",
+        plan=plan,
+        map_png=png,
+        title=label,
+        period="2025",
+        plan_note="rule",
+        attribution="police.uk",
+        online_map=online,
+        hotspots=hot,
+        areas_layer=beats,
+    )
+
+
+HOSTILE = "</script><script>alert(1)</script>"
+
+
+def test_briefing_hostile_label_stays_text():
+    page = _briefing(HOSTILE)
+    assert HOSTILE not in page and "<script>alert" not in page
+    assert html.escape(HOSTILE) in page  # in the list, escaped
+    # The one data block is JSON with every "<" escaped, and reads back as the label.
+    block = re.search(r'id="hs-live-data">(.*?)</script>', page).group(1)
+    assert "<" not in block
+    data = json.loads(block)
+    assert [h["label"] for h in data["hotspots"]][0] == HOSTILE
+    assert data["beats"][0]["name"] == f"Beat {HOSTILE}"
+    # Only constant scripts: the Leaflet source, the JSON block and the street map's code.
+    scripts = re.findall(r"<script[^>]*>", page)
+    assert scripts == ['<script type="application/json" id="hs-live-data">', "<script>", "<script>"]
+    assert TILE_URL in page
+    offline = _briefing(HOSTILE, online=False)
+    assert "<script" not in offline and "openstreetmap" not in offline.lower()
+    assert html.escape(HOSTILE) in offline and HOSTILE not in offline
 
 
 def test_plan_under_disclosure_control_uses_published_counts(tmp_path, police_slice):

@@ -123,6 +123,7 @@ def impact(
     study_area: shapely.Geometry | None = None,
     seed: int = 0,
     months_with_data: Iterable[pd.Timestamp] | None = None,
+    weights: np.ndarray | None = None,
 ) -> Impact:
     """Evaluate an intervention in the ``treated`` areas between two periods.
 
@@ -148,6 +149,10 @@ def impact(
     months_with_data
         Months the data covers (default: months with any incident); a window's length is
         its number of months with data, so a gap in the source is not read as a fall.
+    weights
+        Harm weight of each incident (:func:`hotspots.harm.harm_weights`): every count
+        becomes a sum of weights, with the sum of squared weights as its variance, and the
+        controls are matched on weighted before-period levels (:mod:`._wdd`).
     """
     b0, b1 = month_window(before, "before")
     a0, a1 = month_window(after, "after")
@@ -189,11 +194,15 @@ def impact(
     in_after = month.isin(windows["after"]).to_numpy()
     x = incidents["x"].to_numpy(float)
     y = incidents["y"].to_numpy(float)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float)
+        if weights.shape != x.shape or not np.isfinite(weights).all() or (weights < 0).any():
+            raise InputError("weights: one finite weight ≥ 0 per incident")
     lb, la = len(windows["before"]), len(windows["after"])
     before_months = windows["before"]
     month_idx = np.full(len(incidents), -1)
     month_idx[in_before] = before_months.get_indexer(month[in_before])
-    treated_monthly = _monthly(x, y, month_idx, lb, treated)
+    treated_monthly = _monthly(x, y, month_idx, lb, treated, weights)
     candidates = 0
     if isinstance(controls, str):
         if controls != "auto":
@@ -203,7 +212,13 @@ def impact(
         cells, grid = candidate_cells(treated, study_area=study_area, buffer_m=buffer_m)
         candidates = len(cells)
         cand_monthly = cell_monthly_counts(
-            cells, grid, x[in_before], y[in_before], month_idx[in_before], lb
+            cells,
+            grid,
+            x[in_before],
+            y[in_before],
+            month_idx[in_before],
+            lb,
+            None if weights is None else weights[in_before],
         )
         idx, dist = match_controls(treated_monthly, cand_monthly, seed=seed)
         ctrl = check_areas(cells.iloc[idx].assign(area=treated["name"].to_numpy()), "controls")
@@ -220,15 +235,16 @@ def impact(
                 f"controls: control {ctrl['name'].iloc[i]!r} overlaps treated area "
                 f"{treated['name'].iloc[j]!r}; controls must be untreated places"
             )
-        ctrl_monthly = _monthly(x, y, month_idx, lb, ctrl)
+        ctrl_monthly = _monthly(x, y, month_idx, lb, ctrl, weights)
         pairs, dist, rule = pair_given_controls(
             treated, ctrl, treated_monthly, ctrl_monthly, seed=seed
         )
         ctrl = ctrl[ctrl["name"].isin(set(pairs))].reset_index(drop=True)
-    counts, zone_counts = _count(x, y, in_before, in_after, treated, ctrl, pairs, buffer_m)
+    counts, zone_counts = _count(x, y, in_before, in_after, treated, ctrl, pairs, buffer_m, weights)
     by_name = pd.Series(dist, index=treated["name"].to_numpy())
     counts["match_distance"] = by_name.reindex(counts["area"]).to_numpy()
-    table = impact_table(counts, months_before=lb, months_after=la)
+    table = impact_table(counts, months_before=lb, months_after=la, weighted=weights is not None)
+    table = table.drop(columns=[c for c in table.columns if c.endswith("_sq")])
     for row in table.loc[table["too_small"]].itertuples():
         warnings.append(
             f"{row.area}: {row.warning} ({row.treated_before} treated, "
@@ -238,10 +254,12 @@ def impact(
     if buffer_m <= 0:
         zone_layer = zone_layer[~zone_layer["role"].str.contains("buffer")]
     zone_layer = zone_layer.merge(zone_counts, on=["role", "name"], how="left")
-    zone_layer[["before", "after"]] = zone_layer[["before", "after"]].fillna(0).astype(np.int64)
+    zone_layer[["before", "after"]] = (
+        zone_layer[["before", "after"]].fillna(0).astype(np.int64 if weights is None else float)
+    )
     zone_layer = gpd.GeoDataFrame(zone_layer, geometry="geometry", crs=treated.crs)
     monthly = _monthly_by_role(
-        month, x, y, treated, ctrl, buffer_m, windows["before"], windows["after"]
+        month, x, y, treated, ctrl, buffer_m, windows["before"], windows["after"], weights
     )
     params = {
         "before": [str(b0), str(b1)],
@@ -267,37 +285,50 @@ def impact(
         "else exact conditional (non-central hypergeometric)",
         "too_small_rule": f"before counts could not detect a fall to {DETECTABLE_RATIO:g}× "
         "at the 5% level",
+        "weighted": (
+            "harm weights: counts are sums of weights, variances sums of squared weights; "
+            "log-rate-ratio intervals; too_small on effective counts (Σw)²/Σw²"
+            if weights is not None
+            else "counts"
+        ),
         "warnings": warnings,
     }
     return Impact(table, zone_layer, monthly, params)
 
 
-def _monthly(x, y, month_idx, months, areas) -> np.ndarray:
-    """Before-period counts inside each area, per month: ``(len(areas), months)``."""
+def _monthly(x, y, month_idx, months, areas, weights=None) -> np.ndarray:
+    """Before-period counts (or weight sums) in each area, per month: ``(areas, months)``."""
     none = areas.iloc[:0]
     role, owner = assign_zones(x, y, areas, none, buffer_m=0.0)
     sel = (role == 0) & (month_idx >= 0)
     flat = owner[sel] * months + month_idx[sel]
-    return (
-        np.bincount(flat, minlength=len(areas) * months).reshape(len(areas), months).astype(float)
-    )
+    w = None if weights is None else weights[sel]
+    counts = np.bincount(flat, weights=w, minlength=len(areas) * months)
+    return counts.reshape(len(areas), months).astype(float)
 
 
-def _count(x, y, in_before, in_after, treated, ctrl, pairs, buffer_m):
+def _count(x, y, in_before, in_after, treated, ctrl, pairs, buffer_m, weights=None):
     sel = in_before | in_after
     role, owner = assign_zones(x[sel], y[sel], treated, ctrl, buffer_m=buffer_m)
     after = in_after[sel]
+    w = np.ones(int(sel.sum())) if weights is None else weights[sel]
     names = {0: treated["name"].to_numpy(), 1: ctrl["name"].to_numpy()}
     rows = []
     for code, r in enumerate(ROLES):
         hit = role == code
         own = names[code % 2][owner[hit]]
         for period, flag in (("before", ~after[hit]), ("after", after[hit])):
-            rows.append(pd.DataFrame({"role": r, "name": own[flag], "period": period}))
-    long = pd.concat(rows, ignore_index=True)
-    zc = long.groupby(["role", "name", "period"]).size().unstack("period", fill_value=0)
+            rows.append(
+                pd.DataFrame({"role": r, "name": own[flag], "period": period, "w": w[hit][flag]})
+            )
+    long = pd.concat(rows, ignore_index=True).assign(w2=lambda f: f["w"] ** 2)
+    sums = long.groupby(["role", "name", "period"])[["w", "w2"]].sum()
+    zc = sums["w"].unstack("period", fill_value=0)
     zc = zc.reindex(columns=["before", "after"], fill_value=0).reset_index()
+    sq = sums["w2"].unstack("period", fill_value=0).reindex(columns=["before", "after"])
+    sq = sq.fillna(0).reset_index()
     lookup = {(r, n): (b, a) for r, n, b, a in zc[["role", "name", "before", "after"]].values}
+    lookup_sq = {(r, n): (b, a) for r, n, b, a in sq[["role", "name", "before", "after"]].values}
     out = pd.DataFrame({"area": treated["name"].to_numpy()})
     out["control"] = pairs.reindex(out["area"]).to_numpy()
     for r, key in (
@@ -306,19 +337,27 @@ def _count(x, y, in_before, in_after, treated, ctrl, pairs, buffer_m):
         ("buffer", "area"),
         ("control_buffer", "control"),
     ):
-        got = [lookup.get((r, n), (0, 0)) for n in out[key]]
-        out[f"{r}_before"] = [g[0] for g in got]
-        out[f"{r}_after"] = [g[1] for g in got]
+        for table, suffix in ((lookup, ""), (lookup_sq, "_sq")):
+            got = [table.get((r, n), (0, 0)) for n in out[key]]
+            out[f"{r}_before{suffix}"] = [g[0] for g in got]
+            out[f"{r}_after{suffix}"] = [g[1] for g in got]
+    if weights is None:
+        out = out.drop(columns=[c for c in out.columns if c.endswith("_sq")])
     return out, zc
 
 
-def _monthly_by_role(month, x, y, treated, ctrl, buffer_m, before, after) -> pd.DataFrame:
+def _monthly_by_role(
+    month, x, y, treated, ctrl, buffer_m, before, after, weights=None
+) -> pd.DataFrame:
     months = before.append(after)
     sel = month.isin(months).to_numpy()
     role, _ = assign_zones(x[sel], y[sel], treated, ctrl, buffer_m=buffer_m)
-    frame = pd.DataFrame({"month": month[sel].to_numpy(), "role": role})
+    w = np.ones(int(sel.sum())) if weights is None else weights[sel]
+    frame = pd.DataFrame({"month": month[sel].to_numpy(), "role": role, "w": w})
     frame = frame[frame["role"] >= 0]
-    counts = frame.groupby(["month", "role"]).size()
+    counts = frame.groupby(["month", "role"])["w"].sum()
+    if weights is None:
+        counts = counts.astype(np.int64)
     full = pd.MultiIndex.from_product([months, range(len(ROLES))], names=["month", "role"])
     out = counts.reindex(full, fill_value=0).rename("incidents").reset_index()
     out["role"] = out["role"].map(dict(enumerate(ROLES)))

@@ -63,13 +63,20 @@ def candidate_cells(
 
 
 def cell_monthly_counts(
-    cells: gpd.GeoDataFrame, grid, x: np.ndarray, y: np.ndarray, month: np.ndarray, months: int
+    cells: gpd.GeoDataFrame,
+    grid,
+    x: np.ndarray,
+    y: np.ndarray,
+    month: np.ndarray,
+    months: int,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Counts per candidate cell and before-period month, ``(len(cells), months)``."""
+    """Counts (or sums of ``weights``) per candidate cell and before-period month,
+    ``(len(cells), months)``."""
     out = np.zeros((len(cells), months))
     for m in range(months):
         sel = month == m
-        counts = bin_counts(grid, x[sel], y[sel])
+        counts = bin_counts(grid, x[sel], y[sel], None if weights is None else weights[sel])
         out[:, m] = counts[cells["_row"].to_numpy(), cells["_col"].to_numpy()]
     return out
 

@@ -52,6 +52,7 @@ def impact_table(
     months_before: int,
     months_after: int,
     confidence: float = 0.95,
+    weighted: bool = False,
 ) -> pd.DataFrame:
     """Before/after statistics per treated area, plus a row ``area = "all"`` of the sums.
 
@@ -65,6 +66,10 @@ def impact_table(
         the after counts scaled by ``after_scale = months_before / months_after``.
     confidence
         Level of the relative-change interval.
+    weighted
+        The counts are sums of harm weights; ``counts`` then also has, for each count
+        column, ``<column>_sq``: the sum of the squared weights, its variance (see
+        :mod:`hotspots.impact._wdd`).
 
     Returns
     -------
@@ -88,7 +93,8 @@ def impact_table(
     if "area" not in counts:
         raise InputError("counts: needs an 'area' column")
     table = counts.copy()
-    for col in COUNT_COLUMNS:
+    columns = COUNT_COLUMNS + ([f"{c}_sq" for c in COUNT_COLUMNS] if weighted else [])
+    for col in columns:
         if col not in table:
             if "buffer" not in col:
                 raise InputError(f"counts: needs a {col!r} column")
@@ -96,14 +102,14 @@ def impact_table(
         values = pd.to_numeric(table[col], errors="coerce")
         if values.isna().any() or (values < 0).any():
             raise InputError(f"counts: {col!r} must be counts ≥ 0")
-        table[col] = values.astype(np.int64)
+        table[col] = values.astype(float if weighted else np.int64)
     table["area"] = table["area"].astype(str)
     if (table["area"] == "all").any():
         raise InputError("counts: an area is named 'all', the name of the total row; rename it")
     if "control" not in table:
         table["control"] = ""
     table = table.sort_values("area").reset_index(drop=True)
-    total = {c: table[c].sum() for c in COUNT_COLUMNS}
+    total = {c: table[c].sum() for c in columns}
     total.update(area="all", control="all")
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
     scale = months_before / months_after
@@ -111,15 +117,21 @@ def impact_table(
     table["months_before"] = months_before
     table["months_after"] = months_after
     table["after_scale"] = scale
+    var = [table[f"{c}_sq"].to_numpy(float) for c in COUNT_COLUMNS] if weighted else None
     stats = [
-        wdd(t0, t1, c0, c1, d0, d1, cd0, cd1, after_scale=scale),
+        wdd(t0, t1, c0, c1, d0, d1, cd0, cd1, after_scale=scale, variances=var),
         wdq(t0, t1, c0, c1, d0, d1),
-        relative_change(t0, t1, c0, c1, confidence=confidence),
+        relative_change(
+            t0, t1, c0, c1, confidence=confidence, variances=None if var is None else var[:4]
+        ),
     ]
     for frame in stats:
         for col in frame:
             table[col] = frame[col].to_numpy()
     table["wdd_per_month"] = table["wdd"] / months_before
+    if weighted:  # effective counts (Σw)² / Σw²
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t0, c0 = (np.nan_to_num(x**2 / v) for x, v in ((t0, var[0]), (c0, var[2])))
     small = too_small(t0, c0, after_scale=scale)
     table["too_small"] = small
     table["warning"] = np.where(
@@ -128,5 +140,5 @@ def impact_table(
         "before-period counts",
         "",
     )
-    rest = [c for c in counts.columns if c not in COLUMNS]
+    rest = [c for c in counts.columns if c not in COLUMNS and not c.endswith("_sq")]
     return table[COLUMNS + rest]

@@ -19,6 +19,12 @@
   interval (conditioning on the margins, the after counts are non-central
   hypergeometric: :func:`scipy.stats.contingency.odds_ratio`, ``kind="conditional"``).
 
+Harm-weighted counts (``weights`` in :func:`hotspots.impact.impact`): each count is a sum
+of weights, and its variance is the sum of the squared weights (a compound Poisson count;
+with unit weights, the count itself). WDD takes those variances; the relative change uses
+the log rate ratio with ``Var(log X) = Σw² / (Σw)²`` (no exact method exists for weighted
+counts); ``too_small`` uses the effective counts ``(Σw)² / Σw²``.
+
 Periods of unequal length: WDD is computed on the after counts scaled to the length of the
 before period (``after_scale = months_before / months_after``; each scaled count's Poisson
 variance is ``after_scale² × count``), so with equal periods it is the papers' statistic on
@@ -45,7 +51,9 @@ def _arr(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def wdd(t0, t1, c0, c1, d0=0, d1=0, cd0=0, cd1=0, *, after_scale: float = 1.0) -> pd.DataFrame:
+def wdd(
+    t0, t1, c0, c1, d0=0, d1=0, cd0=0, cd1=0, *, after_scale: float = 1.0, variances=None
+) -> pd.DataFrame:
     """Weighted displacement difference, its standard error, z and two-sided p.
 
     Parameters
@@ -57,6 +65,9 @@ def wdd(t0, t1, c0, c1, d0=0, d1=0, cd0=0, cd1=0, *, after_scale: float = 1.0) -
     after_scale
         Multiplier of the after counts (``months_before / months_after``) for periods of
         unequal length.
+    variances
+        The eight counts' variances in the same order (harm-weighted counts: sums of the
+        squared weights); None: the counts (Poisson).
 
     Returns
     -------
@@ -81,7 +92,9 @@ def wdd(t0, t1, c0, c1, d0=0, d1=0, cd0=0, cd1=0, *, after_scale: float = 1.0) -
     local = (s * t1 - t0) - (s * c1 - c0)
     displacement = (s * d1 - d0) - (s * cd1 - cd0)
     total = local + displacement
-    var = (t0 + c0 + d0 + cd0) + s * s * (t1 + c1 + d1 + cd1)
+    v = (t0, t1, c0, c1, d0, d1, cd0, cd1) if variances is None else variances
+    vt0, vt1, vc0, vc1, vd0, vd1, vcd0, vcd1 = np.broadcast_arrays(*(_arr(x) for x in v))
+    var = (vt0 + vc0 + vd0 + vcd0) + s * s * (vt1 + vc1 + vd1 + vcd1)
     se = np.sqrt(var)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(se > 0, total / se, np.nan)
@@ -130,9 +143,19 @@ def wdq(t0, t1, c0, c1, d0, d1) -> pd.DataFrame:
 
 
 def relative_change(
-    t0, t1, c0, c1, *, confidence: float = 0.95, exact_below: int = EXACT_BELOW
+    t0,
+    t1,
+    c0,
+    c1,
+    *,
+    confidence: float = 0.95,
+    exact_below: int = EXACT_BELOW,
+    variances=None,
 ) -> pd.DataFrame:
     """Treated against control, ``(T1/T0)/(C1/C0) − 1``, with its interval.
+
+    ``variances`` (of T0, T1, C0, C1; harm-weighted counts) gives the log-rate-ratio
+    interval with ``Var(log X) = variance / X²`` for every row (``"log-rr-weighted"``).
 
     Returns
     -------
@@ -154,8 +177,21 @@ def relative_change(
     zq = norm.ppf(0.5 + confidence / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         est = (t1 * c0) / (t0 * c1)
-        se = np.sqrt(1 / t0 + 1 / t1 + 1 / c0 + 1 / c1)
+        if variances is None:
+            se = np.sqrt(1 / t0 + 1 / t1 + 1 / c0 + 1 / c1)
+        else:
+            vs = (np.atleast_1d(_arr(v)) for v in variances)
+            se = np.sqrt(sum(v / x**2 for v, x in zip(vs, (t0, t1, c0, c1), strict=True)))
         low, high = est * np.exp(-zq * se), est * np.exp(zq * se)
+    if variances is not None:
+        return pd.DataFrame(
+            {
+                "relative_change": est - 1,
+                "relative_change_low": low - 1,
+                "relative_change_high": high - 1,
+                "interval_method": "log-rr-weighted",
+            }
+        )
     exact = np.minimum.reduce([t0, t1, c0, c1]) < exact_below
     for i in np.flatnonzero(exact):
         table = np.array([[t1[i], t0[i]], [c1[i], c0[i]]], dtype=np.int64)

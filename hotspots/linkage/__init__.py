@@ -3,9 +3,10 @@
 A resident who calls the police and also reports to the council produces two records.
 :func:`link_duplicates` links records from different sources that are the same incident
 and keeps one per group; :func:`repeat_callers` counts persons (callers, victims) with
-several incidents in a window without returning their ids. ``hotspots.linkage.synthetic``
-builds a police/council export pair from real police.uk rows, to try and test all this.
-See ``docs/partnership.md`` for the rules, defaults and measured precision and recall.
+several incidents in a window without returning their ids. ``tests/partner_pairs.py`` (a
+test and benchmark aid, outside the package) builds a police/council export pair from real
+police.uk rows, to try and test all this. See ``docs/partnership.md`` for the rules,
+defaults and measured precision and recall.
 """
 
 from hotspots.linkage._duplicates import (

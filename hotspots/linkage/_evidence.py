@@ -32,7 +32,8 @@ CHANCE_BAND_MONTHS = (2, 4)
 #: Distance as a share of the pair's limit is binned this finely.
 DISTANCE_BINS = 10
 #: A record sitting on a postcode centroid is located to the distance to the k-th nearest
-#: other centroid (postcodes are small where centroids are dense), at least the floor.
+#: other centroid where postcodes are large (sparse centroids), but never more precisely
+#: than its stated ``loc_precision_m`` (100 m for a full postcode), nor than the floor.
 POSTCODE_NEIGHBOUR = 3
 POSTCODE_FLOOR_M = 25.0
 PROBABILITY_RULE = (
@@ -43,8 +44,8 @@ PROBABILITY_RULE = (
     "p = duplicates / (duplicates + coincidences) at the pair's offset and distance share"
 )
 POSTCODE_RULE = (
-    f"records at a postcode centroid: distance to the {POSTCODE_NEIGHBOUR}rd-nearest other "
-    f"centroid, at least {POSTCODE_FLOOR_M:g} m"
+    f"records at a postcode centroid: the larger of their loc_precision_m and the distance "
+    f"to the {POSTCODE_NEIGHBOUR}rd-nearest other centroid (at least {POSTCODE_FLOOR_M:g} m)"
 )
 
 
@@ -54,23 +55,30 @@ def postcode_precision(
     """Location precision per record from the spacing of postcode centroids.
 
     A record whose point is a centroid (within 0.5 m) and whose ``loc_precision_m`` is above
-    0 was located by that postcode. Its delivery points lie within about the distance to the
-    :data:`POSTCODE_NEIGHBOUR`-th nearest other centroid: a few tens of metres in a city, a few
-    hundred in the country. Returns the new precisions and which records were changed.
+    0 was located by that postcode. Where centroids are sparse (rural postcodes), its
+    delivery points spread about as far as the :data:`POSTCODE_NEIGHBOUR`-th nearest other
+    centroid, which may be hundreds of metres, and the precision is widened to that. Where
+    centroids are dense it is **not** narrowed below the stated ``loc_precision_m``: the
+    caller's postcode need not be the centroid nearest the incident (the nearest is a
+    median 27 m from a police.uk map point, but a map point has a median of 7 centroids
+    within 150 m), so dense centroids do not make a postcode-located record more precise.
+    Returns the new precisions and which records sit on a centroid.
 
     Examples
     --------
-    >>> pts = np.array([[0.0, 0], [30, 0], [0, 40], [50, 50], [400, 0]])
-    >>> prec, on = postcode_precision(np.array([[0.0, 0], [7, 7]]), np.array([100.0, 100]), pts)
+    >>> pts = np.array([[0.0, 0], [30, 0], [0, 40], [50, 50], [400, 0], [400, 300]])
+    >>> xy = np.array([[0.0, 0], [400, 0], [7, 7]])
+    >>> prec, on = postcode_precision(xy, np.array([100.0, 100, 100]), pts)
     >>> prec.round(1).tolist(), on.tolist()
-    ([70.7, 100.0], [True, False])
+    ([100.0, 370.0, 100.0], [True, True, False])
     """
     k = min(POSTCODE_NEIGHBOUR, len(points) - 1)
     if k < 1 or len(xy) == 0:
         return loc_precision_m.copy(), np.zeros(len(xy), dtype=bool)
     dist, _ = cKDTree(points).query(xy, k=k + 1)
     on = (dist[:, 0] <= 0.5) & (loc_precision_m > 0)
-    return np.where(on, np.maximum(dist[:, k], POSTCODE_FLOOR_M), loc_precision_m), on
+    spread = np.maximum(dist[:, k], np.maximum(loc_precision_m, POSTCODE_FLOOR_M))
+    return np.where(on, spread, loc_precision_m), on
 
 
 def _chance_shape(t_a: np.ndarray, t_b: np.ndarray, offsets: np.ndarray) -> np.ndarray:

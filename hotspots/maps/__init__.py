@@ -4,7 +4,8 @@
 tables, Gi* cells, repeat locations, incidents, seasonal hotspots) as toggleable
 Leaflet layers with a ranked patrol panel and a legend; :func:`map_html` renders it
 with Leaflet inlined, so no script, style or tile is fetched when it opens (unless
-``online_tiles=True``). All text from data is HTML-escaped.
+``online_tiles=True``). :func:`change_map` draws ``hotspots change``'s comparison of two
+periods the same way. All text from data is HTML-escaped.
 
 Examples
 --------
@@ -18,6 +19,7 @@ Examples
 """
 
 from hotspots.maps._build import patrol_map
+from hotspots.maps._change import change_map
 from hotspots.maps._render import map_html
 
-__all__ = ["map_html", "patrol_map"]
+__all__ = ["change_map", "map_html", "patrol_map"]

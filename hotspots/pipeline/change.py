@@ -12,6 +12,9 @@ incidents (:func:`hotspots.change.s_index`). Writes into ``out``:
   per-cell ``similarity``, counts (EPSG:4326), a layer for any web map or GIS;
 * ``change_hotspots.geojson`` — hotspots (touching hot cells) with ``status`` new,
   persistent, shifted or gone;
+* ``change_map.html`` — an offline map of the cells by change class, the hotspots by
+  status and the areas by S-index result, with a panel of the overall figures and rules
+  (:func:`hotspots.maps.change_map`; street tiles as ``run``'s map);
 * ``change.json`` — the overall similarity, fuzzy kappa, S-indices, the rules, periods,
   grid and the list of files (written last).
 
@@ -28,6 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -46,11 +50,13 @@ from hotspots.change import (
 from hotspots.gistar import gistar_grid
 from hotspots.grid import bin_counts, make_grid, mask_from_geometry
 from hotspots.impact import month_window
+from hotspots.io.atomic import write_text_atomic
 from hotspots.io.writers import write_csv, write_geojson, write_json
-from hotspots.pipeline.config import RunConfig
+from hotspots.maps import change_map, map_html
+from hotspots.pipeline.config import POLICE_UK_ATTRIBUTION, RunConfig
 from hotspots.pipeline.disclosure import suppress_small
 from hotspots.pipeline.stages import prepare
-from hotspots.schema import InputError
+from hotspots.schema import CRS_METRIC, InputError
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +223,30 @@ def run_change(
         "inputs": prepared.load.files,
         "warnings": warnings,
     }
-    meta["outputs"] = _publish(Path(out), result, areas, meta, config)
+    view = _MapInputs(
+        layers={lyr.layer: lyr.polygons for lyr in prepared.layers},
+        study_area=gpd.GeoDataFrame(geometry=[area], crs=CRS_METRIC),
+        attribution=" ".join(
+            [
+                POLICE_UK_ATTRIBUTION,
+                *(
+                    f"Boundaries: {b}"
+                    for b in sorted({lyr.attribution for lyr in prepared.layers} - {""})
+                ),
+            ]
+        ),
+    )
+    meta["outputs"] = _publish(Path(out), result, areas, meta, config, view)
     return ChangeResult(result, areas, meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class _MapInputs:
+    """What the change map needs besides the results: area polygons, extent, attribution."""
+
+    layers: dict[str, gpd.GeoDataFrame]
+    study_area: gpd.GeoDataFrame
+    attribution: str
 
 
 def _area(prepared, inc: pd.DataFrame) -> shapely.Geometry:
@@ -233,7 +261,9 @@ def _area(prepared, inc: pd.DataFrame) -> shapely.Geometry:
     return area
 
 
-def _publish(out: Path, result: HotspotChange, areas, meta: dict, config: RunConfig) -> list[str]:
+def _publish(
+    out: Path, result: HotspotChange, areas, meta: dict, config: RunConfig, view: _MapInputs
+) -> list[str]:
     k = int(config.min_count or 0)
     cells = result.cells.drop(columns=["row", "col"])
     hotspots = result.hotspots
@@ -252,9 +282,12 @@ def _publish(out: Path, result: HotspotChange, areas, meta: dict, config: RunCon
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     guard = getattr(config, "formula_guard", True)
     try:
-        files = ["change_cells.geojson", "change_hotspots.geojson"]
+        files = ["change_cells.geojson", "change_hotspots.geojson", "change_map.html"]
         write_geojson(cells, staging / "change_cells.geojson")
         write_geojson(hotspots, staging / "change_hotspots.geojson")
+        # the map shows the published (blanked) counts, as the files above
+        html = _map(cells, hotspots, areas, meta, config, view)
+        write_text_atomic(staging / "change_map.html", html)
         if areas is not None:
             write_csv(areas, staging / "change.csv", neutralise_formulas=guard)
             files.append("change.csv")
@@ -265,3 +298,77 @@ def _publish(out: Path, result: HotspotChange, areas, meta: dict, config: RunCon
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return sorted(files)
+
+
+def _month_text(window: list[str]) -> str:
+    a, b = (pd.Period(w, freq="M").strftime("%b %Y") for w in window)
+    return a if a == b else f"{a} to {b}"
+
+
+def _window_text(meta: dict, which: str) -> str:
+    months, n = meta[f"months_{which}"], meta["incidents"][which]
+    w0, w1 = meta[which]
+    return f"{w0} to {w1} ({months} month{'s' * (months != 1)} with data, {n:,} incidents)"
+
+
+def _map(
+    cells: gpd.GeoDataFrame,
+    hotspots: gpd.GeoDataFrame,
+    areas: pd.DataFrame | None,
+    meta: dict,
+    config: RunConfig,
+    view: _MapInputs,
+) -> str:
+    """``change_map.html`` from the published tables (counts blanked under min_count)."""
+    area_layers = {}
+    if areas is not None:
+        for key, polygons in view.layers.items():
+            rows = areas[areas["layer"] == key].drop(columns="layer")
+            shapes = polygons[["name", polygons.geometry.name]].assign(
+                name=polygons["name"].astype(str)
+            )
+            merged = shapes.merge(rows, left_on="name", right_on="area", how="inner")
+            area_layers[key] = gpd.GeoDataFrame(
+                merged.drop(columns="area"), geometry=polygons.geometry.name, crs=polygons.crs
+            )
+    k = int(config.min_count or 0)
+    g, f = meta["gistar"], meta["fuzzy"]
+    params = {
+        "Before": _window_text(meta, "before"),
+        "After": _window_text(meta, "after"),
+        "Category": meta["category"],
+        "Cell size": f"{meta['grid']['cell_size_m']:g} m ({meta['grid']['cell_size_rule']})",
+        "Gi*": f"{g['weights']}, band {g['distance_band_m']:g} m ({g['band_rule']}), "
+        f"{g['permutations']} permutations, FDR {g['fdr']}",
+        "Fuzzy comparison": f"radius {f['radius_cells']:g} cells, halving "
+        f"{f['halving_cells']:g} cells, {f['permutations']} permutations, seed {f['seed']}",
+    }
+    if k > 1:
+        params["Small counts"] = f"1 to {k - 1} not shown (min_count {k})"
+    rules = {
+        "Hot and cold cells": g["classes"],
+        "Fuzzy similarity and kappa": f["rule"],
+        "Expected similarity": str(f["expected_rule"]),
+        "Hotspot status": meta["hotspot_rule"],
+        "Unequal periods": meta["unequal_periods"],
+    }
+    s_summary = meta["s_index"] if isinstance(meta["s_index"], dict) else {}
+    for layer, s in s_summary.items():
+        rules[f"S-index ({layer})"] = str(s["rule"])
+    title = "Hotspot change" if config.title == RunConfig.title else f"{config.title}: change"
+    m = change_map(
+        cells=cells,
+        hotspots=hotspots,
+        areas=area_layers,
+        similarity=f,
+        s_index=s_summary,
+        rules=rules,
+        title=title,
+        period=f"{_month_text(meta['before'])} against {_month_text(meta['after'])}",
+        params=params,
+        attribution=view.attribution,
+        study_area=view.study_area,
+        notes=meta["warnings"],
+        online_tiles=config.map_online_tiles and not config.offline_map,
+    )
+    return map_html(m)

@@ -56,14 +56,14 @@ def summary_text(result, elapsed_s: float | None = None) -> str:
     ]
     s = result.analysis.surface
     hs = result.analysis.hotspots
+    patrol = f", {int(hs['patrol'].sum())} for patrol" if "patrol" in hs else ""
     found = (
-        f"hotspots found: {len(hs):,} (grid {s.cell_size_m:g} m, bandwidth {s.bandwidth_m:.0f} m)"
+        f"hotspots found: {len(hs):,}{patrol} (grid {s.cell_size_m:g} m, "
+        f"bandwidth {s.bandwidth_m:.0f} m)"
     )
-    if len(hs):
+    if len(hs):  # the label names the streets and the beat
         top = hs.sort_values("rank").iloc[0]
-        areas = [lyr.layer for lyr in result.prepared.layers][:1]
-        where = "".join(f" in {top[a]}" for a in areas if a in top and isinstance(top[a], str))
-        found += f"; #1 {top.get('label', '')}{where}, {int(top['incidents']):,} incidents"
+        found += f"; #1 {top.get('label', '')}, {int(top['incidents']):,} incidents"
     lines.append(found)
     unmapped = sorted(
         {c for cats in result.prepared.load.unmapped_categories.values() for c in cats}

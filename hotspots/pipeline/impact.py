@@ -34,6 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from hotspots.boundaries import load_areas, study_area
+from hotspots.harm import harm_weights
 from hotspots.impact import (
     DEFAULT_BUFFER_M,
     Impact,
@@ -101,6 +102,9 @@ def run_impact(
     cfg = dataclasses.replace(config, month_from=str(b0), month_to=str(a1), last_months=None)
     prepared = prepare(cfg)
     area = study_area(prepared.layers)
+    harm = (
+        harm_weights(prepared.incidents, column=config.harm_column) if config.harm_column else None
+    )
     result = impact(
         prepared.incidents,
         treated=treated_areas,
@@ -110,6 +114,7 @@ def run_impact(
         buffer_m=buffer_m,
         study_area=area,
         seed=seed,
+        weights=harm,
     )
     dose = None
     if patrol_log is not None:
@@ -136,6 +141,7 @@ def run_impact(
     meta = {
         **result.params,
         "category": config.categories or "all",
+        "harm_column": config.harm_column,
         "treated": f"{treated}:{treated_field}",
         "controls_source": "auto" if control_areas == "auto" else f"{controls}:{controls_field}",
         "study_area": [lyr.source for lyr in prepared.layers[:1]] or "convex hull of the incidents",

@@ -1,5 +1,8 @@
 """The run's patrol plan and per-NPA briefings, from the published tables.
 
+A briefing's map is the street map (OpenStreetMap tiles, when the run has online tiles)
+over the static outline PNG, its fallback; with ``--offline-map`` only the PNG.
+
 Everything here reads :func:`~hotspots.pipeline.disclosure.published` tables, so under
 ``min_count`` the plan and the briefings show only what every other output shows.
 """
@@ -98,5 +101,7 @@ def briefings(result, pub, plan: pd.DataFrame, summary: dict) -> Iterator[tuple[
                 plan_note=summary["rule"],
                 attribution=result.attribution,
                 online_map=online,
+                hotspots=hot,  # the street map (when online), the PNG its fallback
+                areas_layer=beats,
             ),
         )

@@ -9,7 +9,7 @@ import pandas as pd
 
 from hotspots.schema import InputError
 
-from ._flatness import profile_p
+from ._flatness import profile_p_many
 from ._months import PRECISIONS, Prepared, attach_span, prepare, weekday_exposure
 
 MONTH_COLUMNS: tuple[str, ...] = tuple(f"m{m:02d}" for m in range(1, 13))
@@ -180,7 +180,7 @@ def seasonal_profiles(
     shape = _shape_columns(means, table["incidents"].to_numpy())
     for name, values in shape.items():
         table[name] = values
-    table["seasonal_p"] = [profile_p(row, exposure.astype(float), seed=seed) for row in counts]
+    table["seasonal_p"] = profile_p_many(counts, exposure.astype(float), seed=seed)
     for name, values in _precise_columns(prep, seed=seed).items():
         table[name] = values
     return attach_span(table, prep)
@@ -196,20 +196,32 @@ def _shape_columns(means: np.ndarray, incidents: np.ndarray) -> dict[str, np.nda
         "top3_share": np.full(n, np.nan),
         "amplitude": np.full(n, np.nan),
     }
-    for i in np.flatnonzero(incidents > 0):
-        row = means[i]
-        covered = ~np.isnan(row)
-        vals = row[covered]
-        avg = vals.mean()
-        out["peak_month"][i] = int(np.nanargmax(row)) + 1
-        season_means = [
-            np.nanmean(row[in_s]) if covered[in_s].any() else -np.inf
-            for in_s in (_SEASON_OF_MONTH == s for s in range(4))
-        ]
-        out["peak_season"][i] = SEASONS[int(np.argmax(season_means))]
-        out["seasonal_index_peak"][i] = vals.max() / avg
-        out["top3_share"][i] = np.sort(vals)[-3:].sum() / vals.sum()
-        out["amplitude"][i] = (vals.max() - vals.min()) / avg
+    some = incidents > 0
+    covered_rows = ~np.isnan(means)
+    patterns, which = np.unique(covered_rows, axis=0, return_inverse=True)
+    in_season = [_SEASON_OF_MONTH == s for s in range(4)]
+    for k, covered in enumerate(patterns):  # one pattern: the exposure is the same for all
+        rows = np.flatnonzero(some & (which.ravel() == k))
+        if len(rows) == 0 or not covered.any():
+            continue
+        part = means[rows]
+        # C order: numpy then sums each row pairwise, exactly as it sums one row alone.
+        vals = np.ascontiguousarray(part[:, covered])
+        avg = vals.mean(axis=1)
+        out["peak_month"][rows] = np.nanargmax(part, axis=1) + 1
+        season_means = np.column_stack(
+            [
+                np.nanmean(part[:, in_s], axis=1)
+                if covered[in_s].any()
+                else np.full(len(rows), -np.inf)
+                for in_s in in_season
+            ]
+        )
+        out["peak_season"][rows] = np.array(SEASONS, dtype=object)[season_means.argmax(axis=1)]
+        top, bottom = vals.max(axis=1), vals.min(axis=1)
+        out["seasonal_index_peak"][rows] = top / avg
+        out["top3_share"][rows] = np.sort(vals, axis=1)[:, -3:].sum(axis=1) / vals.sum(axis=1)
+        out["amplitude"][rows] = (top - bottom) / avg
     return out
 
 
@@ -257,6 +269,6 @@ def _cycle(
     peak = np.full(prep.n_groups, np.nan)
     p = np.full(prep.n_groups, np.nan)
     peak[some] = counts[some].argmax(axis=1)
-    p[some] = [profile_p(row, weights.astype(float), seed=seed) for row in counts[some]]
+    p[some] = profile_p_many(counts[some], weights.astype(float), seed=seed)
     counts[~some] = np.nan
     return rows.astype(np.int64), peak, p, counts

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pymannkendall as mk
 from scipy.stats import false_discovery_control
 
 from hotspots.schema import InputError
 
-from ._flatness import trend_adjusted_seasonal_p
+from ._flatness import trend_adjusted_seasonal_p_many
+from ._mannkendall import mann_kendall, seasonal_mann_kendall
 from ._months import attach_span, log, prepare
 
 #: Fewer observed months than this: no test (trend "none", p NaN).
@@ -96,12 +95,9 @@ def trend_tests(
     prep = prepare(incidents, by, period, months_with_data)
     series = prep.counts()
     moy = prep.month_of_year()
-    rows = [_test_one(y, moy, alpha, seasonal_adjust, seed) for y in series]
+    stats = _test_all(series, moy, alpha, seasonal_adjust, seed)
     table = prep.groups.copy()
     table["months_used"] = np.isfinite(series).sum(axis=1).astype(np.int64)
-    stats = pd.DataFrame(
-        rows, columns=["seasonal_p", "z", "trend_slope_per_year", "trend_p", "trend_test"]
-    )
     p = stats["trend_p"].to_numpy(float)
     q = np.full(len(p), np.nan)
     tested = np.isfinite(p)
@@ -124,29 +120,47 @@ def trend_tests(
     return attach_span(table, prep)
 
 
-def _test_one(
-    y: np.ndarray, moy: np.ndarray, alpha: float, seasonal_adjust: bool | str, seed: int
-) -> tuple[float, float, float, float, str]:
-    """(seasonal p, z, slope per year, p, test name) for one monthly series with NaN gaps."""
-    n = int(np.isfinite(y).sum())
-    if n < MIN_MONTHS:
-        return np.nan, np.nan, np.nan, np.nan, "not_tested"
-    seasonal_p = np.nan
-    if n >= MIN_MONTHS_SEASONAL:
-        seasonal_p = trend_adjusted_seasonal_p(y, moy, seed=seed)
-    seasonal = n >= MIN_MONTHS_SEASONAL and (
-        seasonal_adjust is True or (seasonal_adjust == "auto" and seasonal_p < alpha)
+def _test_all(
+    series: np.ndarray, moy: np.ndarray, alpha: float, seasonal_adjust: bool | str, seed: int
+) -> pd.DataFrame:
+    """Seasonal p, z, slope per year, p and test name of every monthly series (NaN gaps).
+
+    One array pass per test over all the groups (see :mod:`._mannkendall`), with the
+    results of ``pymannkendall.original_test`` / ``seasonal_test`` on each group's series.
+    """
+    n = np.isfinite(series).sum(axis=1)
+    g = len(series)
+    seasonal_p = np.full(g, np.nan)
+    long = np.flatnonzero(n >= MIN_MONTHS_SEASONAL)
+    if len(long):
+        seasonal_p[long] = trend_adjusted_seasonal_p_many(series[long], moy, seed=seed)
+    if seasonal_adjust == "auto":
+        seasonal = (n >= MIN_MONTHS_SEASONAL) & (seasonal_p < alpha)
+    else:
+        seasonal = (n >= MIN_MONTHS_SEASONAL) & bool(seasonal_adjust)
+    tested = n >= MIN_MONTHS
+    z, slope, p = np.full(g, np.nan), np.full(g, np.nan), np.full(g, np.nan)
+    test = np.where(tested, "mann_kendall", "not_tested").astype(object)
+    plain = np.flatnonzero(tested & ~seasonal)
+    if len(plain):
+        res = mann_kendall(series[plain])
+        z[plain], slope[plain], p[plain] = res.z, res.slope * 12, res.p
+    # Positions, not dates, define the seasons: the series is complete month by month
+    # (gaps are NaN), so position mod 12 is a fixed calendar month.
+    by_season = np.flatnonzero(tested & seasonal)
+    if len(by_season):
+        res = seasonal_mann_kendall(series[by_season], period=12)
+        z[by_season], slope[by_season], p[by_season] = res.z, res.slope, res.p
+        test[by_season] = "seasonal_mann_kendall"
+    return pd.DataFrame(
+        {
+            "seasonal_p": seasonal_p,
+            "z": z,
+            "trend_slope_per_year": slope,
+            "trend_p": p,
+            "trend_test": test,
+        }
     )
-    # pymannkendall skips NaN months; its Sen slopes ignore pairs with a NaN (np.nanmedian).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if seasonal:
-            # Positions, not dates, define the seasons: the series is complete month by
-            # month (gaps are NaN), so position mod 12 is a fixed calendar month.
-            res = mk.seasonal_test(y, period=12)
-            return seasonal_p, res.z, res.slope, res.p, "seasonal_mann_kendall"
-        res = mk.original_test(y)
-        return seasonal_p, res.z, res.slope * 12, res.p, "mann_kendall"
 
 
 def trending_up(

@@ -81,6 +81,7 @@ def synthetic_partner_exports(
     late_share: float = 0.0,
     near_m: float = 0.0,
     max_postcode_m: float = 1000.0,
+    postcode_within_m: float = 0.0,
     seed: int = 0,
 ) -> PartnerExports:
     """Build a police case export and a council ASB export from real police.uk incidents.
@@ -111,6 +112,12 @@ def synthetic_partner_exports(
         Incidents with no postcode centroid this close (outside the table's postcode
         area) are never re-reported: the council would have located them by a postcode
         the table lacks.
+    postcode_within_m
+        0: a re-report is located at the postcode centroid nearest the incident. Above 0:
+        at a random postcode centroid within this distance of it (the caller's postcode
+        is not the nearest centroid: a postcode's addresses spread over tens to hundreds
+        of metres); incidents with no centroid this close are not re-reported. Pass the
+        same ``near_m`` to place council-only reports the same way.
     seed
         Random seed; the same inputs and seed give identical exports.
     """
@@ -118,10 +125,17 @@ def synthetic_partner_exports(
         raise InputError(f"share must be between 0 and 1, got {share!r}")
     if not 0 <= late_share <= 1:
         raise InputError(f"late_share must be between 0 and 1, got {late_share!r}")
-    if council_only < 0 or max_delay_days < 0 or near_m < 0 or max_postcode_m <= 0:
+    if (
+        council_only < 0
+        or max_delay_days < 0
+        or near_m < 0
+        or postcode_within_m < 0
+        or max_postcode_m <= 0
+    ):
         raise InputError(
-            "council_only, max_delay_days and near_m must be >= 0, max_postcode_m > 0; "
-            f"got {council_only!r}, {max_delay_days!r}, {near_m!r}, {max_postcode_m!r}"
+            "council_only, max_delay_days, near_m and postcode_within_m must be >= 0, "
+            f"max_postcode_m > 0; got {council_only!r}, {max_delay_days!r}, {near_m!r}, "
+            f"{postcode_within_m!r}, {max_postcode_m!r}"
         )
     rng = np.random.default_rng(seed)
     inc = police_uk.sort_values("_row", kind="stable").reset_index(drop=True)
@@ -146,18 +160,21 @@ def synthetic_partner_exports(
     tree = cKDTree(pc_xy)
     xy = police[["Easting", "Northing"]].to_numpy(float)
     near_d, near_i = tree.query(xy)
-    eligible = np.flatnonzero(
-        police["Offence"].isin(list(_WORDING)).to_numpy() & (near_d <= max_postcode_m)
-    )
+    reach = min(max_postcode_m, postcode_within_m) if postcode_within_m > 0 else max_postcode_m
+    eligible = np.flatnonzero(police["Offence"].isin(list(_WORDING)).to_numpy() & (near_d <= reach))
     chosen = np.sort(rng.choice(eligible, size=round(share * len(eligible)), replace=False))
     delay = rng.integers(0, max_delay_days + 1, len(chosen))
     late = rng.random(len(chosen)) < late_share
     delay[late] = rng.integers(max_delay_days + 1, 2 * max_delay_days + 2, int(late.sum()))
+    located = near_i[chosen]
+    if postcode_within_m > 0:
+        hoods = tree.query_ball_point(xy[chosen], postcode_within_m)
+        located = np.array([sorted(h)[rng.integers(len(h))] for h in hoods], dtype=np.int64)
     rereport = pd.DataFrame(
         {
             "day": police_day[chosen] + delay,
             "common": police["Offence"].to_numpy()[chosen],
-            "Postcode": pc_names[near_i[chosen]],
+            "Postcode": pc_names[located],
             "police_ref": police["Case Ref"].to_numpy()[chosen],
             "police_uk_id": police["police_uk_id"].to_numpy()[chosen],
         }
