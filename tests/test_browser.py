@@ -220,7 +220,9 @@ def _click_hotspot(driver, rank: int) -> str:
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content"))
     )
-    return popup.text
+    # innerText: the popup's rendered text, its title too when a tall popup reaches past
+    # the map's top edge (Selenium's .text leaves out what the map clips)
+    return popup.get_attribute("innerText")
 
 
 def test_synthetic_map_in_chromium(driver, tmp_path):
