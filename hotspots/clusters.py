@@ -64,9 +64,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from hotspots._validation import positive_number
 from hotspots.grid import Grid, bin_counts, make_grid, points_xy
 from hotspots.labels import place_labels
-from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number
+from hotspots.schema import CRS_METRIC, CRSError, InputError
 
 log = logging.getLogger(__name__)
 

@@ -57,8 +57,9 @@ from affine import Affine
 from pyproj import CRS
 from scipy.special import erf
 
+from hotspots._validation import positive_number, require_metric_crs
 from hotspots.grid import Grid, make_grid, mask_from_geometry, points_xy
-from hotspots.schema import CRS_METRIC, CRSError, InputError, positive_number, require_metric_crs
+from hotspots.schema import CRS_METRIC, CRSError, InputError
 
 log = logging.getLogger(__name__)
 

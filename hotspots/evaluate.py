@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hotspots._validation import category_key
 from hotspots.grid import Grid
 from hotspots.io.progress import progress
 from hotspots.schema import InputError
@@ -475,8 +476,8 @@ def category_mask(incidents: pd.DataFrame, category: str) -> np.ndarray:
 
 
 def _category_mask(incidents: pd.DataFrame, category: str) -> np.ndarray:
-    norm = incidents["category"].astype(str).str.strip().str.casefold()
-    keep = (norm == str(category).strip().casefold()).to_numpy()
+    keys = incidents["category"].astype(str).map(category_key)
+    keep = (keys == category_key(category)).to_numpy()
     if not keep.any():
         found = sorted(incidents["category"].astype(str).unique())
         raise InputError(f"categories: {category!r} is not in the data; it has {found}")

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
+from hotspots._validation import require_metric_crs
 from hotspots.boundaries import AreaLayer
-from hotspots.schema import CRS_METRIC, CRSError, InputError, Reason, require_metric_crs
+from hotspots.schema import CRS_METRIC, CRSError, InputError, Reason
 
 UK_LON = (-9.0, 2.5)
 UK_LAT = (49.0, 61.5)

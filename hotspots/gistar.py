@@ -57,7 +57,8 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import ndtr
 
-from hotspots.schema import InputError, require_metric_crs
+from hotspots._validation import require_metric_crs
+from hotspots.schema import InputError
 
 if TYPE_CHECKING:
     import geopandas as gpd

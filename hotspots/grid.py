@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
-from hotspots.schema import CRS_METRIC, InputError, require_metric_crs
+from hotspots._validation import require_metric_crs
+from hotspots.schema import CRS_METRIC, InputError
 
 log = logging.getLogger(__name__)
 

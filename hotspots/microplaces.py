@@ -48,6 +48,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from hotspots._validation import positive_number
 from hotspots.clusters import (
     HotspotSet,
     _cell_unions,
@@ -59,7 +60,7 @@ from hotspots.clusters import (
 )
 from hotspots.grid import Grid
 from hotspots.labels import ONE_POINT_MIN_PER_MONTH, artefact_flags
-from hotspots.schema import InputError, positive_number
+from hotspots.schema import InputError
 
 log = logging.getLogger(__name__)
 

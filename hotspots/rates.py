@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hotspots.schema import InputError, require_metric_crs
+from hotspots._validation import require_metric_crs
+from hotspots.schema import InputError
 
 #: Funnel-plot control limits: 95% ("warning") and 99.8% ("alarm"), two-sided.
 FUNNEL_LEVELS = (0.95, 0.998)

@@ -23,9 +23,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from hotspots._validation import require_metric_crs
 from hotspots.grid import Grid
 from hotspots.rates import FUNNEL_LEVELS, funnel_limits
-from hotspots.schema import InputError, require_metric_crs
+from hotspots.schema import InputError
 
 HOTSPOT_LINE = "#7a0019"
 #: Hotspots labelled with their rank on the static map.

@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from hotspots._validation import require_metric_crs
 from hotspots.grid import Grid
 from hotspots.maps._render import _asset, _leaflet_css
 from hotspots.patrol import NO_TIMES
 from hotspots.report import static_map_png
-from hotspots.schema import CRS_WGS84, InputError, require_metric_crs
+from hotspots.schema import CRS_WGS84, InputError
 
 #: Around the area's hotspots, the printed map shows at least this much, in metres.
 MIN_VIEW_M = 1500.0

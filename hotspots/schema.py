@@ -30,7 +30,6 @@ Any further input columns pass through unchanged, after these.
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 
 CRS_METRIC = "EPSG:27700"
@@ -121,71 +120,3 @@ class MissingFileError(HotspotsError, FileNotFoundError):
 
 class CRSError(InputError):
     """A metric operation was given data in a geographic (degree) CRS."""
-
-
-def require_metric_crs(crs: object, what: str) -> None:
-    """Raise :class:`CRSError` unless ``crs`` is projected in metres.
-
-    Parameters
-    ----------
-    crs
-        Anything :class:`pyproj.CRS` accepts, or ``None``.
-    what
-        Name of the argument, for the message.
-
-    Examples
-    --------
-    >>> require_metric_crs("EPSG:27700", "points")
-    >>> require_metric_crs("EPSG:4326", "points")
-    Traceback (most recent call last):
-    ...
-    hotspots.schema.CRSError: points is in EPSG:4326 (geographic, degrees) but this needs ...
-    """
-    from pyproj import CRS
-
-    if crs is None:
-        raise CRSError(f"{what} has no CRS; set one (e.g. gdf.set_crs(27700)) before metric work")
-    c = CRS.from_user_input(crs)
-    if c.is_geographic or not c.axis_info or c.axis_info[0].unit_name not in ("metre", "meter"):
-        code = c.to_string()
-        raise CRSError(
-            f"{what} is in {code} (geographic, degrees) but this needs metres; "
-            "reproject first, e.g. gdf.to_crs(27700)"
-        )
-
-
-def positive_number(
-    value: object, name: str, *, unit: str = "", at_most: float | None = None
-) -> float:
-    """``value`` as a float if it is a finite number above zero (and not above ``at_most``
-    when given), else :class:`InputError`.
-
-    ``unit`` names what it counts in the message ("metres").
-
-    Examples
-    --------
-    >>> positive_number("250", "bandwidth_m", unit="metres")
-    250.0
-    >>> positive_number(0, "bandwidth_m", unit="metres")
-    Traceback (most recent call last):
-    ...
-    hotspots.schema.InputError: bandwidth_m must be a positive number of metres, got 0
-    >>> positive_number(1e12, "bandwidth_m", unit="metres", at_most=100_000)
-    Traceback (most recent call last):
-    ...
-    hotspots.schema.InputError: bandwidth_m must be at most 100,000 metres, got 1000000000000.0
-    """
-    what = f"a positive number of {unit}" if unit else "a positive number"
-    if isinstance(value, bool):
-        raise InputError(f"{name} must be {what}, got {value!r}")
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be {what}, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{name} must be {what}, got {value!r}")
-    if at_most is not None and v > at_most:
-        limit = f"{at_most:,g} {unit}".rstrip()
-        raise InputError(f"{name} must be at most {limit}, got {value!r}")
-    return v
-

@@ -62,9 +62,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hotspots._validation import positive_number
 from hotspots.density import kde_surface
 from hotspots.grid import Grid, bin_counts, points_xy
-from hotspots.schema import InputError, positive_number
+from hotspots.schema import InputError
 
 log = logging.getLogger(__name__)
 

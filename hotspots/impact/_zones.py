@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.schema import CRS_METRIC, InputError, require_metric_crs
+from hotspots._validation import require_metric_crs
+from hotspots.schema import CRS_METRIC, InputError
 
 #: Default buffer width, metres. Bowers et al. (2011, *J. Exp. Criminol.* 7:347–374, the
 #: systematic review of displacement and diffusion) found catchments of one or two street

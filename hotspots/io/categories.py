@@ -8,11 +8,11 @@ written (tidied) and listed as *unmapped* in the run metadata, never dropped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import pandas as pd
 
+from hotspots._validation import category_key
 from hotspots.io.frames import map_distinct
 
 #: The police.uk street-level crime types (the common vocabulary).
@@ -39,20 +39,6 @@ POLICE_UK_CATEGORIES: tuple[str, ...] = (
 ASB_SUBTYPES: tuple[str, ...] = ("personal", "nuisance", "environmental")
 _ASB = "Anti-social behaviour"
 
-_SPACES = re.compile(r"[\s_]+")
-
-
-def normalise_label(text: str) -> str:
-    """Lower-case, trim and collapse spacing so that wording variants compare equal.
-
-    Examples
-    --------
-    >>> normalise_label("  Anti-Social   Behaviour ")
-    'anti-social behaviour'
-    """
-    return _SPACES.sub(" ", str(text)).strip().lower()
-
-
 def harmonise_categories(
     values: pd.Series, mapping: Mapping[str, str] | None = None
 ) -> tuple[pd.Series, list[str]]:
@@ -69,14 +55,14 @@ def harmonise_categories(
     >>> cats.tolist(), unmapped
     (['Anti-social behaviour', 'Anti-social behaviour', 'Fly tipping'], ['Fly tipping'])
     """
-    lookup = {normalise_label(c): c for c in POLICE_UK_CATEGORIES}
-    lookup.update({normalise_label(k): v for k, v in (mapping or {}).items()})
+    lookup = {category_key(c): c for c in POLICE_UK_CATEGORIES}
+    lookup.update({category_key(k): v for k, v in (mapping or {}).items()})
     unmapped: set[str] = set()
 
     def harmonise(uniques: pd.Series) -> pd.Series:
         uniques = uniques.astype(str)
-        mapped = uniques.map(normalise_label).map(lookup)
-        tidy = uniques.str.strip().str.replace(_SPACES, " ", regex=True)
+        mapped = uniques.map(category_key).map(lookup)
+        tidy = uniques.str.strip().str.replace(r"[\s_]+", " ", regex=True)
         unmapped.update(
             t for t, m in zip(tidy, mapped, strict=True) if pd.isna(m) and isinstance(t, str) and t
         )
@@ -95,7 +81,7 @@ def split_asb_subtype(target: str) -> tuple[str, str]:
     >>> split_asb_subtype("Burglary")
     ('Burglary', '')
     """
-    key = normalise_label(target).replace("asb", "anti-social behaviour")
+    key = category_key(target).replace("asb", "anti-social behaviour")
     key = key.replace("(", ":").replace(")", "").replace(" - ", ": ")
     for sub in ASB_SUBTYPES:
         if key in (sub, f"anti-social behaviour: {sub}", f"{sub} anti-social behaviour"):
@@ -112,9 +98,9 @@ def asb_subtypes(values: pd.Series, mapping: Mapping[str, str] | None = None) ->
     ...              {"Noise": "ASB: nuisance", "Fly tipping": "environmental"}).tolist()
     ['nuisance', 'environmental', '']
     """
-    lookup = {normalise_label(k): split_asb_subtype(v)[1] for k, v in (mapping or {}).items()}
+    lookup = {category_key(k): split_asb_subtype(v)[1] for k, v in (mapping or {}).items()}
 
     def subtype(uniques: pd.Series) -> pd.Series:
-        return uniques.astype(str).map(lambda v: lookup.get(normalise_label(v), "")).astype(object)
+        return uniques.astype(str).map(lambda v: lookup.get(category_key(v), "")).astype(object)
 
     return map_distinct(values, subtype)

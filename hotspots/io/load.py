@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.io.categories import asb_subtypes, harmonise_categories, normalise_label
+from hotspots._validation import category_key
+from hotspots.io.categories import asb_subtypes, harmonise_categories
 from hotspots.io.dates import parse_dates, parse_months
 from hotspots.io.frames import (
     compact_text,
@@ -235,8 +236,8 @@ def restrict_loaded(
 
 def _in_categories(values: pd.Series, categories: Sequence[str]) -> pd.Series:
     """Whether each category is one of ``categories`` (case- and space-insensitive)."""
-    wanted = {normalise_label(c) for c in categories}
-    return map_distinct(values, lambda s: s.map(normalise_label).isin(wanted))
+    wanted = {category_key(c) for c in categories}
+    return map_distinct(values, lambda s: s.map(category_key).isin(wanted))
 
 
 def _period_text(period: tuple[pd.Timestamp, pd.Timestamp] | None) -> str:

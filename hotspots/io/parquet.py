@@ -40,8 +40,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from hotspots._validation import category_key
 from hotspots.io.atomic import write_text_atomic
-from hotspots.io.categories import normalise_label
 from hotspots.schema import CRS_METRIC, InputError
 
 MARKER = "_hotspots_dataset.json"
@@ -291,9 +291,9 @@ def filter_expression(
         if "year" in names:
             exprs.append(pc.field("year").isin(list(range(period[0].year, period[1].year + 1))))
     if categories:
-        wanted = {normalise_label(c) for c in categories}
+        wanted = {category_key(c) for c in categories}
         exprs.append(
-            pc.field("category").isin([c for c in known_categories if normalise_label(c) in wanted])
+            pc.field("category").isin([c for c in known_categories if category_key(c) in wanted])
         )
     if not exprs:
         return None

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from hotspots._validation import category_key
 from hotspots.geocode import PostcodeIndex
-from hotspots.io.categories import normalise_label
 from hotspots.linkage._evidence import (
     CHANCE_BAND_DAYS,
     CHANCE_BAND_MONTHS,
@@ -303,9 +303,9 @@ def _records(
     link_month: bool,
     points: np.ndarray | None,
 ) -> dict[str, Any]:
-    fam_map = {normalise_label(k): v for k, v in (families or {}).items()}
+    fam_map = {category_key(k): v for k, v in (families or {}).items()}
     codes, uniques = pd.factorize(frame["category"], use_na_sentinel=False)
-    labels = [normalise_label(str(c)) for c in uniques]
+    labels = [category_key(str(c)) for c in uniques]
     family = np.array([fam_map.get(c, c) for c in labels], dtype=object)[codes]
     src_codes, src_names = pd.factorize(frame["source"], sort=True, use_na_sentinel=False)
     sources = [str(x) for x in src_names]

@@ -16,7 +16,8 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping
 
-from hotspots.schema import CRS_WGS84, InputError, require_metric_crs
+from hotspots._validation import require_metric_crs
+from hotspots.schema import CRS_WGS84, InputError
 
 #: Decimal places of displayed coordinates (1e-6 degrees is about 0.1 m).
 COORD_DP = 6

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from hotspots._validation import parse_month
 from hotspots.io.load import InputSpec
 from hotspots.io.readers import ColumnMapping
 from hotspots.io.sources import EMBEDDED_POLICE_UK
@@ -108,8 +109,8 @@ class RunConfig:
                 f"--last-months ([filter] last_months) {n!r}: give a whole number of months, "
                 "1 or more (0 or none: every month)"
             )
-        start = _month(self.month_from, "--from ([filter] from)") if self.month_from else None
-        end = _month(self.month_to, "--to ([filter] to)") if self.month_to else None
+        start = parse_month(self.month_from, "--from ([filter] from)") if self.month_from else None
+        end = parse_month(self.month_to, "--to ([filter] to)") if self.month_to else None
         if self.last_months and latest is not None and start is None:
             end = end or latest
             start = end - pd.DateOffset(months=self.last_months - 1)
@@ -136,13 +137,6 @@ class RunConfig:
         ]
         d["areas"] = [{"path": p, "fields": f} for p, f in self.areas]
         return d
-
-
-def _month(text: str, key: str) -> pd.Timestamp:
-    ts = pd.to_datetime(str(text), format="%Y-%m", errors="coerce")
-    if pd.isna(ts):
-        raise InputError(f"{key} {text!r} is not a month like 2025-06")
-    return ts
 
 
 _SECTIONS = {
@@ -330,5 +324,5 @@ def _checked(field_name: str, value: Any, where: str) -> Any:
         kind = kind.replace("'>", "")
         raise InputError(f"{where} = {value!r}: expected {kind}")
     if field_name in ("month_from", "month_to") and value is not None:
-        _month(value, where)
+        parse_month(value, where)
     return value

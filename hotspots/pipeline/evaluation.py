@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from hotspots._validation import parse_month
 from hotspots.boundaries import study_area
 from hotspots.evaluate import (
     CURVE_AREA_SHARES,
@@ -316,10 +317,7 @@ def _period(value: tuple[Any, Any], name: str) -> tuple[pd.Period, pd.Period]:
         ) from None
     months = []
     for part, text in (("from", lo), ("to", hi)):
-        try:
-            months.append(pd.Period(str(text), freq="M"))
-        except (ValueError, TypeError):
-            raise InputError(f"{name} {part}: {text!r} is not a month like 2025-06") from None
+        months.append(parse_month(str(text), f"{name} {part}:").to_period("M"))
     if months[0] > months[1]:
         raise InputError(f"{name}: {months[0]} is after {months[1]}")
     return months[0], months[1]

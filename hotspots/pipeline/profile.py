@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hotspots._validation import parse_month
 from hotspots.io.writers import write_csv
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.stages import prepare
@@ -14,11 +15,13 @@ from hotspots.seasonal import period_change, seasonal_profiles, trend_tests
 
 
 def _window(text: str, what: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    start, sep, end = text.partition(":")
-    months = [pd.to_datetime(m, format="%Y-%m", errors="coerce") for m in (start, end or start)]
-    if not sep and not start or any(pd.isna(m) for m in months):
-        raise InputError(f"{what} {text!r}: expected YYYY-MM:YYYY-MM, e.g. 2025-06:2025-08")
-    return months[0], months[1]
+    start, _, end = text.partition(":")
+    try:
+        return parse_month(start, what), parse_month(end or start, what)
+    except InputError:
+        raise InputError(
+            f"{what} {text!r}: expected YYYY-MM:YYYY-MM, e.g. 2025-06:2025-08"
+        ) from None
 
 
 def run_profile(
