@@ -35,7 +35,7 @@ import pandas as pd
 from hotspots.evaluate import rolling_backtest
 from hotspots.io.load import InputSpec
 from hotspots.io.sources import embedded_police_uk
-from hotspots.pipeline.config import RunConfig
+from hotspots.pipeline.config import DuplicatesConfig, GridConfig, PopulationConfig, RunConfig
 from hotspots.pipeline.evaluation import evaluation_grid
 from hotspots.pipeline.stages import prepare
 from hotspots.scoring import DEFAULT_METHOD, FORECAST_METHOD, ScoringMethod
@@ -75,9 +75,9 @@ def is_baseline(method: str) -> bool:
 def load(path: Path) -> tuple[pd.DataFrame, object]:
     cfg = RunConfig(
         inputs=[InputSpec.police_uk(str(path))],
-        cell_size_m=100.0,
-        link_duplicates=False,
-        rates=False,
+        grid=GridConfig(cell_size_m=100.0),
+        duplicates=DuplicatesConfig(enabled=False),
+        population=PopulationConfig(enabled=False),
     )
     prepared = prepare(cfg)
     return prepared.incidents[["when", "category", "x", "y"]], evaluation_grid(prepared, cfg)

@@ -46,7 +46,7 @@ from pyproj import Transformer
 from hotspots.batch import ingest, run_batch, slug
 from hotspots.io.load import InputSpec
 from hotspots.io.parquet import dataset_info
-from hotspots.pipeline import RunConfig
+from hotspots.pipeline import PopulationConfig, RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "hotspots" / "_data" / "police_uk" / "leicestershire"
@@ -310,7 +310,8 @@ def main(argv: list[str] | None = None) -> dict:
         pick = np.linspace(0, len(layout) - 1, args.batch_forces).round().astype(int)
         forces = sorted(layout.loc[pick, "force"])
         config = RunConfig(
-            areas=[(str(work / "areas" / "{force}" / "beats.gpkg"), BEAT_FIELDS)], rates=False
+            areas=[(str(work / "areas" / "{force}" / "beats.gpkg"), BEAT_FIELDS)],
+            population=PopulationConfig(enabled=False),
         )
         t0 = time.perf_counter()
         with (

@@ -46,7 +46,10 @@ pipeline.prepare = labelled("load, validate, geocode, assign", pipeline.prepare)
 analysis.analyse = labelled("density, hotspots, Gi*, seasonal", analysis.analyse)
 outputs.write_outputs = labelled("write outputs", outputs.write_outputs)
 t = time.perf_counter()
-config = pipeline.RunConfig(inputs=[InputSpec.police_uk(sys.argv[1])], out=sys.argv[2])
+pipeline.release_memory_between_stages()  # as the CLI does
+config = pipeline.RunConfig(
+    inputs=[InputSpec.police_uk(sys.argv[1])], output=pipeline.OutputConfig(dir=sys.argv[2])
+)
 result = pipeline.run(config)
 c = result.prepared.counts
 print(f"rows read {c['rows_read']:,}, used {c['rows_used']:,}, rejected {c['rows_rejected']:,}")

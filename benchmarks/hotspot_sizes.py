@@ -23,7 +23,7 @@ from hotspots.boundaries import study_area
 from hotspots.clusters import threshold_hotspots
 from hotspots.io.load import InputSpec
 from hotspots.microplaces import microplace_hotspots
-from hotspots.pipeline import RunConfig, demo_config, run
+from hotspots.pipeline import OutputConfig, RunConfig, demo_config, run
 from hotspots.rank import rank_hotspots
 from hotspots.scoring import DEFAULT_METHOD, cell_scores
 
@@ -34,7 +34,9 @@ def config(which: str, out: str) -> RunConfig:
     if which == "demo":
         return demo_config(out=out)
     return RunConfig(
-        inputs=[InputSpec.police_uk(LINCS)], areas=[("lincolnshire/beats", {})], out=out
+        inputs=[InputSpec.police_uk(LINCS)],
+        areas=[("lincolnshire/beats", {})],
+        output=OutputConfig(dir=str(out)),
     )
 
 
@@ -75,13 +77,14 @@ def pai_table(result, cfg: RunConfig) -> None:
     columns = [layer.layer for layer in layers]
     rows, cols, on = grid.cell_of(test["x"].to_numpy(), test["y"].to_numpy())
     micro = microplace_hotspots(
-        scores, grid, train, max_area_m2=cfg.max_area_m2, max_extent_m=cfg.max_extent_m,
-        area_columns=columns, quantile=cfg.hotspot_quantile,
-        min_incidents=cfg.hotspot_min_incidents, study_area_m2=area_m2,
+        scores, grid, train, max_area_m2=cfg.hotspots.max_area_m2,
+        max_extent_m=cfg.hotspots.max_extent_m,
+        area_columns=columns, quantile=cfg.hotspots.quantile,
+        min_incidents=cfg.hotspots.min_incidents, study_area_m2=area_m2,
     )  # fmt: skip
     old = threshold_hotspots(
-        scores, grid, train, area_columns=columns, quantile=cfg.hotspot_quantile,
-        min_incidents=cfg.hotspot_min_incidents,
+        scores, grid, train, area_columns=columns, quantile=cfg.hotspots.quantile,
+        min_incidents=cfg.hotspots.min_incidents,
     )  # fmt: skip
     old_ranked = rank_hotspots(old, score="incidents")
     sets = {

@@ -63,7 +63,8 @@ from hotspots.schema import InputError
 #: Area columns that :func:`repeat_locations` carries when ``area_columns`` is None.
 COMMON_AREA_COLUMNS = ("beat", "npa", "lsoa", "msoa", "ward", "district")
 _COMPONENTS = ("incidents", "density", "gistar", "harm", "persistence")
-_SCORES = (*_COMPONENTS, "concentration")
+#: what a run can rank hotspots by ([hotspots] rank_by)
+RANK_SCORES: tuple[str, ...] = (*_COMPONENTS, "concentration")
 #: Weights of the ``"concentration"`` score, and with a harm column.
 CONCENTRATION_WEIGHTS = {"density": 0.5, "persistence": 0.25, "incidents": 0.25}
 CONCENTRATION_WEIGHTS_HARM = {"density": 0.4, "harm": 0.2, "persistence": 0.2,
@@ -144,7 +145,7 @@ def rank_hotspots(
         values = _component(table, score, supplied, harm)
         definition = _DEFINITIONS[score].format(harm=repr(harm))
     else:
-        raise InputError(f"score must be one of {', '.join(map(repr, _SCORES))}, a "
+        raise InputError(f"score must be one of {', '.join(map(repr, RANK_SCORES))}, a "
                          f"callable or a dict of weights, got {score!r}")
     excluded = _excluded(table, exclude)
     out = table.assign(score=values)

@@ -8,7 +8,6 @@ area, whose run must fail on its own.
 
 from __future__ import annotations
 
-import dataclasses
 import filecmp
 import json
 import re
@@ -27,7 +26,7 @@ from hotspots.geocode import locate_incidents
 from hotspots.io.load import InputSpec, load_incidents
 from hotspots.io.parquet import read_incident_dataset
 from hotspots.io.writers import write_csv
-from hotspots.pipeline import RunConfig, run
+from hotspots.pipeline import PopulationConfig, RunConfig, run
 from hotspots.pipeline.stages import Prepared
 
 distributed = pytest.importorskip("distributed")
@@ -81,7 +80,10 @@ def dataset(tmp_path_factory, inputs, cluster) -> tuple[Path, object]:
 
 @pytest.fixture(scope="module")
 def config() -> RunConfig:
-    return RunConfig(areas=[("leicestershire/beats", {})], rates=False)
+    return RunConfig(
+        areas=[("leicestershire/beats", {})],
+        population=PopulationConfig(enabled=False),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +136,7 @@ def _run_json(folder: Path) -> dict:
     meta = json.loads((folder / "run.json").read_text())
     for key in ("timings_s", "outputs"):
         meta.pop(key)
-    meta["config"].pop("out")
+    meta["config"]["output"].pop("dir")
     return meta
 
 
@@ -155,8 +157,8 @@ def test_batch_group_outputs_equal_a_run_of_that_group_alone(
 def test_run_from_the_dataset_equals_run_from_the_files(
     tmp_path, dataset, config, police_slice
 ) -> None:
-    from_files = dataclasses.replace(
-        config, inputs=[InputSpec.police_uk(police_slice)], out=str(tmp_path / "files")
+    from_files = config.updated(
+        inputs=[InputSpec.police_uk(police_slice)], output={"dir": str(tmp_path / "files")}
     )
     run(from_files)
     run(group_config(config, dataset[0], ["force"], [FORCES[0]], tmp_path / "dataset"))

@@ -400,7 +400,7 @@ def test_cli_change_map_offline_hostile_names_published_counts(
     args += ["--before", "2025-06:2025-06", "--after", "2025-07:2025-07", "--out", str(out)]
     assert main([*args, "-q"]) == 0
     page = (out / "change_map.html").read_text(encoding="utf-8")
-    assert "openstreetmap.org" not in page  # config.offline_map: no tile URL at all
+    assert "openstreetmap.org" not in page  # config.output.offline_map: no tile URL at all
     assert "{{7*7}} &lt;/script&gt;&lt;b&gt;x" in page
     assert "49 </script>" not in page and "</script><b>" not in page
     # the counts shown are the published ones: blanked cells say so, hotspots match

@@ -76,7 +76,7 @@ def test_outputs_are_deterministic(run_dir: Path, police_slice: Path, beats_file
     a, b = (json.loads((d / "run.json").read_text()) for d in (run_dir, tmp_path))
     for meta in (a, b):
         meta.pop("timings_s")
-        meta["config"].pop("out")
+        meta["config"]["output"].pop("dir")
     assert a == b
 
 
@@ -165,9 +165,11 @@ def test_example_config_runs(tmp_path: Path) -> None:
 
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / "examples" / "run.toml")
-    assert cfg.categories == ["Anti-social behaviour"] and cfg.last_months == 12
-    cfg.out = str(tmp_path / "out")
-    cfg.month_from, cfg.month_to, cfg.last_months = "2025-06", "2025-07", None
+    assert cfg.filter.categories == ("Anti-social behaviour",) and cfg.filter.last_months == 12
+    cfg = cfg.updated(
+        output={"dir": str(tmp_path / "out")},
+        filter={"month_from": "2025-06", "month_to": "2025-07", "last_months": None},
+    )
     result = run(cfg)
     meta = json.loads((tmp_path / "out" / "run.json").read_text())
     assert meta["rows_read"] == meta["rows_used"] + meta["rows_rejected"]
@@ -180,10 +182,11 @@ def test_example_config_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ('[hotspots]\ntop_n = "x"\n', r"\[hotspots\] top_n = 'x': expected int"),
-    ('[filter]\nlast_months = "12"\n', r"\[filter\] last_months = '12': expected int"),
+    ('[hotspots]\ntop_n = "x"\n', r"top_n\) must be a whole number, got 'x'"),
+    ('[filter]\nlast_months = "12"\n', r"last_months\) must be a whole number, got '12'"),
     ('[filter]\nfrom = "2025-13"\n', r"\[filter\] from.*not a month"),
-    ("[grid]\ncell_size_m = true\n", r"cell_size_m = True: expected float"),
+    ("[grid]\ncell_size_m = true\n",
+     r"cell_size_m\) must be a positive number of metres, got True"),
 ])
 def test_config_values_are_type_checked(tmp_path: Path, text: str, message: str) -> None:
     from hotspots.pipeline import load_config
@@ -195,7 +198,7 @@ def test_config_values_are_type_checked(tmp_path: Path, text: str, message: str)
         load_config(path)
     single = tmp_path / "one.toml"
     single.write_text('[filter]\ncategories = "Burglary"\n')
-    assert load_config(single).categories == ["Burglary"]
+    assert load_config(single).filter.categories == ("Burglary",)
 
 
 def test_per_npa_maps_and_disclosure_control(police_slice: Path, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def _run(police_slice: Path, out: Path, *flags: str) -> list[str]:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--last-months", "-1"], "--last-months ([filter] last_months) -1: give a whole number"),
+        (["--last-months", "-1"], "--last-months ([filter] last_months) must be at least 0"),
         (["--from", "2025-13"], "--from ([filter] from) '2025-13' is not a month"),
         (["--from", "2025-08", "--to", "2025-01"], "--from 2025-08 is after --to 2025-01"),
         (["--show", "-1"], "--show -1: give a whole number, 0 or more"),
@@ -46,11 +46,13 @@ def test_errors_use_the_cli_names(police_slice, capsys, args, words):
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--top-n", "0"], "--top-n 0: give a whole number, 1 or more"),
-        (["--cell-size-m", "-5"], "--cell-size-m -5: give a number of metres above 0"),
-        (["--bandwidth-m", "0"], "--bandwidth-m 0: give a number of metres above 0"),
-        (["--bandwidth-m", "nan"], "--bandwidth-m nan: give a number of metres above 0"),
-        (["--min-count", "-1"], "--min-count -1: give a whole number, 0 or more"),
+        (["--top-n", "0"], "--top-n ([hotspots] top_n) must be at least 1, got 0"),
+        (["--cell-size-m", "-5"], (
+            "--cell-size-m ([grid] cell_size_m) must be a positive number of metres, got -5.0"
+        )),
+        (["--bandwidth-m", "0"], "bandwidth_m) must be a positive number of metres, got 0.0"),
+        (["--bandwidth-m", "nan"], "bandwidth_m) must be a positive number of metres, got nan"),
+        (["--min-count", "-1"], "--min-count ([output] min_count) must be at least 0, got -1"),
     ],
 )
 def test_run_numbers_are_checked_with_the_flag_names(police_slice, tmp_path, capsys, args, words):

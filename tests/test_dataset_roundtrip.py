@@ -21,7 +21,7 @@ from hotspots.io.load import InputSpec
 from hotspots.io.parquet import read_incident_dataset
 from hotspots.io.postcodes import read_postcode_table
 from hotspots.io.readers import ColumnMapping
-from hotspots.pipeline import RunConfig
+from hotspots.pipeline import DuplicatesConfig, FilterConfig, PopulationConfig, RunConfig
 from hotspots.pipeline.stages import prepare
 from tests.conftest import write_police_csv
 
@@ -64,13 +64,13 @@ def dataset(tmp_path_factory, police_slice: Path, council: InputSpec) -> Path:
     return out
 
 
-def _config(*inputs: InputSpec, **options) -> RunConfig:
+def _config(*inputs: InputSpec, last_months: int | None = None) -> RunConfig:
     return RunConfig(
         inputs=list(inputs),
         areas=[("leicestershire/beats", {})],
-        rates=False,
-        link_duplicates=False,
-        **options,
+        filter=FilterConfig(last_months=last_months),
+        population=PopulationConfig(enabled=False),
+        duplicates=DuplicatesConfig(enabled=False),
     )
 
 

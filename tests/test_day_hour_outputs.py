@@ -18,7 +18,7 @@ from scipy import stats
 
 from hotspots.io.load import InputSpec
 from hotspots.io.readers import ColumnMapping
-from hotspots.pipeline import RunConfig, run
+from hotspots.pipeline import OutputConfig, PopulationConfig, RunConfig, run
 from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, seasonal_profiles
 
 NEW_COLUMNS = ["dow_rows", "peak_day", "day_p", *DOW_COLUMNS,
@@ -179,9 +179,12 @@ def run_partner_export(folder: Path, *, seed: int, min_count: int = 1):
     partner_export(np.random.default_rng(seed)).to_csv(folder / "cases.csv", index=False)
     mapping = ColumnMapping(id="Ref", datetime="Reported", category="Type",
                             easting="Easting", northing="Northing")
-    config = RunConfig(inputs=[InputSpec((str(folder / "cases.csv"),), "council", mapping)],
-                       areas=[("leicestershire/beats", {})], out=str(folder / "out"),
-                       rates=False, min_count=min_count)
+    config = RunConfig(
+        inputs=[InputSpec((str(folder / "cases.csv"),), "council", mapping)],
+        areas=[("leicestershire/beats", {})],
+        output=OutputConfig(dir=str(folder / "out"), min_count=min_count),
+        population=PopulationConfig(enabled=False),
+    )
     return run(config, write=True), folder / "out"
 
 
@@ -264,7 +267,11 @@ def test_partner_run_publishes_day_and_hour(partner_run):
 
 
 def test_police_uk_run_has_no_day_or_hour_columns(tmp_path: Path, police_slice: Path):
-    config = RunConfig(inputs=[InputSpec.police_uk(police_slice)], out=str(tmp_path), rates=False)
+    config = RunConfig(
+        inputs=[InputSpec.police_uk(police_slice)],
+        output=OutputConfig(dir=str(tmp_path)),
+        population=PopulationConfig(enabled=False),
+    )
     run(config, write=True)
     areas = pd.read_csv(tmp_path / "areas.csv")
     hs = gpd.read_file(tmp_path / "hotspots.geojson")

@@ -55,12 +55,12 @@ def shared_run(tmp_path_factory, police_slice: Path) -> Path:
 @pytest.fixture(scope="module")
 def incidents(police_slice: Path) -> pd.DataFrame:
     from hotspots.io.load import InputSpec
-    from hotspots.pipeline import RunConfig, prepare
+    from hotspots.pipeline import FilterConfig, RunConfig, prepare
 
     cfg = RunConfig(
         inputs=[InputSpec.police_uk(police_slice)],
         areas=[("leicestershire/beats", {})],
-        categories=[CATEGORY],
+        filter=FilterConfig(categories=[CATEGORY]),
     )
     return prepare(cfg).incidents
 

@@ -3,6 +3,7 @@ and ``run_evaluation`` end to end on the shipped police.uk slice."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 
@@ -319,8 +320,11 @@ def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
     from hotspots.pipeline.evaluation import run_evaluation
 
     cfg = RunConfig(inputs=[InputSpec.police_uk(police_slice)], areas=[])
-    table = run_evaluation(cfg, train=("2025-06", "2025-06"), test=("2025-07", "2025-07"),
-                           out=tmp_path)
+    backtest = run_evaluation(cfg, train=("2025-06", "2025-06"), test=("2025-07", "2025-07"),
+                              out=tmp_path)
+    table = backtest.table
+    written = json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))
+    assert backtest.metadata["rows"] == written["rows"] and written["rows"]["rows_used"] > 0
     csv = pd.read_csv(tmp_path / "evaluation.csv")
     assert {"method", "area_share", "hit_rate", "pai", "pei", "rri"} <= set(csv.columns)
     assert {"default", "counts"} <= set(csv["method"])
@@ -338,13 +342,16 @@ def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
 
 def test_run_evaluation_with_beats_uses_the_run_grid(police_slice, tmp_path) -> None:
     from hotspots.io.load import InputSpec
-    from hotspots.pipeline.config import RunConfig
+    from hotspots.pipeline.config import GridConfig, RunConfig
     from hotspots.pipeline.evaluation import run_evaluation
 
-    cfg = RunConfig(inputs=[InputSpec.police_uk(police_slice)],
-                    areas=[("leicestershire/beats", {})], cell_size_m=500)
+    cfg = RunConfig(
+        inputs=[InputSpec.police_uk(police_slice)],
+        areas=[("leicestershire/beats", {})],
+        grid=GridConfig(cell_size_m=500),
+    )
     table = run_evaluation(cfg, train=("2025-06", "2025-06"), test=("2025-07", "2025-07"),
-                           category="anti-social behaviour", out=tmp_path)
+                           category="anti-social behaviour", out=tmp_path).table
     assert (table["cell_size_m"] == 500).all()
     assert (table["category"] == "anti-social behaviour").all()
     # The study area is the union of the beats: k = 0.5 % of its 500 m cells.

@@ -213,7 +213,7 @@ def test_an_input_wholly_outside_the_period_is_skipped_among_several(tmp_path: P
 
 
 def test_last_months_of_an_export_count_back_from_its_latest_row(tmp_path: Path) -> None:
-    from hotspots.pipeline import RunConfig, prepare
+    from hotspots.pipeline import FilterConfig, RunConfig, prepare
 
     text = "Ref,Date,Type,Easting,Northing\n" + "".join(
         f"R{i},15/{m:02d}/2025,Youth nuisance,458500,304500\n" for i, m in enumerate(range(1, 13))
@@ -221,8 +221,10 @@ def test_last_months_of_an_export_count_back_from_its_latest_row(tmp_path: Path)
     (tmp_path / "export.csv").write_text(text)
     m = ColumnMapping(id="Ref", date="Date", category="Type", easting="Easting",
                       northing="Northing")
-    config = RunConfig(inputs=[InputSpec((str(tmp_path / "export.csv"),), "council", m)],
-                       last_months=3)
+    config = RunConfig(
+        inputs=[InputSpec((str(tmp_path / "export.csv"),), "council", m)],
+        filter=FilterConfig(last_months=3),
+    )
     prepared = prepare(config)
     assert sorted(prepared.incidents["when"].dt.month) == [10, 11, 12]
     assert prepared.counts["rejects_by_reason"] == {"out_of_period": 9}

@@ -195,12 +195,12 @@ def test_exclude_ranks_artefacts_last_but_keeps_them():
 @pytest.fixture(scope="module")
 def slice_run(police_slice, tmp_path_factory):
     from hotspots.io.load import InputSpec
-    from hotspots.pipeline import RunConfig, run
+    from hotspots.pipeline import OutputConfig, RunConfig, run
 
     cfg = RunConfig(
         inputs=[InputSpec.police_uk(police_slice)],
         areas=[("leicestershire/beats", {})],
-        out=str(tmp_path_factory.mktemp("microplaces")),
+        output=OutputConfig(dir=str(tmp_path_factory.mktemp("microplaces"))),
     )
     return run(cfg)
 

@@ -5,7 +5,7 @@ Hostile names come in through a force's own boundary file (as in
 test_template_injection.py): NPAs named ``../../evil``, ``a/b``, ``A/B`` and ``CON``, under
 a layer key ``../x``. Most checks call :func:`write_outputs` on one computed run (the
 analysis is the slow part); the CLI checks go through ``hotspots run`` end to end or with
-``hotspots.cli.run`` writing that same result.
+``hotspots.cli._commands.run`` writing that same result.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import hotspots.cli
+import hotspots.cli._commands
 import hotspots.pipeline.outputs as outputs
 from hotspots.boundaries import load_areas
 from hotspots.cli import main
 from hotspots.io.atomic import leftovers, remove_stale
 from hotspots.io.load import InputSpec
 from hotspots.io.names import WINDOWS_RESERVED, output_path, safe_slug, unique_slugs
-from hotspots.pipeline import RunConfig, run
+from hotspots.pipeline import OutputConfig, RunConfig, run
 from hotspots.pipeline.outputs import write_outputs
 from hotspots.schema import InputError
 
@@ -105,7 +105,7 @@ def result(police_slice: Path, tmp_path_factory):
     cfg = RunConfig(
         inputs=[InputSpec.police_uk(police_slice)],
         areas=[("leicestershire/beats", {})],
-        out=str(tmp_path_factory.mktemp("unused") / "out"),
+        output=OutputConfig(dir=str(tmp_path_factory.mktemp("unused") / "out")),
     )
     return run(cfg, write=False)
 
@@ -306,11 +306,11 @@ def cli_writes(result, monkeypatch):
     """``hotspots run`` writing the computed result into its --out (no analysis)."""
 
     def fake_run(cfg, write=True):
-        write_outputs(result, Path(cfg.out))
+        write_outputs(result, Path(cfg.output.dir))
         return result
 
-    monkeypatch.setattr(hotspots.cli, "run", fake_run)
-    monkeypatch.setattr(hotspots.cli, "_print_summary", lambda *a: None)
+    monkeypatch.setattr(hotspots.cli._commands, "run", fake_run)
+    monkeypatch.setattr(hotspots.cli._commands, "_print_summary", lambda *a: None)
     return lambda out: main(["-q", "run", "--out", str(out)])
 
 

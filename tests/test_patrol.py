@@ -21,7 +21,7 @@ from hotspots.patrol import (
     patrol_plan,
     peak_window,
 )
-from hotspots.pipeline import RunConfig, run
+from hotspots.pipeline import OutputConfig, PatrolConfig, RunConfig, run
 from hotspots.pipeline.config import load_config
 from hotspots.report import LABELLED_RANKS
 from hotspots.report_briefing import TILE_URL, briefing_html, briefing_map_png
@@ -172,9 +172,9 @@ def test_patrol_section_of_the_config(tmp_path):
         encoding="utf-8",
     )
     cfg = load_config(cfg_path)
-    assert (cfg.patrol_minutes_per_visit, cfg.patrol_visit_interval_h) == (12, 3)
-    assert (cfg.patrol_peak_window_h, cfg.patrol_days_per_week, cfg.patrol_hours) == (6, 5, 40)
-    assert cfg.offline_map is True
+    assert (cfg.patrol.minutes_per_visit, cfg.patrol.visit_interval_h) == (12, 3)
+    assert (cfg.patrol.peak_window_h, cfg.patrol.days_per_week, cfg.patrol.hours) == (6, 5, 40)
+    assert cfg.output.offline_map is True
     cfg_path.write_text("[patrol]\nvisits = 3\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"unknown key.*\[patrol\]"):
         load_config(cfg_path)
@@ -186,9 +186,8 @@ def slice_run(tmp_path_factory, police_slice) -> Path:
     cfg = RunConfig(
         inputs=[InputSpec.police_uk(str(police_slice))],
         areas=[("leicestershire/beats", {})],
-        out=str(out),
-        title=f"Plan {XSS}",
-        patrol_hours=30.0,
+        output=OutputConfig(dir=str(out), title=f"Plan {XSS}"),
+        patrol=PatrolConfig(hours=30.0),
     )
     run(cfg)
     return out
@@ -248,9 +247,7 @@ def test_offline_map_leaves_no_tile_url(tmp_path, police_slice):
         RunConfig(
             inputs=[InputSpec.police_uk(str(police_slice))],
             areas=[("leicestershire/beats", {})],
-            out=str(out),
-            offline_map=True,
-            briefings=False,
+            output=OutputConfig(dir=str(out), offline_map=True, briefings=False),
         )
     )
     page = (out / "map.html").read_text(encoding="utf-8")
@@ -266,8 +263,7 @@ def test_offline_map_briefings_are_png_only(tmp_path, police_slice):
         RunConfig(
             inputs=[InputSpec.police_uk(str(police_slice))],
             areas=[("leicestershire/beats", {})],
-            out=str(out),
-            offline_map=True,
+            output=OutputConfig(dir=str(out), offline_map=True),
         )
     )
     pages = sorted((out / "briefings").glob("*.html"))
@@ -373,8 +369,7 @@ def test_plan_under_disclosure_control_uses_published_counts(tmp_path, police_sl
         RunConfig(
             inputs=[InputSpec.police_uk(str(police_slice))],
             areas=[("leicestershire/beats", {})],
-            out=str(out),
-            min_count=10_000,
+            output=OutputConfig(dir=str(out), min_count=10_000),
         )
     )
     plan = pd.read_csv(out / "patrol_plan.csv")

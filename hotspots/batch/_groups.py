@@ -86,9 +86,9 @@ def list_groups(
         )
     if not by:
         raise InputError("by: give at least one column to group on, e.g. force")
-    period = config.period() if not config.last_months else None
+    period = config.period() if not config.filter.last_months else None
     return value_counts(
-        dataset, list(by), filters=filters, period=period, categories=config.categories
+        dataset, list(by), filters=filters, period=period, categories=config.filter.categories
     )
 
 
@@ -114,8 +114,8 @@ def group_config(
     --------
     >>> cfg = group_config(RunConfig(areas=[("b/{force}/beats.gpkg", {"beat": "name"})]),
     ...                    "national.parquet", ["force"], ["Kent Police"], "out/kent-police")
-    >>> cfg.areas, dict(cfg.inputs[0].filters), cfg.out
-    ([('b/kent-police/beats.gpkg', {'beat': 'name'})], {'force': 'Kent Police'}, 'out/kent-police')
+    >>> cfg.areas, dict(cfg.inputs[0].filters), cfg.output.dir
+    ((('b/kent-police/beats.gpkg', {'beat': 'name'}),), {'force': 'Kent Police'}, 'out/kent-police')
     """
     keys = dict(zip(by, values, strict=True))
     spec = dataclasses.replace(InputSpec.police_uk(dataset), filters={**(filters or {}), **keys})
@@ -124,4 +124,4 @@ def group_config(
         (pattern.sub(lambda m: slug(keys[m.group(1)]), str(path)), fields)
         for path, fields in config.areas
     ]
-    return dataclasses.replace(config, inputs=[spec], out=str(out), areas=areas)
+    return config.updated(inputs=[spec], output={"dir": str(out)}, areas=areas)

@@ -30,7 +30,7 @@ from hotspots.io.atomic import publish_folder, remove_stale, staging_folder
 from hotspots.io.names import output_path
 from hotspots.io.parquet import FilterValue
 from hotspots.io.writers import write_json
-from hotspots.pipeline import RunConfig, RunResult, run
+from hotspots.pipeline import RunConfig, RunResult, release_memory_between_stages, run
 from hotspots.schema import InputError
 from hotspots.seasonal import seasonal_profiles
 
@@ -164,7 +164,7 @@ def run_batch(
                 )
     table = _summary_table(groups, by, folders, root, rows)  # type: ignore[arg-type]
     root.mkdir(parents=True, exist_ok=True)
-    write_summary(table, root / "summary.csv", neutralise_formulas=config.formula_guard)
+    write_summary(table, root / "summary.csv", neutralise_formulas=config.output.formula_guard)
     write_index(table, by, task, root / "index.html")
     report = BatchReport(root, task, table, round(time.perf_counter() - t0, 3), n_workers)
     log.info(report.text())
@@ -206,9 +206,11 @@ def run_group(config: RunConfig, *, task: str, evaluate_args: Mapping[str, Any])
     """Run one group (in a worker) and return its summary row; never raises.
 
     On success writes ``batch.json`` (task, config, summary) last, marking the group done.
+    Memory is handed back between stages: the batch owns its worker processes.
     """
+    release_memory_between_stages()
     t0 = time.perf_counter()
-    folder = Path(config.out)
+    folder = Path(config.output.dir)
     staging = None
     try:
         (folder / GROUP_MARKER).unlink(missing_ok=True)  # outputs about to change
@@ -219,12 +221,11 @@ def run_group(config: RunConfig, *, task: str, evaluate_args: Mapping[str, Any])
 
             remove_stale(folder)
             staging = staging_folder(folder)
-            table = run_evaluation(config, out=staging, **evaluate_args)
-            meta = json.loads((staging / "evaluation.json").read_text(encoding="utf-8"))
-            row = _evaluation_summary(table, meta.get("rows", {}))
+            backtest = run_evaluation(config, out=staging, **evaluate_args)
+            row = _evaluation_summary(backtest.table, backtest.metadata["rows"])
             publish_folder(staging, folder)
     except Exception as exc:  # one failing group must not stop the others
-        log.warning("Group %s failed: %s", config.out, exc)
+        log.warning("Group %s failed: %s", config.output.dir, exc)
         return {
             **_failed(f"{type(exc).__name__}: {exc}"),
             "seconds": round(time.perf_counter() - t0, 3),
@@ -240,7 +241,7 @@ def run_group(config: RunConfig, *, task: str, evaluate_args: Mapping[str, Any])
             "evaluate_args": json.loads(json.dumps(dict(evaluate_args), default=str)),
             "summary": row,
         },
-        Path(config.out) / GROUP_MARKER,
+        Path(config.output.dir) / GROUP_MARKER,
     )
     return row
 
@@ -249,7 +250,7 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
     """Counts, hotspots, the top hotspots' share of area and incidents, the peak month."""
     counts = result.prepared.counts
     hs = result.analysis.hotspots
-    top = hs.sort_values("rank").head(result.config.top_n)
+    top = hs.sort_values("rank").head(result.config.hotspots.top_n)
     area = study_area(result.prepared.layers)
     if area is not None:
         area_m2 = float(area.area)
@@ -292,8 +293,8 @@ def _evaluation_summary(table: pd.DataFrame, counts: Mapping[str, Any]) -> dict[
         "incidents": int(best["n_train"] + best["n_test"]),
         "rows_rejected": counts.get("rows_rejected", np.nan),
         "hotspots": np.nan,
-        "top_hotspots_area_share": float(best["area_share"]),
-        "top_hotspots_incident_share": float(best["hit_rate"]),
+        "top_hotspots_area_share": np.nan,  # a backtest has no hotspots: see pai, hit_rate
+        "top_hotspots_incident_share": np.nan,
         "method": str(best["method"]),
         "pai": float(best["pai"]),
         "hit_rate": float(best["hit_rate"]),

@@ -21,10 +21,26 @@ from hotspots.io.load import InputSpec
 from hotspots.pipeline.config import (
     EMBEDDED_INCIDENTS,
     POLICE_UK_ATTRIBUTION,
+    AssignConfig,
+    CallersConfig,
+    DensityConfig,
+    DuplicatesConfig,
+    FilterConfig,
+    GridConfig,
+    HotspotsConfig,
+    OutputConfig,
+    PatrolConfig,
+    PopulationConfig,
+    RepeatsConfig,
     RunConfig,
     load_config,
 )
-from hotspots.pipeline.stages import Prepared, prepare, release_memory
+from hotspots.pipeline.stages import (
+    Prepared,
+    prepare,
+    release_memory,
+    release_memory_between_stages,
+)
 
 if TYPE_CHECKING:  # the analysis stages load scipy, folium…: imported when a run needs them
     from hotspots.pipeline.analysis import Analysis
@@ -33,11 +49,23 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "RunConfig",
+    "AssignConfig",
+    "CallersConfig",
+    "DensityConfig",
+    "DuplicatesConfig",
+    "FilterConfig",
+    "GridConfig",
+    "HotspotsConfig",
+    "OutputConfig",
+    "PatrolConfig",
+    "PopulationConfig",
+    "RepeatsConfig",
     "RunResult",
     "run",
     "demo_config",
     "load_config",
     "prepare",
+    "release_memory_between_stages",
     "study_area_rule",
 ]
 
@@ -71,10 +99,10 @@ class RunResult:
         return {
             "Cell size": f"{s.cell_size_m:g} m ({s.grid.cell_size_rule})",
             "Bandwidth": f"{s.bandwidth_m:.0f} m ({s.bandwidth_rule}, {s.kernel} kernel)",
-            "Hotspots": f"top {1 - self.config.hotspot_quantile:.1%} of cells by the "
+            "Hotspots": f"top {1 - self.config.hotspots.quantile:.1%} of cells by the "
             f"{DEFAULT_METHOD.name} score (backtest-selected), ≥ "
-            f"{self.config.hotspot_min_incidents} incidents",
-            "Ranked by": self.config.rank_by,
+            f"{self.config.hotspots.min_incidents} incidents",
+            "Ranked by": self.config.hotspots.rank_by,
             "Incidents": f"{len(self.prepared.incidents):,} used of "
             f"{self.prepared.load.rows_read:,} read",
         }
@@ -85,7 +113,7 @@ class RunResult:
         meta: dict[str, Any] = dict(p.counts)
         meta.update(
             {
-                "title": self.config.title,
+                "title": self.config.output.title,
                 "period": self.period_text,
                 "period_requested": [str(t) for t in p.period] if p.period else None,
                 "inputs": p.load.files,
@@ -159,9 +187,8 @@ def demo_config(*, out: str | Path = "outputs", last_months: int | None = 12) ->
     return RunConfig(
         inputs=[InputSpec.police_uk(EMBEDDED_INCIDENTS)],
         areas=[("leicestershire/beats", {})],
-        out=str(out),
-        title="Leicestershire — crime and ASB hotspots (demo)",
-        last_months=last_months,
+        filter=FilterConfig(last_months=last_months),
+        output=OutputConfig(dir=str(out), title="Leicestershire — crime and ASB hotspots (demo)"),
     )
 
 
@@ -207,13 +234,13 @@ class RunLog(logging.Handler):
 
 
 def run(config: RunConfig, *, write: bool = True) -> RunResult:
-    """Run the whole pipeline; write the outputs into ``config.out`` when ``write``, with
+    """Run the whole pipeline; write the outputs into ``config.output.dir`` when ``write``, with
     the run's log (INFO and up) as ``run.log``."""
     from hotspots.pipeline.analysis import analyse
     from hotspots.pipeline.outputs import check_output_folder, write_outputs
 
     if write:  # before the analysis: a folder it may not replace fails in a second, not later
-        check_output_folder(config.out)
+        check_output_folder(config.output.dir)
     with RunLog() as run_log:
         t0 = time.perf_counter()
         prepared = prepare(config)
@@ -225,6 +252,6 @@ def run(config: RunConfig, *, write: bool = True) -> RunResult:
         result = RunResult(config, prepared, analysis, timings)
         if write:
             t2 = time.perf_counter()
-            result.files = write_outputs(result, Path(config.out), run_log=run_log.text)
+            result.files = write_outputs(result, Path(config.output.dir), run_log=run_log.text)
             result.timings["write"] = round(time.perf_counter() - t2, 3)
     return result

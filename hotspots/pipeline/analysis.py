@@ -83,19 +83,23 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     t = time.perf_counter()
     cells = prepared.cell_study_area
     area = study_area(layers) if layers else cells.polygon if cells is not None else None
-    harm = harm_weights(inc, column=config.harm_column) if config.harm_column else None
+    harm = (
+        harm_weights(inc, column=config.hotspots.harm_column)
+        if config.hotspots.harm_column
+        else None
+    )
     surface = kde_surface(
         inc,
         weights=harm,
-        cell_size_m=config.cell_size_m,
-        bandwidth_m=config.bandwidth_m,
-        kernel=config.kernel,
-        bandwidth_rule=config.bandwidth_rule,
+        cell_size_m=config.grid.cell_size_m,
+        bandwidth_m=config.density.bandwidth_m,
+        kernel=config.density.kernel,
+        bandwidth_rule=config.density.bandwidth_rule,
         extent=area if area is not None else None,
     )
     t = _timed(timings, "density", t)
     repeats = repeat_locations(
-        inc, min_incidents=config.repeat_min_incidents, window_months=config.repeat_window_months
+        inc, min_incidents=config.repeats.min_incidents, window_months=config.repeats.window_months
     )
     t = _timed(timings, "repeat_locations", t)
     # Hotspots come from the backtest-selected scoring method (docs/evaluation.md), on the
@@ -106,18 +110,18 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         scores,
         surface.grid,
         inc,
-        max_area_m2=config.max_area_m2,
-        max_extent_m=config.max_extent_m,
+        max_area_m2=config.hotspots.max_area_m2,
+        max_extent_m=config.hotspots.max_extent_m,
         area_columns=area_cols,
-        quantile=config.hotspot_quantile,
-        min_incidents=config.hotspot_min_incidents,
+        quantile=config.hotspots.quantile,
+        min_incidents=config.hotspots.min_incidents,
         repeat_locations_table=repeats,
         study_area_m2=float(area.area) if area is not None else None,
     )
     ranked = rank_hotspots(
         _with_harm(hs, harm),
-        score=config.rank_by,
-        exclude="artefact" if config.exclude_artefacts else None,
+        score=config.hotspots.rank_by,
+        exclude="artefact" if config.hotspots.exclude_artefacts else None,
     )
     t = _timed(timings, "hotspots", t)
     counts = bin_counts(surface.grid, inc["x"].to_numpy(), inc["y"].to_numpy())
@@ -125,7 +129,7 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         counts,
         cell_size_m=surface.grid.cell_size_m,
         mask=surface.grid.mask,
-        permutations=config.gistar_permutations,
+        permutations=config.hotspots.gistar_permutations,
         seed=0,
     )
     gi_cells = _gistar_cells(gi, surface)
@@ -162,12 +166,12 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     population = (
         population_by_layer(
             layers,
-            population_file=config.population_file,
-            population_layer=config.population_layer,
-            id_field=config.population_id_field,
-            residents_field=config.population_residents_field,
+            population_file=config.population.file,
+            population_layer=config.population.layer,
+            id_field=config.population.id_field,
+            residents_field=config.population.residents_field,
         )
-        if config.rates and layers
+        if config.population.enabled and layers
         else None
     )
     if population is not None:
@@ -185,8 +189,8 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     eligible = ranked[~ranked["excluded"]] if "excluded" in ranked.columns else ranked
     patrol = patrol_list(
         eligible,
-        top_n=config.top_n,
-        max_area_share=config.patrol_max_area_share,
+        top_n=config.hotspots.top_n,
+        max_area_share=config.hotspots.max_area_share,
         study_area_m2=area_m2,
     )
     # Which hotspots a force patrols (and the map draws by default): the patrol list.
@@ -211,8 +215,11 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     if population is not None:
         params["rates"] = population.metadata()
     if harm is not None:
-        params["harm"] = {"column": config.harm_column, "total": round(float(harm.sum()), 3),
-                          "used_by": "density weights; 'harm' score per hotspot (docs/harm.md)"}
+        params["harm"] = {
+            "column": config.hotspots.harm_column,
+            "total": round(float(harm.sum()), 3),
+            "used_by": "density weights; 'harm' score per hotspot (docs/harm.md)",
+        }
     return Analysis(
         surface, hs, ranked, patrol, repeats, gi, gi_cells, areas, by_season, timings, params
     )
@@ -413,23 +420,27 @@ def _seasonal_hotspots(
     month = inc["when"].dt.month
     for name, months in _SEASON_MONTHS.items():
         part = inc.loc[month.isin(months)]
-        if len(part) < config.hotspot_min_incidents:
+        if len(part) < config.hotspots.min_incidents:
             continue
         found = microplace_hotspots(
             cell_scores(part, grid),
             grid,
             part,
-            max_area_m2=config.max_area_m2,
-            max_extent_m=config.max_extent_m,
+            max_area_m2=config.hotspots.max_area_m2,
+            max_extent_m=config.hotspots.max_extent_m,
             area_columns=area_cols,
-            quantile=config.hotspot_quantile,
-            min_incidents=config.hotspot_min_incidents,
+            quantile=config.hotspots.quantile,
+            min_incidents=config.hotspots.min_incidents,
         )
-        harm = harm_weights(part, column=config.harm_column) if config.harm_column else None
+        harm = (
+            harm_weights(part, column=config.hotspots.harm_column)
+            if config.hotspots.harm_column
+            else None
+        )
         ranked = rank_hotspots(
             _with_harm(found, harm),
-            score=config.rank_by,
-            exclude="artefact" if config.exclude_artefacts else None,
+            score=config.hotspots.rank_by,
+            exclude="artefact" if config.hotspots.exclude_artefacts else None,
         )
-        out[name] = ranked.sort_values("rank").head(config.top_n).reset_index(drop=True)
+        out[name] = ranked.sort_values("rank").head(config.hotspots.top_n).reset_index(drop=True)
     return out

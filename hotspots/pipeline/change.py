@@ -53,7 +53,7 @@ from hotspots.impact import month_window
 from hotspots.io.atomic import write_text_atomic
 from hotspots.io.writers import write_csv, write_geojson, write_json
 from hotspots.maps import change_map, map_html
-from hotspots.pipeline.config import POLICE_UK_ATTRIBUTION, RunConfig
+from hotspots.pipeline.config import POLICE_UK_ATTRIBUTION, OutputConfig, RunConfig
 from hotspots.pipeline.disclosure import suppress_small
 from hotspots.pipeline.stages import prepare
 from hotspots.schema import CRS_METRIC, InputError
@@ -90,7 +90,7 @@ def run_change(
     if b0 <= a1 and a0 <= b1:
         raise InputError(f"--before {before!r} and --after {after!r} overlap; use separate windows")
     lo, hi = min(b0, a0), max(b1, a1)
-    cfg = dataclasses.replace(config, month_from=str(lo), month_to=str(hi), last_months=None)
+    cfg = config.updated(filter={"month_from": str(lo), "month_to": str(hi), "last_months": None})
     prepared = prepare(cfg)
     inc = prepared.incidents
     month = inc["when"].dt.to_period("M")
@@ -107,7 +107,7 @@ def run_change(
         periods[name] = month.isin(span).to_numpy()
         lengths[name] = len(with_data)
     area = _area(prepared, inc)
-    grid = make_grid(area.bounds, cell_size_m=config.cell_size_m)
+    grid = make_grid(area.bounds, cell_size_m=config.grid.cell_size_m)
     grid = grid.with_mask(mask_from_geometry(grid, area))
     x, y = inc["x"].to_numpy(float), inc["y"].to_numpy(float)
     counts = {k: bin_counts(grid, x[sel], y[sel]) for k, sel in periods.items()}
@@ -116,7 +116,7 @@ def run_change(
             c,
             cell_size_m=grid.cell_size_m,
             mask=grid.mask,
-            permutations=config.gistar_permutations,
+            permutations=config.hotspots.gistar_permutations,
             seed=seed,
         )
         for k, c in counts.items()
@@ -190,7 +190,7 @@ def run_change(
         "period's total do not depend on the period's length: no scaling needed"
         if lengths["before"] != lengths["after"]
         else "equal lengths",
-        "category": config.categories or "all",
+        "category": config.filter.categories or "all",
         "incidents": {k: int(v.sum()) for k, v in periods.items()},
         "grid": {
             "cell_size_m": grid.cell_size_m,
@@ -218,7 +218,7 @@ def run_change(
         "hotspots": result.summary["hotspots"],
         "hotspot_rule": result.summary["hotspot_rule"],
         "s_index": s_summary or "no area layers: give --areas for the S-index and change.csv",
-        "min_count": config.min_count,
+        "min_count": config.output.min_count,
         "rows": prepared.counts,
         "inputs": prepared.load.files,
         "warnings": warnings,
@@ -264,7 +264,7 @@ def _area(prepared, inc: pd.DataFrame) -> shapely.Geometry:
 def _publish(
     out: Path, result: HotspotChange, areas, meta: dict, config: RunConfig, view: _MapInputs
 ) -> list[str]:
-    k = int(config.min_count or 0)
+    k = int(config.output.min_count or 0)
     cells = result.cells.drop(columns=["row", "col"])
     hotspots = result.hotspots
     if k > 1:  # disclosure control: counts of 1..k-1 are blanked
@@ -331,7 +331,7 @@ def _map(
             area_layers[key] = gpd.GeoDataFrame(
                 merged.drop(columns="area"), geometry=polygons.geometry.name, crs=polygons.crs
             )
-    k = int(config.min_count or 0)
+    k = int(config.output.min_count or 0)
     g, f = meta["gistar"], meta["fuzzy"]
     params = {
         "Before": _window_text(meta, "before"),
@@ -355,7 +355,11 @@ def _map(
     s_summary = meta["s_index"] if isinstance(meta["s_index"], dict) else {}
     for layer, s in s_summary.items():
         rules[f"S-index ({layer})"] = str(s["rule"])
-    title = "Hotspot change" if config.title == RunConfig.title else f"{config.title}: change"
+    title = (
+        "Hotspot change"
+        if config.output.title == OutputConfig().title
+        else f"{config.output.title}: change"
+    )
     m = change_map(
         cells=cells,
         hotspots=hotspots,
@@ -369,6 +373,6 @@ def _map(
         attribution=view.attribution,
         study_area=view.study_area,
         notes=meta["warnings"],
-        online_tiles=config.map_online_tiles and not config.offline_map,
+        online_tiles=config.output.online_tiles and not config.output.offline_map,
     )
     return map_html(m)

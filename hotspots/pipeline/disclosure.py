@@ -374,7 +374,7 @@ class Published:
 
 def published(result) -> Published:
     """The run's outputs as published (see :class:`Published`)."""
-    a, k = result.analysis, result.config.min_count
+    a, k = result.analysis, result.config.output.min_count
     inc = result.prepared.incidents
     if k <= 1:
         areas = dict(a.areas)

@@ -2,7 +2,7 @@
 ``evaluation.csv``, ``evaluation.png`` and ``evaluation.json``.
 
 The grid is the one ``hotspots run`` would use for the same configuration: the study area
-is the union of the first area layer, the cell size ``config.cell_size_m`` or, when that is
+is the union of the first area layer, the cell size ``config.grid.cell_size_m`` or, when that is
 None, the ``"arcgis"`` rule of :func:`hotspots.grid.make_grid` (shorter side of the study
 area / 250, rounded to a nice value in 10–500 m), cells outside the area masked. Without
 area layers the grid covers the bounds of the loaded incidents (both periods) unmasked.
@@ -12,10 +12,10 @@ Measures and methods: :mod:`hotspots.evaluate`, :mod:`hotspots.scoring`,
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,23 @@ CSV_COLUMNS = [
 _DASHES = ("-", "--", ":", "-.")
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvaluationRun:
+    """One backtest written by :func:`run_evaluation`.
+
+    Attributes
+    ----------
+    table
+        ``evaluation.csv``: :data:`CSV_COLUMNS`, one row per method and area share.
+    metadata
+        ``evaluation.json``: the periods, grid, methods and their parameters, and the row
+        counts (``rows``: rows read, used, rejected).
+    """
+
+    table: pd.DataFrame
+    metadata: dict[str, Any]
+
+
 def run_evaluation(
     config: RunConfig,
     *,
@@ -76,7 +93,7 @@ def run_evaluation(
     out: str | Path,
     methods: Mapping[str, ScoringMethod | str] | None = None,
     area_shares: Sequence[float] = DEFAULT_AREA_SHARES,
-) -> pd.DataFrame:
+) -> EvaluationRun:
     """Backtest the scoring methods on one train/test split of the config's incidents.
 
     Parameters
@@ -98,8 +115,8 @@ def run_evaluation(
         compares ``forecast`` (:data:`hotspots.scoring.FORECAST_METHOD`, the best measured;
         left out with fewer than six training months), ``default``
         (:data:`hotspots.scoring.DEFAULT_METHOD`, the blend ``hotspots run`` ranks with),
-        ``counts`` and ``kde`` (the run's density surface: ``config.kernel``,
-        ``config.bandwidth_m``, ``config.bandwidth_rule``).
+        ``counts`` and ``kde`` (the run's density surface: ``config.density.kernel``,
+        ``config.density.bandwidth_m``, ``config.density.bandwidth_rule``).
         With ``category``, the training incidents of every category are the methods'
         ``context`` (used by ``forecast``).
     area_shares
@@ -107,8 +124,8 @@ def run_evaluation(
 
     Returns
     -------
-    pandas.DataFrame
-        The table written to ``evaluation.csv``.
+    EvaluationRun
+        The tables written to ``evaluation.csv`` and ``evaluation.json``.
     """
     train_from, train_to = _period(train, "train")
     test_from, test_to = _period(test, "test")
@@ -118,11 +135,8 @@ def run_evaluation(
             f"training period ends ({train_to}): test incidents would leak into "
             "training"
         )
-    cfg = dataclasses.replace(
-        config,
-        month_from=str(train_from),
-        month_to=str(test_to),
-        last_months=None,
+    cfg = config.updated(
+        filter={"month_from": str(train_from), "month_to": str(test_to), "last_months": None}
     )
     prepared = prepare(cfg)
     incidents = prepared.incidents
@@ -156,19 +170,17 @@ def run_evaluation(
     )
     table = _csv_table(ev, area_shares, category, (train_from, train_to, test_from, test_to))
     out = Path(out)
-    write_csv(table, out / "evaluation.csv", neutralise_formulas=config.formula_guard)
+    write_csv(table, out / "evaluation.csv", neutralise_formulas=config.output.formula_guard)
     title = (
         f"{category or 'All categories'}: trained {train_from}..{train_to}, "
         f"tested {test_from}..{test_to}, {grid.cell_size_m:g} m cells"
     )
     write_bytes_atomic(out / "evaluation.png", curve_png(ev.table, title=title))
-    write_json(
-        _metadata(ev, prepared, category, (train_from, train_to, test_from, test_to)),
-        out / "evaluation.json",
-    )
+    metadata = _metadata(ev, prepared, category, (train_from, train_to, test_from, test_to))
+    write_json(metadata, out / "evaluation.json")
     best = table.loc[np.isclose(table["area_share"], 0.01), ["method", "pai"]]
     log.info("PAI at 1%% of the area: %s", ", ".join(f"{m} {p:.1f}" for m, p in best.values))
-    return table
+    return EvaluationRun(table=table, metadata=metadata)
 
 
 def evaluation_grid(prepared: Prepared, config: RunConfig) -> Grid:
@@ -177,8 +189,8 @@ def evaluation_grid(prepared: Prepared, config: RunConfig) -> Grid:
     if area is None:
         inc = prepared.incidents
         bounds = (inc["x"].min(), inc["y"].min(), inc["x"].max(), inc["y"].max())
-        return make_grid(bounds, cell_size_m=config.cell_size_m)
-    grid = make_grid(area.bounds, cell_size_m=config.cell_size_m)
+        return make_grid(bounds, cell_size_m=config.grid.cell_size_m)
+    grid = make_grid(area.bounds, cell_size_m=config.grid.cell_size_m)
     return grid.with_mask(mask_from_geometry(grid, area))
 
 
@@ -290,9 +302,9 @@ def _default_methods(config: RunConfig, n_months: int) -> dict[str, ScoringMetho
     kde = ScoringMethod(
         "kde",
         {
-            "kernel": config.kernel,
-            "bandwidth_m": config.bandwidth_m,
-            "bandwidth_rule": config.bandwidth_rule,
+            "kernel": config.density.kernel,
+            "bandwidth_m": config.density.bandwidth_m,
+            "bandwidth_rule": config.density.bandwidth_rule,
         },
     )
     out: dict[str, ScoringMethod | str] = {}

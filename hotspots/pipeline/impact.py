@@ -18,7 +18,6 @@ Methods and caveats: ``docs/impact.md``.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import os
@@ -99,11 +98,13 @@ def run_impact(
                 f"--controls {controls}: say which field names them (--controls-field)"
             )
         control_areas = _layer(controls, controls_field, "--controls")
-    cfg = dataclasses.replace(config, month_from=str(b0), month_to=str(a1), last_months=None)
+    cfg = config.updated(filter={"month_from": str(b0), "month_to": str(a1), "last_months": None})
     prepared = prepare(cfg)
     area = study_area(prepared.layers)
     harm = (
-        harm_weights(prepared.incidents, column=config.harm_column) if config.harm_column else None
+        harm_weights(prepared.incidents, column=config.hotspots.harm_column)
+        if config.hotspots.harm_column
+        else None
     )
     result = impact(
         prepared.incidents,
@@ -140,8 +141,8 @@ def run_impact(
     )
     meta = {
         **result.params,
-        "category": config.categories or "all",
-        "harm_column": config.harm_column,
+        "category": config.filter.categories or "all",
+        "harm_column": config.hotspots.harm_column,
         "treated": f"{treated}:{treated_field}",
         "controls_source": "auto" if control_areas == "auto" else f"{controls}:{controls_field}",
         "study_area": [lyr.source for lyr in prepared.layers[:1]] or "convex hull of the incidents",

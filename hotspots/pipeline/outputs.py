@@ -120,7 +120,7 @@ def incidents_layer(result) -> pd.DataFrame:
     """The incidents for the GeoPackage: points from x/y, built per chunk by the writer."""
     inc = result.prepared.incidents
     drop = ["_row"]
-    if not result.config.keep_personal:
+    if not result.config.output.keep_personal:
         drop += personal_columns(list(inc.columns))
     return inc.drop(columns=drop)
 
@@ -289,7 +289,7 @@ def _write_all(result, out: Path) -> list[str]:
     a = result.analysis
     pub = published(result)
     files: dict[str, Path] = {}
-    write_csv = partial(write_table, neutralise_formulas=result.config.formula_guard)
+    write_csv = partial(write_table, neutralise_formulas=result.config.output.formula_guard)
     hotspots = hotspots_layer(pub.hotspots, [lyr.layer for lyr in result.prepared.layers])
     files["hotspots.geojson"] = out / "hotspots.geojson"
     write_geojson(hotspots, files["hotspots.geojson"])
@@ -302,7 +302,7 @@ def _write_all(result, out: Path) -> list[str]:
     plan, plan_info = run_plan(result, pub)  # docs/patrol.md
     files["patrol_plan.csv"] = out / "patrol_plan.csv"
     write_csv(plan, files["patrol_plan.csv"])
-    if result.config.briefings:
+    if result.config.output.briefings:
         for name, page in briefings(result, pub, plan, plan_info):
             files[f"briefings/{name}"] = _file(out, f"briefings/{name}")
             write_text_atomic(files[f"briefings/{name}"], page)
@@ -319,7 +319,9 @@ def _write_all(result, out: Path) -> list[str]:
         "hotspots": hotspots,
         "gistar_cells": a.gistar_cells,
     }
-    if result.config.min_count <= 1:  # single incidents are not shared under disclosure control
+    if (
+        result.config.output.min_count <= 1
+    ):  # single incidents are not shared under disclosure control
         layers["incidents"] = incidents_layer(result)
     slugs = layer_slugs([*a.areas, *pub.areas])
     for layer, gdf in pub.areas.items():
@@ -328,10 +330,10 @@ def _write_all(result, out: Path) -> list[str]:
     write_gpkg(layers, files["hotspots.gpkg"])
     files["map.html"] = out / "map.html"
     write_text_atomic(
-        files["map.html"], _map(result, pub, pub.hotspots, pub.areas, result.config.title)
+        files["map.html"], _map(result, pub, pub.hotspots, pub.areas, result.config.output.title)
     )
-    if result.config.map_per_area:
-        for name, html in _area_maps(result, pub, result.config.map_per_area):
+    if result.config.output.map_per_area:
+        for name, html in _area_maps(result, pub, result.config.output.map_per_area):
             files[f"maps/{name}"] = _file(out, f"maps/{name}")
             write_text_atomic(files[f"maps/{name}"], html)
     first_layer = next(iter(pub.areas.values()), None)
@@ -340,11 +342,11 @@ def _write_all(result, out: Path) -> list[str]:
         write_bytes_atomic(
             files["map.png"],
             static_map_png(
-                hotspots=pub.hotspots.head(result.config.top_n),
+                hotspots=pub.hotspots.head(result.config.hotspots.top_n),
                 areas_layer=first_layer,
                 density=pub.surface.values,
                 density_grid=pub.surface.grid,
-                title=result.config.title,
+                title=result.config.output.title,
                 attribution=result.attribution,
             ),
         )
@@ -363,7 +365,7 @@ def _write_all(result, out: Path) -> list[str]:
             funnel_plot_png(
                 pd.DataFrame(shown[["name", "incidents", "residents"]]),
                 overall_rate_per_1000=overall,
-                title=f"{result.config.title}: {layer} rates per 1,000 residents "
+                title=f"{result.config.output.title}: {layer} rates per 1,000 residents "
                 f"({result.period_text})",
             ),
         )
@@ -409,7 +411,7 @@ def _map(
         period=result.period_text,
         params=params,
         attribution=result.attribution,
-        online_tiles=result.config.map_online_tiles and not result.config.offline_map,
+        online_tiles=result.config.output.online_tiles and not result.config.output.offline_map,
     )
     return map_html(m)
 
@@ -443,5 +445,5 @@ def _area_maps(result, pub: Published, layer: str):
         else:
             hotspots = pub.hotspots[pub.hotspots.intersects(inside)]
         areas = {n: t[t.intersects(inside)] for n, t in pub.areas.items()}
-        title = f"{result.config.title}: {area['name']}"
+        title = f"{result.config.output.title}: {area['name']}"
         yield f"{name}.html", _map(result, pub, hotspots, areas, title)

@@ -25,10 +25,10 @@ BRIEFING_LAYER = "npa"
 def dose_of(config) -> PatrolDose:
     """The visit dose of a run's ``[patrol]`` settings."""
     return PatrolDose(
-        minutes_per_visit=config.patrol_minutes_per_visit,
-        visit_interval_h=config.patrol_visit_interval_h,
-        peak_window_h=config.patrol_peak_window_h,
-        days_per_week=config.patrol_days_per_week,
+        minutes_per_visit=config.patrol.minutes_per_visit,
+        visit_interval_h=config.patrol.visit_interval_h,
+        peak_window_h=config.patrol.peak_window_h,
+        days_per_week=config.patrol.days_per_week,
     )
 
 
@@ -53,10 +53,10 @@ def run_plan(result, pub) -> tuple[pd.DataFrame, dict]:
     plan = patrol_plan(
         hot,
         dose=dose,
-        patrol_hours=cfg.patrol_hours,
+        patrol_hours=cfg.patrol.hours,
         total_incidents=len(result.prepared.incidents),
     )
-    return plan, plan_summary(plan, dose, cfg.patrol_hours)
+    return plan, plan_summary(plan, dose, cfg.patrol.hours)
 
 
 def briefings(result, pub, plan: pd.DataFrame, summary: dict) -> Iterator[tuple[str, str]]:
@@ -75,7 +75,7 @@ def briefings(result, pub, plan: pd.DataFrame, summary: dict) -> Iterator[tuple[
     if beats is None and pub.areas:
         beats = next(iter(pub.areas.values()))
     slugs = unique_slugs(groups, default="npa")
-    online = cfg.map_online_tiles and not cfg.offline_map
+    online = cfg.output.online_tiles and not cfg.output.offline_map
     for slug, group in zip(slugs, groups, strict=True):
         rows = plan[(names == group).to_numpy()]
         hot = pub.hotspots[pub.hotspots["rank"].isin(rows["rank"])]
@@ -86,7 +86,7 @@ def briefings(result, pub, plan: pd.DataFrame, summary: dict) -> Iterator[tuple[
                 areas_layer=beats,
                 density=None,  # outlines and beats read better in print than the shading
                 density_grid=None,
-                title=f"{cfg.title}: {group if kind else 'patrol hotspots'}",
+                title=f"{cfg.output.title}: {group if kind else 'patrol hotspots'}",
                 attribution=result.attribution,
             )
         yield (
@@ -96,7 +96,7 @@ def briefings(result, pub, plan: pd.DataFrame, summary: dict) -> Iterator[tuple[
                 area_kind=kind,
                 plan=rows,
                 map_png=png,
-                title=cfg.title,
+                title=cfg.output.title,
                 period=result.period_text,
                 plan_note=summary["rule"],
                 attribution=result.attribution,

@@ -68,9 +68,9 @@ def run_profile(
         table = pd.concat(frames, ignore_index=True)
         table = table[["layer", *[c for c in table.columns if c != "layer"]]]
         result[name] = table
-        write_csv(table, out / f"{name}.csv", neutralise_formulas=config.formula_guard)
+        write_csv(table, out / f"{name}.csv", neutralise_formulas=config.output.formula_guard)
     trends = result["trends"]
     up = trends.loc[trends["trend"] == "up"].sort_values("trend_slope_per_year", ascending=False)
     result["trending_up"] = up
-    write_csv(up, out / "trending_up.csv", neutralise_formulas=config.formula_guard)
+    write_csv(up, out / "trending_up.csv", neutralise_formulas=config.output.formula_guard)
     return result

@@ -108,20 +108,20 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         raise InputError("no incident inputs: give --incidents PATH or [[inputs]] in the config")
     latest = None
     by_name = all(i.columns is None for i in inputs)  # police.uk files and datasets
-    if config.last_months and by_name:
+    if config.filter.last_months and by_name:
         latest = _latest_month_of(inputs)
     period = config.period(latest)
-    if config.last_months and not by_name and period is None:
+    if config.filter.last_months and not by_name and period is None:
         # Exports name no month: count back from the latest month of all their rows (as
         # police.uk file names do, whatever the category), then filter as loading would.
         load = load_incidents(inputs)
         if len(load.incidents):
             period = config.period(load.incidents["when"].max().to_period("M").start_time)
             log.info("Last %d months: %s to %s (latest month in the data)",
-                     config.last_months, f"{period[0]:%b %Y}", f"{period[1]:%b %Y}")
-        load = restrict_loaded(load, period=period, categories=config.categories)
+                     config.filter.last_months, f"{period[0]:%b %Y}", f"{period[1]:%b %Y}")
+        load = restrict_loaded(load, period=period, categories=config.filter.categories)
     else:
-        load = load_incidents(inputs, period=period, categories=config.categories)
+        load = load_incidents(inputs, period=period, categories=config.filter.categories)
     release_memory()
     rejects = [load.rejects]
     postcodes, ignored = None, 0
@@ -151,8 +151,8 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
                                         Reason.OUTSIDE_STUDY_AREA, "in a stray group of cells"))
             inc = inc.loc[~cells.outside].reset_index(drop=True)
     if layers:
-        inc, outside = assign_areas(inc, layers, tolerance_m=config.tolerance_m)
-        if data_areas is None and not config.allow_outside:
+        inc, outside = assign_areas(inc, layers, tolerance_m=config.assign.tolerance_m)
+        if data_areas is None and not config.assign.allow_outside:
             _check_areas_fit(inc, outside, layers)
         if outside.any():
             detail = (
@@ -170,11 +170,11 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         else load.rejects
     )
     links, merged, link_params = None, 0, {}
-    if config.link_duplicates and inc["source"].nunique() > 1:
+    if config.duplicates.enabled and inc["source"].nunique() > 1:
         linked = link_duplicates(
             inc,
-            window_days=config.link_window_days,
-            source_priority=config.source_priority or None,
+            window_days=config.duplicates.window_days,
+            source_priority=config.duplicates.source_priority or None,
             postcode_points=postcodes,  # per-postcode precision from centroid spacing
         )
         links, merged, link_params = linked.links, len(linked.merged), linked.params
@@ -185,17 +185,17 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
             f"{links['group'].nunique():,}",
         )
     callers = None
-    if config.person_column:
-        if config.person_column not in inc:
+    if config.callers.person_column:
+        if config.callers.person_column not in inc:
             raise InputError(
-                f"person_column {config.person_column!r} is not a column of the "
+                f"person_column {config.callers.person_column!r} is not a column of the "
                 f"inputs; they have {sorted(c for c in inc if not c.startswith('_'))}"
             )
         found = repeat_callers(
             inc,
-            person_column=config.person_column,
-            min_incidents=config.repeat_caller_min_incidents,
-            window_months=config.repeat_caller_window_months,
+            person_column=config.callers.person_column,
+            min_incidents=config.callers.min_incidents,
+            window_months=config.callers.window_months,
             area_columns=[lyr.layer for lyr in layers],
         )
         inc["repeat_caller"] = found.flags["_repeat_caller"].to_numpy(dtype=bool)
@@ -231,7 +231,7 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         if len(filtered) and not outside:  # else the category's rows were there, elsewhere
             found = ", ".join(sorted(set(filtered.astype(str)))[:20])
             raise InputError(
-                f"no incident has the category {config.categories}; the inputs have: {found}"
+                f"no incident has the category {config.filter.categories}; the inputs have: {found}"
             )
         raise InputError(
             f"no usable incidents: all {c['rows_read']:,} rows were rejected "
@@ -325,14 +325,32 @@ def _check_areas_fit(inc: pd.DataFrame, outside: np.ndarray, layers: list[AreaLa
     )
 
 
+_RELEASE_BETWEEN_STAGES = False
+
+
+def release_memory_between_stages(enabled: bool = True) -> None:
+    """Opt in (the CLI and batch workers do) to handing freed memory back to the system
+    between stages: see :func:`release_memory`.
+
+    It acts on the whole process (Arrow's pool, glibc's heap), so a library call of
+    :func:`hotspots.pipeline.run` leaves it off unless its caller, who owns the process,
+    asks for it.
+    """
+    global _RELEASE_BETWEEN_STAGES
+    _RELEASE_BETWEEN_STAGES = bool(enabled)
+
+
 def release_memory() -> None:
-    """Hand memory freed by the last stage back to the system before the next one.
+    """Hand memory freed by the last stage back to the system before the next one, when
+    :func:`release_memory_between_stages` is on.
 
     Arrow's allocator keeps freed pages for reuse, and so does glibc's malloc (numpy and
     Python objects); after a stage that built and dropped millions of strings that is GBs
     the later stages never use (measured: loading 1.3M rows then dropping them left 1.5 GB
     resident, 0.2 GB once released).
     """
+    if not _RELEASE_BETWEEN_STAGES:
+        return
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:
         _LIBC.malloc_trim(0)

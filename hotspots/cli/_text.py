@@ -50,7 +50,7 @@ def summary_text(result, elapsed_s: float | None = None) -> str:
     c = result.prepared.counts
     reasons = c["rejects_by_reason"]
     lines = [
-        f"{result.config.title}: {result.period_text}",
+        f"{result.config.output.title}: {result.period_text}",
         f"rows read {c['rows_read']:,}: used {c['rows_used']:,}, rejected {c['rows_rejected']:,}"
         + (f" ({', '.join(f'{k} {v:,}' for k, v in reasons.items())})" if reasons else ""),
     ]
@@ -76,7 +76,7 @@ def summary_text(result, elapsed_s: float | None = None) -> str:
         log = "the log is run.log" if "run.log" in names else ""
         notes = "; ".join(n for n in (opened, log) if n)
         lines.append(
-            f"outputs in {result.config.out}/: {len(names)} files"
+            f"outputs in {result.config.output.dir}/: {len(names)} files"
             + (f" ({notes})" if notes else "")
         )
     if elapsed_s is not None:
