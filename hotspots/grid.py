@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
-from hotspots._validation import require_metric_crs
+from hotspots._validation import positive_number, require_metric_crs
 from hotspots.schema import CRS_METRIC, InputError
 
 log = logging.getLogger(__name__)
@@ -205,9 +205,7 @@ def make_grid(
             "within 10-100 m)",
             cell_size_m,
         )
-    cell_size_m = float(cell_size_m)
-    if not math.isfinite(cell_size_m) or cell_size_m <= 0:
-        raise InputError(f"cell_size_m must be a positive number of metres, got {cell_size_m!r}")
+    cell_size_m = positive_number(cell_size_m, "cell_size_m", unit="metres")
     gx0 = math.floor(xmin / cell_size_m) * cell_size_m
     gy1 = math.ceil(ymax / cell_size_m) * cell_size_m
     # +1 so that points lying exactly on the east or south edge still get a cell.

@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hotspots._validation import positive_number
+from hotspots._validation import check_scalar, check_weights, positive_number, whole_number
 from hotspots.density import kde_surface
 from hotspots.grid import Grid, bin_counts, points_xy
 from hotspots.schema import InputError
@@ -176,7 +176,7 @@ def _blend(
     if weight is None:
         weight, rule = _blend_weight_cv(xy, w, month, grid, bandwidth_m)
         log.info("Blend weight set to %g automatically (rule: %s)", weight, rule)
-    weight = _non_negative(weight, "weight")
+    weight = check_scalar(weight, "weight", float, min_val=0)
     counts = _counts(xy, w, month, grid)
     if weight == 0:
         return counts
@@ -233,6 +233,10 @@ def _forecast(
     """
     from hotspots.forecast import MIN_HISTORY_MONTHS, CellForecaster, monthly_stack
 
+    # --methods reads every number as a float: horizon_months=3.0 is 3 months.
+    if isinstance(horizon_months, float) and horizon_months.is_integer():
+        horizon_months = int(horizon_months)
+    horizon_months = whole_number(horizon_months, "horizon_months", unit="months")
     if len(xy) == 0:
         return np.zeros(grid.shape)
     if month is None:
@@ -252,7 +256,7 @@ def _forecast(
     ctx = None
     if context is not None:
         ctx = monthly_stack(context[0], context[2], grid, context[1], first=first, last=last)
-    model = CellForecaster(cell_size_m=grid.cell_size_m, horizon=int(horizon_months))
+    model = CellForecaster(cell_size_m=grid.cell_size_m, horizon=horizon_months)
     model.fit(stack, grid.in_area, ctx)
     log.info(
         "Forecast model fitted on %d training windows inside the %d training months%s",
@@ -393,7 +397,7 @@ def cell_scores(
     kwargs = dict(spec.params)
     half_life = kwargs.pop("half_life_months", None)
     xy, _ = points_xy(incidents)
-    w = _weights(weights, incidents, len(xy))
+    w = check_weights(weights, len(xy), frame=incidents)
     month = _months(incidents)
     if half_life is not None:
         if month is None:
@@ -411,22 +415,6 @@ def cell_scores(
     return scores
 
 
-def _weights(weights: Any, incidents: Any, n: int) -> np.ndarray:
-    if weights is None:
-        return np.ones(n)
-    if isinstance(weights, str):
-        if not isinstance(incidents, pd.DataFrame) or weights not in incidents.columns:
-            raise InputError(f"weights={weights!r} is not a column of incidents")
-        weights = incidents[weights]
-    w = np.asarray(weights, dtype=float)
-    if w.shape != (n,):
-        raise InputError(f"weights must have one value per incident ({n}), got shape {w.shape}")
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if len(bad):
-        raise InputError(f"weights must be finite and >= 0; row {bad[0]} is {w[bad[0]]!r}")
-    return w
-
-
 def _months(incidents: Any) -> np.ndarray | None:
     """Month number (year × 12 + month) of each incident, or None without ``when``."""
     if not isinstance(incidents, pd.DataFrame) or "when" not in incidents.columns:
@@ -435,13 +423,3 @@ def _months(incidents: Any) -> np.ndarray | None:
     if when.isna().any():
         raise InputError(f"incidents: 'when' is missing for {int(when.isna().sum())} rows")
     return (when.dt.year * 12 + when.dt.month).to_numpy(dtype=np.int64)
-
-
-def _non_negative(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(v) or v < 0:
-        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v

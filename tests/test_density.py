@@ -192,6 +192,9 @@ def test_study_area_geodataframe_and_crs_mismatch():
     assert s.crs == "EPSG:27700" and s.grid.shape == (21, 21)
     with pytest.raises(CRSError, match="EPSG:3857"):
         kde_surface(pts, bandwidth_m=200, cell_size_m=50, extent=area.to_crs(3857))
+    utm = make_grid((0.0, 0.0, 1000.0, 1000.0), cell_size_m=50, crs="EPSG:32630")
+    with pytest.raises(CRSError, match="extent is in EPSG:32630"):
+        kde_surface(pts, bandwidth_m=200, extent=utm)
 
 
 def test_grid_extent_is_used_as_is_and_cell_size_must_agree():
@@ -259,6 +262,8 @@ def test_no_points_is_a_clear_error(points):
     ({"bandwidth_rule": "scott"}, "bandwidth_rule"),
     ({"weights": [1.0, -1.0]}, "weights"),
     ({"weights": [1.0]}, "one value per incident"),
+    ({"weights": [0.0, 0.0]}, "weights sum to zero"),
+    ({"weights": "harm"}, "weights='harm' is not a column"),
     ({"extent": "Leicester"}, "extent"),
 ])
 def test_bad_options_name_the_argument(kwargs, match):
@@ -432,11 +437,15 @@ def test_relative_surface_ratio_difference_and_guards():
     np.testing.assert_allclose(ratio.values[kept], 3.0, rtol=1e-9)
     assert np.isnan(ratio.values[~kept]).all()
     assert ratio.min_denominator == pytest.approx(0.01 * np.nanmax(b.values))
+    assert ratio.params()["min_denominator_rule"] == "1% of maximum"
+    fixed = relative_surface(a, b, min_denominator=5.0)
+    assert (fixed.min_denominator, fixed.min_denominator_rule) == (5.0, "explicit")
     same = relative_surface(a, b, normalise=True)
     np.testing.assert_allclose(same.values[kept], 1.0, rtol=1e-9)
     diff = relative_surface(a, b, how="difference")
     np.testing.assert_allclose(diff.values, 2 * b.values, rtol=1e-9, atol=1e-9)
     assert diff.units == "incidents per km2" and ratio.units == "ratio"
+    assert diff.min_denominator is None and diff.min_denominator_rule is None
     assert ratio.grid.mask is None  # neither input had a study-area mask
     json.dumps(ratio.params())
 

@@ -317,7 +317,8 @@ def test_public_tables_on_the_embedded_data(real_incidents):
 @pytest.mark.parametrize("bandwidth_m", [5.0, 40.0, 120.0, 250.0, 600.0])
 def test_quick_spacing_test_never_skips_a_warning(seed, bandwidth_m):
     """When the quick grid test skips the spacing, the exact spacing is within the bandwidth."""
-    from hotspots.density import _may_be_finer_than_locations, location_spacing_m
+    from hotspots.density import location_spacing_m
+    from hotspots.density._bandwidth import may_be_finer_than_locations
 
     rng = np.random.default_rng(seed)
     n = 60_000
@@ -326,5 +327,5 @@ def test_quick_spacing_test_never_skips_a_warning(seed, bandwidth_m):
     xy = snap[rng.integers(0, len(snap), n)]
     if seed % 2:
         xy[: n // 5] = rng.uniform(0, span, (n // 5, 2))
-    if not _may_be_finer_than_locations(xy, bandwidth_m):
+    if not may_be_finer_than_locations(xy, bandwidth_m):
         assert location_spacing_m(xy) <= bandwidth_m
