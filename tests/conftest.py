@@ -1,15 +1,13 @@
-"""Shared fixtures. Tests that need ../shared/data skip cleanly when it is absent."""
+"""Shared fixtures (helpers to import are in ``helpers.py``). Tests that need
+../shared/data skip cleanly when it is absent."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
-SHARED = Path(os.environ.get("HOTSPOTS_SHARED", ROOT.parent / "shared")) / "data"
+from tests.helpers import DATA, SHARED, run_demo
 
 
 @pytest.fixture(scope="session")
@@ -26,16 +24,7 @@ def police_slice() -> Path:
     return DATA / "police_uk_slice"
 
 
-def write_police_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    """Write police.uk-format rows (missing columns blank) to ``path``."""
-    import csv
-
-    from hotspots.io.readers import POLICE_UK_COLUMNS
-
-    cols = list(POLICE_UK_COLUMNS)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: r.get(c, "") for c in cols})
-    return path
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The folder ``hotspots demo`` writes, run once per session (read it, never write)."""
+    return run_demo(tmp_path_factory.mktemp("demo") / "out", hash_seed=0)

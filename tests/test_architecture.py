@@ -1,4 +1,4 @@
-"""The layer contract (import-linter) and ruff run as part of the test suite."""
+"""The layer contract (import-linter), ruff and deptry run as part of the test suite."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def test_ruff_clean() -> None:
         capture_output=True,
         text=True,
     )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dependencies_are_declared_and_used() -> None:
+    # deptry reads [tool.deptry] in pyproject.toml: the package's imports against
+    # [project] dependencies and the fast/distributed extras (dev extras are tools).
+    proc = subprocess.run([_tool("deptry"), "hotspots"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -32,7 +32,7 @@ from hotspots.schema import (
     MissingFileError,
     Reason,
 )
-from tests.conftest import DATA, write_police_csv
+from tests.helpers import DATA, write_police_csv
 
 BAD = DATA / "bad"
 REASONS = {str(r) for r in Reason}

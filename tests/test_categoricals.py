@@ -10,7 +10,7 @@ import shapely
 
 from hotspots.io.load import InputSpec, load_incidents
 from hotspots.io.readers import ColumnMapping
-from tests.conftest import write_police_csv
+from tests.helpers import write_police_csv
 
 _EXPORT = ColumnMapping(
     id="Ref", date="Date", category="Type", easting="Easting", northing="Northing"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -80,39 +81,47 @@ def test_outputs_are_deterministic(run_dir: Path, police_slice: Path, beats_file
     assert a == b
 
 
+def _copy_of(run_dir: Path, tmp_path: Path) -> Path:
+    """An earlier run's folder of this test's own: a failure writes here, never in run_dir."""
+    return Path(shutil.copytree(run_dir, tmp_path / "earlier"))
+
+
 def test_failed_run_leaves_previous_outputs(run_dir: Path, police_slice: Path, tmp_path: Path,
                                             capsys) -> None:
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    out = _copy_of(run_dir, tmp_path)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     code = main(["run", "--incidents", str(police_slice), "--areas", str(tmp_path / "nope.gpkg"),
-                 "--area-field", "beat=X", "--out", str(run_dir)])
+                 "--area-field", "beat=X", "--out", str(out)])
     assert code == 2
     err = capsys.readouterr().err
     assert "nope.gpkg" in err and "Traceback" not in err
-    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before
-    assert not [p for p in run_dir.iterdir() if p.name.startswith(".staging")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".staging")]
 
 
 def test_failure_while_writing_changes_nothing(run_dir: Path, police_slice: Path,
-                                               beats_file: Path, monkeypatch) -> None:
+                                               beats_file: Path, tmp_path: Path,
+                                               monkeypatch) -> None:
     import hotspots.pipeline.outputs as outputs
 
-    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    out = _copy_of(run_dir, tmp_path)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(outputs, "map_html", broken)
     code = main(["-q", "run", "--incidents", str(police_slice), "--areas", str(beats_file),
-                 "--area-field", "beat=BEAT", "--area-field", "npa=NPA", "--out", str(run_dir),
+                 "--area-field", "beat=BEAT", "--area-field", "npa=NPA", "--out", str(out),
                  "--bandwidth-m", "300"])
     assert code == 1
-    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before
 
 
 def test_html_escapes_location_text(tmp_path: Path) -> None:
-    from tests.conftest import write_police_csv
+    from tests.helpers import write_police_csv
 
     rows = [{"Month": "2025-06", "Longitude": f"{-1.1330 + i * 1e-5:.5f}", "Latitude": "52.6340",
              "Location": "<script>alert(1)</script>", "Crime type": "Anti-social behaviour"}
@@ -254,7 +263,7 @@ def test_several_area_files_each_with_its_own_fields(police_slice: Path, beats_f
 
 
 def test_validate_lists_rejects_when_no_row_is_usable(tmp_path: Path, capsys) -> None:
-    from tests.conftest import write_police_csv
+    from tests.helpers import write_police_csv
 
     f = write_police_csv(tmp_path / "2025-06-x-street.csv",
                          [{"Crime ID": "a", "Month": "2025-13", "Longitude": "-1.13",

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 BAD = DATA / "bad"
 SMALL = "2025-06-small_run-street.csv"

@@ -63,7 +63,7 @@ def test_run_numbers_are_checked_with_the_flag_names(police_slice, tmp_path, cap
 
 
 def test_last_months_without_dated_file_names_names_the_flags(tmp_path, capsys):
-    from tests.conftest import write_police_csv
+    from tests.helpers import write_police_csv
 
     f = write_police_csv(
         tmp_path / "export.csv",

@@ -23,7 +23,7 @@ from hotspots.io.postcodes import read_postcode_table
 from hotspots.io.readers import ColumnMapping
 from hotspots.pipeline import DuplicatesConfig, FilterConfig, PopulationConfig, RunConfig
 from hotspots.pipeline.stages import prepare
-from tests.conftest import write_police_csv
+from tests.helpers import write_police_csv
 
 POLICE = "Leicestershire Police"
 COUNCIL_ROWS = [  # Ref, Date, Type, Postcode, Longitude, Latitude

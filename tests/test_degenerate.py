@@ -12,7 +12,7 @@ import shapely
 from hotspots.cli import main
 from hotspots.grid import make_grid
 from hotspots.schema import InputError
-from tests.conftest import write_police_csv
+from tests.helpers import write_police_csv
 
 G = {"Month": "2025-06", "Longitude": "-1.1330", "Latitude": "52.6340",
      "Location": "On or near High Street", "Crime type": "Anti-social behaviour"}

@@ -15,7 +15,7 @@ from hotspots.io.load import InputSpec, load_incidents
 from hotspots.io.readers import ColumnMapping, read_police_uk
 from hotspots.io.text import decode_bytes, sniff_delimiter
 from hotspots.schema import InputError, MissingFileError
-from tests.conftest import write_police_csv
+from tests.helpers import write_police_csv
 
 GOOD = {
     "Month": "2025-06",

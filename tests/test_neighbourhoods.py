@@ -22,7 +22,7 @@ from hotspots.cli import main
 from hotspots.io import neighbourhoods
 from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
 from hotspots.schema import InputError
-from tests.conftest import ROOT, write_police_csv
+from tests.helpers import ROOT, write_police_csv
 
 SAMPLE = "police-neighbourhoods-leicestershire"
 BOUNDARY = "police_leicestershire_NC04_boundary.json"

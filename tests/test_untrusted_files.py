@@ -34,7 +34,7 @@ from hotspots.io.text import (
     gunzip,
 )
 from hotspots.schema import InputError
-from tests.conftest import DATA, ROOT
+from tests.helpers import DATA, ROOT
 
 BAD = DATA / "bad"
 HEADER = (
