@@ -14,7 +14,7 @@ What is hashed:
   except that in CSV files an absolute path to the package's shipped data (rejects.csv
   names the input file of each rejected row) becomes ``<hotspots>/_data/``: that path is
   wherever the checkout is, and CI runs in a fresh clone in another folder;
-- run.json as JSON without ``timings_s`` (wall-clock seconds), with ``config.out`` as
+- run.json as JSON without ``timings_s`` (wall-clock seconds), with ``config.output.dir`` as
   ``<out>``, the same path rule and the published files' sizes left out (each file's own
   hash covers its size, and rejects.csv's size follows the length of the checkout's path),
   written with sorted keys; the recorded library versions stay in, so an upgrade shows;
@@ -57,19 +57,21 @@ def normalised_run_json(meta: dict[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        A copy without ``timings_s``, with ``config.out`` as ``"<out>"``, paths to the
+        A copy without ``timings_s``, with ``config.output.dir`` as ``"<out>"``, paths to the
         shipped data starting ``<hotspots>/_data/`` and ``files`` as a sorted list of names
         (each file's size is in its own hash).
 
     Examples
     --------
-    >>> normalised_run_json({"timings_s": {"density": 0.2}, "config": {"out": "/tmp/x"},
+    >>> normalised_run_json({"timings_s": {"density": 0.2},
+    ...                      "config": {"output": {"dir": "/tmp/x"}},
     ...                      "inputs": [{"file": "/a/b/hotspots/_data/x.csv"}]})
-    {'config': {'out': '<out>'}, 'inputs': [{'file': '<hotspots>/_data/x.csv'}]}
+    {'config': {'output': {'dir': '<out>'}}, 'inputs': [{'file': '<hotspots>/_data/x.csv'}]}
     """
     meta = {k: v for k, v in meta.items() if k != "timings_s"}
     if "config" in meta:
-        meta["config"] = {**meta["config"], "out": "<out>"}
+        config = meta["config"]
+        meta["config"] = {**config, "output": {**config.get("output", {}), "dir": "<out>"}}
     if "files" in meta:  # names only: rejects.csv's size follows the length of its paths
         meta["files"] = sorted(meta["files"])
     text = json.dumps(meta, ensure_ascii=False).encode()
