@@ -92,21 +92,6 @@ class RunResult:
         boundaries = sorted({lyr.attribution for lyr in self.prepared.layers} - {""})
         return " ".join([POLICE_UK_ATTRIBUTION, *(f"Boundaries: {b}" for b in boundaries)])
 
-    def map_params(self) -> dict[str, str]:
-        from hotspots.scoring import DEFAULT_METHOD
-
-        s = self.analysis.surface
-        return {
-            "Cell size": f"{s.cell_size_m:g} m ({s.grid.cell_size_rule})",
-            "Bandwidth": f"{s.bandwidth_m:.0f} m ({s.bandwidth_rule}, {s.kernel} kernel)",
-            "Hotspots": f"top {1 - self.config.hotspots.quantile:.1%} of cells by the "
-            f"{DEFAULT_METHOD.name} score (backtest-selected), ≥ "
-            f"{self.config.hotspots.min_incidents} incidents",
-            "Ranked by": self.config.hotspots.rank_by,
-            "Incidents": f"{len(self.prepared.incidents):,} used of "
-            f"{self.prepared.load.rows_read:,} read",
-        }
-
     def metadata(self) -> dict[str, Any]:
         """The run.json content: counts, parameters with their rules, inputs, timings, versions."""
         p = self.prepared

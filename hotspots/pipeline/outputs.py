@@ -391,7 +391,7 @@ def _map(
     k > 1) single incidents are not drawn either, and the panel says what is blanked."""
     a = result.analysis
     k = pub.min_count
-    params = result.map_params()
+    params = _map_parameters(result)
     if k > 1:
         params["Small counts"] = f"1 to {k - 1} not shown (min_count {k})"
     plan, plan_info = run_plan(result, pub)
@@ -414,6 +414,22 @@ def _map(
         online_tiles=result.config.output.online_tiles and not result.config.output.offline_map,
     )
     return map_html(m)
+
+
+def _map_parameters(result) -> dict[str, str]:
+    """The map panel's "How this map was made" lines: the automatic choices and their rules."""
+    from hotspots.scoring import DEFAULT_METHOD
+
+    s, hotspots = result.analysis.surface, result.config.hotspots
+    return {
+        "Cell size": f"{s.cell_size_m:g} m ({s.grid.cell_size_rule})",
+        "Bandwidth": f"{s.bandwidth_m:.0f} m ({s.bandwidth_rule}, {s.kernel} kernel)",
+        "Hotspots": f"top {1 - hotspots.quantile:.1%} of cells by the "
+        f"{DEFAULT_METHOD.name} score (backtest-selected), ≥ {hotspots.min_incidents} incidents",
+        "Ranked by": hotspots.rank_by,
+        "Incidents": f"{len(result.prepared.incidents):,} used of "
+        f"{result.prepared.load.rows_read:,} read",
+    }
 
 
 def layer_slugs(layers) -> dict[str, str]:
