@@ -131,14 +131,14 @@ def rank_cells(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray
     return cells[np.argsort(-key, kind="stable")]
 
 
-def _counts(xy: np.ndarray, w: np.ndarray, month: np.ndarray | None, grid: Grid) -> np.ndarray:
+def _counts(xy: np.ndarray, w: np.ndarray, _month: np.ndarray | None, grid: Grid) -> np.ndarray:
     return bin_counts(grid, xy[:, 0], xy[:, 1], w)
 
 
 def _kde(
     xy: np.ndarray,
     w: np.ndarray,
-    month: np.ndarray | None,
+    _month: np.ndarray | None,
     grid: Grid,
     *,
     kernel: str = "quartic",

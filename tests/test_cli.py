@@ -108,7 +108,7 @@ def test_failure_while_writing_changes_nothing(run_dir: Path, police_slice: Path
     out = _copy_of(run_dir, tmp_path)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
-    def broken(*args, **kwargs):
+    def broken(*_args, **_kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(outputs, "map_html", broken)

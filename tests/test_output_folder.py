@@ -220,7 +220,7 @@ def test_a_failure_while_writing_leaves_the_old_folder(result, tmp_path, monkeyp
     write_outputs(result, out)
     before = folder_files(out)
 
-    def broken(*args, **kwargs):
+    def broken(*_args, **_kwargs):
         raise RuntimeError("renderer failed")
 
     monkeypatch.setattr(outputs, "static_map_png", broken)
@@ -305,12 +305,12 @@ def test_a_symlinked_out_keeps_its_link(result, tmp_path: Path) -> None:
 def cli_writes(result, monkeypatch):
     """``hotspots run`` writing the computed result into its --out (no analysis)."""
 
-    def fake_run(cfg, write=True):
+    def fake_run(cfg, write=True):  # noqa: ARG001 - run()'s signature
         write_outputs(result, Path(cfg.output.dir))
         return result
 
     monkeypatch.setattr(hotspots.cli._commands, "run", fake_run)
-    monkeypatch.setattr(hotspots.cli._commands, "_print_summary", lambda *a: None)
+    monkeypatch.setattr(hotspots.cli._commands, "_print_summary", lambda *_: None)
     return lambda out: main(["-q", "run", "--out", str(out)])
 
 
@@ -363,7 +363,7 @@ def test_an_unwritable_earlier_output(cli_writes, result, tmp_path, monkeypatch,
     write_outputs(result, out)
     before = folder_files(out)
 
-    def rename(src, dst):
+    def rename(src, _dst):
         raise PermissionError(errno.EACCES, "Permission denied", str(src))
 
     monkeypatch.setattr(os, "rename", rename)
@@ -375,7 +375,7 @@ def test_an_unwritable_earlier_output(cli_writes, result, tmp_path, monkeypatch,
 
 
 def test_disk_full(cli_writes, result, tmp_path, monkeypatch, capsys) -> None:
-    def full(layers, path):
+    def full(_layers, path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(outputs, "write_gpkg", full)
@@ -396,11 +396,11 @@ def test_disk_full(cli_writes, result, tmp_path, monkeypatch, capsys) -> None:
 def test_disk_full_seen_by_gdal(cli_writes, tmp_path, monkeypatch, capsys) -> None:
     """GDAL's writers fail without an errno: a full file system says what it was."""
 
-    def gdal_failed(layers, path):
+    def gdal_failed(_layers, _path):
         raise RuntimeError("sqlite3_exec(CREATE TABLE ...) failed: database or disk is full")
 
     monkeypatch.setattr(outputs, "write_gpkg", gdal_failed)
-    monkeypatch.setattr(outputs.shutil, "disk_usage", lambda p: SimpleNamespace(free=0))
+    monkeypatch.setattr(outputs.shutil, "disk_usage", lambda _: SimpleNamespace(free=0))
     assert cli_writes(tmp_path / "out") == 2
     (line,) = error_lines(capsys)
     assert "no space left on the device (disk full)" in line

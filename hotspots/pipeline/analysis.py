@@ -156,7 +156,7 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         ranked, members.loc[members["hotspot_id"] > 0], "hotspot_id", months, timing
     )
     ranked = ranked.merge(
-        _hotspot_classes(members, ranked, surface.grid, config), on="hotspot_id", how="left"
+        _hotspot_classes(members, ranked, surface.grid), on="hotspot_id", how="left"
     )
     ranked = ranked.sort_values("rank").reset_index(drop=True)
     callers = {}
@@ -361,7 +361,7 @@ def _periods(when: pd.Series) -> pd.Series:
 
 
 def _hotspot_classes(
-    members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid, config: RunConfig
+    members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid
 ) -> pd.DataFrame:
     """Emerging-hotspot class of each hotspot from Gi* per time step.
 
