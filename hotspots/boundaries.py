@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from hotspots.io.frames import mode_per_group
 from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
 from hotspots.io.text import require_regular, shorten
 from hotspots.schema import CRS_METRIC, InputError, MissingFileError
@@ -339,9 +340,7 @@ def parent_of(child: AreaLayer, parent: AreaLayer) -> dict[str, str]:
         how="intersection",
         keep_geom_type=True,
     )
-    pieces["a"] = pieces.area
-    best = pieces.sort_values(["child", "a"], ascending=[True, False]).drop_duplicates("child")
-    return dict(zip(best["child"], best["parent"], strict=True))
+    return mode_per_group(pieces["child"], pieces["parent"], weights=pieces.area).to_dict()
 
 
 def split_area_fields(

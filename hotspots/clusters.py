@@ -66,6 +66,7 @@ import shapely
 
 from hotspots._validation import positive_number
 from hotspots.grid import Grid, bin_counts, make_grid, points_xy
+from hotspots.io.frames import mode_per_group
 from hotspots.labels import place_labels
 from hotspots.schema import CRS_METRIC, CRSError, InputError
 
@@ -706,7 +707,7 @@ def _top_categories(incidents: pd.DataFrame, labels: np.ndarray, ids: np.ndarray
 
 def _areas(values: pd.Series, labels: np.ndarray, ids: np.ndarray) -> tuple[list, list[str]]:
     c = _counts_by(labels, values)
-    majority = c.drop_duplicates("id").set_index("id")["value"]
+    majority = mode_per_group(labels[labels > 0], values.to_numpy()[labels > 0])
     every = c.assign(value=c["value"].astype(str)).groupby("id")["value"].agg("; ".join)
     return ([majority.get(i, pd.NA) for i in ids], [every.get(i, "") for i in ids])
 

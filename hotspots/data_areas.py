@@ -34,6 +34,7 @@ import pandas as pd
 import shapely
 
 from hotspots.boundaries import AreaLayer
+from hotspots.io.frames import mode_per_group
 from hotspots.schema import CRS_METRIC, InputError
 
 #: Districts with a smaller share of the located rows are strays (see the module notes).
@@ -174,12 +175,7 @@ def areas_from_rows(
     rows = rows[~stray_rows]
 
     # Each LSOA's district and force: the most common among its rows (first name on ties).
-    per_code = {
-        col: rows.groupby(["code", col]).size().rename("n").reset_index()
-        .sort_values(["code", "n", col], ascending=[True, False, True])
-        .drop_duplicates("code").set_index("code")[col]
-        for col in ("district", "force")
-    }
+    per_code = {col: mode_per_group(rows["code"], rows[col]) for col in ("district", "force")}
     codes = np.sort(rows["code"].unique())
     shipped = (
         shipped_lsoas[shipped_lsoas["name"].isin(codes)].drop_duplicates("name")

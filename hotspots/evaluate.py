@@ -150,7 +150,7 @@ def hit_rate_pai(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Evaluation:
     """Scoring methods evaluated on one train/test split.
 
@@ -241,11 +241,11 @@ def evaluate(
     table = pd.concat(frames, ignore_index=True)
     inside = grid.in_area
     return Evaluation(
-        table[["method", *(c for c in table.columns if c != "method")]],
-        resolved,
-        grid,
-        int(train_counts[inside].sum()),
-        int(test_counts[inside].sum()),
+        table=table[["method", *(c for c in table.columns if c != "method")]],
+        methods=resolved,
+        grid=grid,
+        n_train=int(train_counts[inside].sum()),
+        n_test=int(test_counts[inside].sum()),
     )
 
 
@@ -267,7 +267,7 @@ def resolve_methods(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Fold:
     """One backtest split: training and test months (inclusive, ``pandas.Period``)."""
 
@@ -311,13 +311,11 @@ def backtest_folds(
         start = run[0]
         while start + train_months + test_months - 1 <= run[-1]:
             t0 = start + train_months
+            train_from, train_to, test_from, test_to = (
+                pd.Period(ordinal=o, freq="M") for o in (start, t0 - 1, t0, t0 + test_months - 1)
+            )
             folds.append(
-                Fold(
-                    *(
-                        pd.Period(ordinal=o, freq="M")
-                        for o in (start, t0 - 1, t0, t0 + test_months - 1)
-                    )
-                )
+                Fold(train_from=train_from, train_to=train_to, test_from=test_from, test_to=test_to)
             )
             start += step_months
     return folds

@@ -16,12 +16,19 @@ Weisburd 2014, *Justice Quarterly* 31(5)). See ``docs/patrol.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from hotspots.schema import InputError
-from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, MONTH_COLUMNS
+from hotspots.seasonal import (
+    DOW_COLUMNS,
+    HOUR_COLUMNS,
+    MONTH_ABBREVIATIONS,
+    MONTH_COLUMNS,
+    SEASON_MONTHS,
+)
 
 #: The plan's fixed columns, in order.
 PLAN_COLUMNS = [
@@ -47,21 +54,13 @@ PLAN_COLUMNS = [
 ]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-#: Meteorological seasons, by their first month.
-_SEASONS = (
-    ("Winter (Dec–Feb)", (12, 1, 2)),
-    ("Spring (Mar–May)", (3, 4, 5)),
-    ("Summer (Jun–Aug)", (6, 7, 8)),
-    ("Autumn (Sep–Nov)", (9, 10, 11)),
-)
 #: Said of data with months only (police.uk): no day or time can be given.
 NO_TIMES = "; any day and time (months only in the data)"
 #: A day, hour or month pattern counts as a peak when its test gives p below this.
 PEAK_P = 0.05
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PatrolDose:
     """The visit dose of the plan (Koper 1995; see the module docstring).
 
@@ -102,6 +101,28 @@ class PatrolDose:
     def max_visits_per_week(self) -> int:
         """Most visits a week one hotspot is given: one every interval, round the clock."""
         return max(1, int(7 * 24 // self.visit_interval_h))
+
+    def params(self) -> dict[str, Any]:
+        """JSON-ready parameters of the dose, with the rule behind the visits a week.
+
+        Examples
+        --------
+        >>> p = PatrolDose(peak_window_h=6).params()
+        >>> p["visits_per_week"], p["visits_per_week_rule"]
+        (21, 'days_per_week x peak_window_h / visit_interval_h, rounded down, at least 1')
+        """
+        return {
+            "minutes_per_visit": float(self.minutes_per_visit),
+            "visit_interval_h": float(self.visit_interval_h),
+            "peak_window_h": int(self.peak_window_h),
+            "days_per_week": int(self.days_per_week),
+            "visits_per_week": self.visits_per_week,
+            "visits_per_week_rule": "days_per_week x peak_window_h / visit_interval_h, "
+            "rounded down, at least 1",
+            "max_visits_per_week": self.max_visits_per_week,
+            "max_visits_per_week_rule": "one visit every visit_interval_h, round the clock",
+            "source": "Koper (1995): about 15-minute stops, about every two hours",
+        }
 
 
 def _positive(value: object, name: str, *, high: float) -> None:
@@ -251,7 +272,7 @@ def _when_monthly(row: pd.Series) -> dict:
     if months is None:
         peak = pd.to_numeric(pd.Series([row.get("peak_month")]), errors="coerce").iloc[0]
         if pd.notna(peak) and 1 <= peak <= 12:
-            out["peak_months"] = _MONTHS[int(peak) - 1]
+            out["peak_months"] = MONTH_ABBREVIATIONS[int(peak) - 1]
             out["when"] = f"busiest {out['peak_months']}{NO_TIMES}"
         else:
             out["when"] = f"no pattern known{NO_TIMES}"
@@ -262,18 +283,18 @@ def _when_monthly(row: pd.Series) -> dict:
     months = np.nan_to_num(months, nan=-1.0)
     if _significant(p):
         top = sorted(np.argsort(-months, kind="stable")[:3])
-        out["peak_months"] = ", ".join(_MONTHS[i] for i in top)
+        out["peak_months"] = ", ".join(MONTH_ABBREVIATIONS[i] for i in top)
         out["when"] = f"peak months {out['peak_months']}"
-        for season, ms in _SEASONS:
+        for season, ms in SEASON_MONTHS.items():
             if sum(i + 1 in ms for i in top) >= 2:  # two of the three in one season
-                out["when"] += f" ({season.split(' ')[0].lower()})"
+                out["when"] += f" ({season})"
     elif loaded < 12:
-        busiest = _MONTHS[int(np.argmax(months))]
+        busiest = MONTH_ABBREVIATIONS[int(np.argmax(months))]
         out["peak_months"] = busiest
         out["when"] = f"busiest {busiest} of the {loaded} months of the year in the data"
     else:
         out["peak_months"] = "all year"
-        busiest = _MONTHS[int(np.argmax(months))]
+        busiest = MONTH_ABBREVIATIONS[int(np.argmax(months))]
         out["when"] = f"all year (no clear seasonal peak; busiest {busiest})"
     out["when"] += NO_TIMES
     out["when_basis"] = f"months only ({_p_text(p)})" if _p_text(p) else "months only"

@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.clusters import HotspotSet, incident_xy
+from hotspots.io.frames import mode_per_group
 from hotspots.schema import InputError
 
 #: Area columns that :func:`repeat_locations` carries when ``area_columns`` is None.
@@ -411,9 +412,7 @@ def _mode_by(frame: pd.DataFrame, column: str) -> pd.Series:
     index = pd.Index(np.unique(frame["_loc"]))
     if column not in frame.columns:
         return pd.Series("", index=index)
-    c = frame.groupby(["_loc", column], sort=False).size().reset_index(name="n")
-    c = c.sort_values(["_loc", "n", column], ascending=[True, False, True], kind="stable")
-    return c.drop_duplicates("_loc").set_index("_loc")[column].reindex(index)
+    return mode_per_group(frame["_loc"], frame[column]).reindex(index)
 
 
 def _category_text(frame: pd.DataFrame) -> pd.Series:

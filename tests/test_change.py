@@ -5,6 +5,7 @@ Every expected value is worked by hand in the comments (not by calling the code 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
@@ -16,7 +17,15 @@ import pandas as pd
 import pytest
 import shapely
 
-from hotspots.change import cell_classes, fuzzy_similarity, hotspot_change, s_index
+from hotspots.change import (
+    HOTSPOT_RULE,
+    FuzzySimilarity,
+    HotspotChange,
+    cell_classes,
+    fuzzy_similarity,
+    hotspot_change,
+    s_index,
+)
 from hotspots.cli import main
 from hotspots.grid import Grid
 from hotspots.maps import change_map, map_html
@@ -145,6 +154,18 @@ def test_hotspot_status_hand_worked() -> None:
     assert hc.summary["hotspots"] == {"persistent": 1, "shifted": 1, "new": 0, "gone": 1}
     assert hc.summary["cells"]["gone hot"] == 2 and hc.summary["cells"]["new hot"] == 3
     assert len(hc.cells) == 6  # only cells hot or cold in some period
+    # One result protocol: frozen, keyword-only, params() with the rules of the comparison.
+    p = hc.params()
+    assert p["fuzzy"] == hc.similarity.params() and p["fuzzy"]["radius_cells"] == 2.0
+    assert p["fuzzy"]["expected_rule"] == "not estimated (permutations=0)"
+    assert p["hotspot_rule"] == HOTSPOT_RULE == hc.summary["hotspot_rule"]
+    assert "Gi* bin > 0" in p["cell_rule"]
+    for result, cls in ((hc, HotspotChange), (hc.similarity, FuzzySimilarity)):
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+        with pytest.raises(TypeError):
+            cls(*fields.values())
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.summary = {}  # type: ignore[misc]
 
 
 # --- S-index ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ false-positive rate where nothing was planted, and the CLI end to end on embedde
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -18,6 +19,7 @@ from hotspots.cli import main
 from hotspots.impact import (
     COLUMNS,
     COUNT_COLUMNS,
+    Impact,
     assign_zones,
     dose_response,
     impact,
@@ -234,7 +236,21 @@ def test_synthetic_intervention_recovered_with_auto_controls() -> None:
     ctrl = res.zones[res.zones["role"] == "control"]
     assert len(ctrl) == len(treated)
     assert ctrl.distance(shapely.union_all(treated.geometry.values)).min() >= 500 - 1e-6
-    assert res.params["months_before"] == res.params["months_after"] == 6
+    assert res.months_before == res.months_after == 6
+    p = res.params()
+    assert p["months_before"] == p["months_after"] == 6 and p["after_scale"] == 1.0
+    assert p["before"] == ["2024-01", "2024-06"] and p["after"] == ["2024-07", "2024-12"]
+    assert p["controls"].startswith("auto: ") and p["candidates"] > len(treated)
+    assert p["unequal_periods"] == "equal lengths: no scaling" and p["seed"] == 5
+    assert p["buffer_rule"].endswith("(default width)") and p["weighted"] == "counts"
+    assert json.loads(json.dumps(p)) == p
+    # A frozen, keyword-only result: rebuilt from its fields it gives the same parameters.
+    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res)}
+    assert Impact(**fields).params() == p
+    with pytest.raises(TypeError):
+        Impact(*fields.values())  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.seed = 1  # type: ignore[misc]
 
 
 def test_synthetic_no_effect_with_given_controls() -> None:

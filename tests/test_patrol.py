@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -136,6 +137,30 @@ def test_when_gives_peak_months_or_season_for_police_uk():
     two = [np.nan] * 5 + [10, 14] + [np.nan] * 5
     r = patrol_plan(pd.DataFrame([_monthly_row(np.nan, two)])).iloc[0]
     assert r["when"].startswith("busiest Jul of the 2 months of the year in the data")
+
+
+def test_when_names_the_season_of_the_seasonal_module_and_no_peak_without_incidents():
+    winter = [30, 25, 5, 5, 5, 5, 5, 5, 5, 5, 5, 20]
+    r = patrol_plan(pd.DataFrame([_monthly_row(0.001, winter)])).iloc[0]
+    assert r["when"].startswith("peak months Jan, Feb, Dec (winter)")
+    # A hotspot table without month profiles: the peak month, or nothing when it is missing
+    # (a group without incidents has none; there is no placeholder month 0).
+    hot = pd.DataFrame({"rank": [1, 2], "peak_month": pd.array([12, None], dtype="Int64")})
+    when = patrol_plan(hot)["when"].tolist()
+    assert when[0].startswith("busiest Dec") and when[1].startswith("no pattern known")
+
+
+def test_dose_is_frozen_keyword_only_and_states_its_rules():
+    dose = PatrolDose(minutes_per_visit=10.0, peak_window_h=3)
+    p = dose.params()
+    assert p["visits_per_week"] == dose.visits_per_week == 10  # 7 × 3 / 2, rounded down
+    assert p["max_visits_per_week"] == 84 and p["minutes_per_visit"] == 10.0
+    assert p["visits_per_week_rule"].startswith("days_per_week x peak_window_h")
+    assert json.loads(json.dumps(p)) == p
+    with pytest.raises(TypeError):
+        PatrolDose(10.0)  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        dose.minutes_per_visit = 20.0  # type: ignore[misc]
 
 
 def test_expected_share_and_budget():

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hotspots.clusters import find_hotspots
 from hotspots.grid import Grid
+from hotspots.io.frames import mode_per_group
 from hotspots.rank import patrol_list, rank_hotspots, repeat_locations
 from hotspots.schema import CRSError, InputError
 
@@ -186,6 +187,31 @@ def test_repeat_location_columns_rounding_and_areas():
                                "beat"]
     by_text = repeat_locations(pd.concat([a, b, far]), by=("location",))
     assert by_text["incidents_total"].tolist() == [5, 4]
+
+
+def test_areas_of_a_location_are_the_most_frequent_ties_to_the_lowest_whatever_the_order():
+    # Two incidents in B9, two in B3, one missing: a tie, won by the lower name B3, in any
+    # row order (the one "most frequent value per group" rule, hotspots.io.frames).
+    rows = _inc(["2024-01-01"] * 5, x=10.0, y=20.0, beat=["B9", "B3", None, "B9", "B3"])
+    for order in ([0, 1, 2, 3, 4], [3, 2, 0, 4, 1]):
+        r = repeat_locations(rows.iloc[order], area_columns=["beat"])
+        assert r["beat"].tolist() == ["B3"]
+
+
+def test_mode_per_group_counts_weights_and_category_order():
+    groups = ["a", "a", "a", "b", "b", None]
+    assert mode_per_group(groups, ["x", "y", "y", "q", "p", "z"]).to_dict() == {
+        "a": "y", "b": "p"
+    }
+    # By weight (e.g. overlap area): one large piece beats two small ones.
+    assert mode_per_group(["a"] * 3, ["x", "x", "y"], weights=[1.0, 1.0, 5.0]).to_dict() == {
+        "a": "y"
+    }
+    # "Lowest" is the categorical's own order, and the dtype is kept.
+    cat = pd.Categorical(["q", "p"], categories=["q", "p"])
+    got = mode_per_group(["b", "b"], cat)
+    assert got.to_dict() == {"b": "q"} and isinstance(got.dtype, pd.CategoricalDtype)
+    assert mode_per_group([], []).empty
 
 
 def test_repeat_locations_geodataframe_and_errors():

@@ -18,17 +18,23 @@ from hotspots.schema import InputError
 from hotspots.seasonal import (
     CLASSES,
     HOUR_COLUMNS,
+    MONTH_ABBREVIATIONS,
     MONTH_COLUMNS,
+    SEASON_MONTHS,
+    SEASONS,
     decompose,
     emerging_classes,
     monthly_series,
     period_change,
+    season_label,
     season_of,
     seasonal_profiles,
     sparkline_svg,
     trend_tests,
     trending_up,
+    trending_up_rows,
 )
+from hotspots.seasonal._profiles import SEASON_OF_MONTH
 
 REAL = Path("/work/shared/data/police-uk-street-leicestershire-2024-2025")
 
@@ -152,7 +158,12 @@ def test_groups_with_zero_one_and_few_incidents():
     prof = seasonal_profiles(inc, by="beat", period=("2024-01-01", "2025-12-31"))
     prof = prof.set_index("beat")
     assert list(prof.index) == ["few", "none", "one"]
-    assert prof.loc["none", "incidents"] == 0 and prof.loc["none", "peak_month"] == 0
+    # No incidents, no peak month: missing, not a placeholder month 0.
+    assert prof.loc["none", "incidents"] == 0 and pd.isna(prof.loc["none", "peak_month"])
+    assert prof["peak_month"].dtype == "Int64"
+    assert prof.loc[["few", "one"], "peak_month"].tolist() == [2, 6]
+    csv = prof[["incidents", "peak_month"]].to_csv(index=False, float_format="%.6g")
+    assert csv.split() == ["incidents,peak_month", "3,2", "0,", "1,6"]  # empty when missing
     assert prof.loc["none", "peak_season"] == "" and prof.loc["none", "seasonal_p"] == 1.0
     assert np.isnan(prof.loc["none", "seasonal_index_peak"])
     assert prof.loc["one", "seasonal_p"] == 1.0
@@ -293,7 +304,9 @@ def test_fdr_across_groups_finds_the_real_trends():
     # called only if its q is below 0.05, exactly as the reference adjustment says.
     assert set(found) == set(out.loc[bh_reference(out["trend_p"].to_numpy()) < 0.05, "beat"])
     ups = trending_up(inc, by="beat", seasonal_adjust=False)
-    expected = out[out["trend"] == "up"].sort_values("trend_slope_per_year", ascending=False)
+    expected = out[out["trend"] == "up"].sort_values(
+        "trend_slope_per_year", ascending=False, kind="stable"
+    )
     assert ups["beat"].tolist() == expected["beat"].tolist()
     assert ups["trend_slope_per_year"].is_monotonic_decreasing
 
@@ -469,6 +482,36 @@ def test_season_of_every_month():
     for bad in (0, 13, 1.5, True):
         with pytest.raises(InputError):
             season_of(bad)
+
+
+def test_seasons_are_defined_once():
+    # Every month in exactly one season; the vectorised look-up agrees with the mapping.
+    months = sorted(m for ms in SEASON_MONTHS.values() for m in ms)
+    assert months == list(range(1, 13)) and SEASONS == tuple(SEASON_MONTHS)
+    assert [SEASONS[i] for i in SEASON_OF_MONTH] == [season_of(m) for m in range(1, 13)]
+    assert season_label("autumn") == "Autumn (Sep–Nov)"
+    assert [m[0] for m in MONTH_ABBREVIATIONS] == list("JFMAMJJASOND")
+    with pytest.raises(InputError, match="'Summer'"):
+        season_label("Summer")
+
+
+def test_trending_up_rows_breaks_ties_by_table_order():
+    # Many equal slopes: the order is the table's (a stable sort), whatever their number.
+    n = 40
+    table = pd.DataFrame(
+        {
+            "beat": [f"b{i:02d}" for i in range(n)],
+            "trend": ["up", "none"] * (n // 2),
+            "trend_slope_per_year": np.repeat([1.0, 3.0], n // 2),
+        }
+    )
+    up = trending_up_rows(table)
+    assert up["beat"].tolist() == [f"b{i:02d}" for i in range(20, n, 2)] + [
+        f"b{i:02d}" for i in range(0, 20, 2)
+    ]
+    assert up.index.tolist() == list(range(n // 2))
+    with pytest.raises(InputError, match="trend_slope_per_year"):
+        trending_up_rows(table.drop(columns="trend_slope_per_year"))
 
 
 def test_decompose_recovers_trend_and_season():

@@ -29,7 +29,8 @@ from hotspots.seasonal._flatness import (
 )
 from hotspots.seasonal._mannkendall import mann_kendall, seasonal_mann_kendall
 from hotspots.seasonal._months import prepare
-from hotspots.seasonal._profiles import _SEASON_OF_MONTH, SEASONS, _shape_columns
+from hotspots.seasonal._profiles import _shape_columns
+from hotspots.seasonal._seasons import SEASON_OF_MONTH, SEASONS
 from hotspots.seasonal._trend import MIN_MONTHS, MIN_MONTHS_SEASONAL, _test_all
 
 P_TOL = 1e-12
@@ -118,7 +119,7 @@ def ref_shape_columns(means, incidents):
         out["peak_month"][i] = int(np.nanargmax(row)) + 1
         season_means = [
             np.nanmean(row[in_s]) if covered[in_s].any() else -np.inf
-            for in_s in (_SEASON_OF_MONTH == s for s in range(4))
+            for in_s in (SEASON_OF_MONTH == s for s in range(4))
         ]
         out["peak_season"][i] = SEASONS[int(np.argmax(season_means))]
         out["seasonal_index_peak"][i] = vals.max() / avg

@@ -277,9 +277,10 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
     }
 
 
-def _peak_month(incidents: pd.DataFrame) -> int:
+def _peak_month(incidents: pd.DataFrame) -> int | None:
+    """The busiest calendar month of all the group's incidents; None (blank) without any."""
     if len(incidents) == 0:
-        return 0
+        return None
     whole = incidents[["when", "precision"]].assign(group="all")
     return int(seasonal_profiles(whole, by="group")["peak_month"].iloc[0])
 
@@ -298,7 +299,7 @@ def _evaluation_summary(table: pd.DataFrame, counts: Mapping[str, Any]) -> dict[
         "method": str(best["method"]),
         "pai": float(best["pai"]),
         "hit_rate": float(best["hit_rate"]),
-        "peak_month": 0,
+        "peak_month": None,  # a backtest gives no peak month: blank in summary.csv
         "period": f"{best['train_from']}..{best['test_to']}",
         "output": "evaluation.png",
     }

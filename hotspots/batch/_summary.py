@@ -99,7 +99,7 @@ def index_html(table: pd.DataFrame, by: Sequence[str], task: str) -> str:
             _cell(r.get("top_hotspots_area_share"), "{:.2%}"),
             _cell(r.get("method")),
             _cell(r.get("pai"), "{:.1f}"),
-            _cell(r.get("peak_month") or None),
+            _cell(r.get("peak_month"), "{:.0f}"),
             _cell(r.get("error")),
         ]
         cls = ' class="failed"' if r["status"] == "failed" else ""

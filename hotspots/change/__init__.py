@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_PERMUTATIONS",
     "DEFAULT_RADIUS_CELLS",
     "FuzzySimilarity",
+    "HOTSPOT_RULE",
     "HotspotChange",
     "METHODS",
     "cell_classes",
@@ -71,9 +72,15 @@ CELL_CLASSES = {
     (-1, 1): "cold to hot",
     (0, 0): "not significant",
 }
+#: How cells make hotspots and how a hotspot's status is decided.
+HOTSPOT_RULE = (
+    "8-connected cells hot (Gi* bin > 0) in either period; persistent: "
+    "some cell hot in both; shifted: hot before and after in touching but different "
+    "cells; new: hot only after; gone: hot only before"
+)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HotspotChange:
     """Result of :func:`hotspot_change`.
 
@@ -92,13 +99,23 @@ class HotspotChange:
     similarity
         The :class:`FuzzySimilarity` of the two maps.
     summary
-        Counts of cells and hotspots per class.
+        Counts of cells and hotspots per class, and the hotspot rule.
     """
 
     cells: gpd.GeoDataFrame = field(repr=False)
     hotspots: gpd.GeoDataFrame = field(repr=False)
     similarity: FuzzySimilarity
     summary: dict[str, Any]
+
+    def params(self) -> dict[str, Any]:
+        """JSON-ready parameters: the fuzzy comparison's (with ``expected_rule``) and the
+        rules that make cells classes and hotspots."""
+        return {
+            "fuzzy": self.similarity.params(),
+            "cell_rule": "hot: Gi* bin > 0, cold: < 0, in each period; change from the "
+            "(before, after) classes (CELL_CLASSES)",
+            "hotspot_rule": HOTSPOT_RULE,
+        }
 
 
 def cell_classes(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -194,11 +211,9 @@ def hotspot_change(
             s: int((hotspots["status"] == s).sum())
             for s in ("persistent", "shifted", "new", "gone")
         },
-        "hotspot_rule": "8-connected cells hot (Gi* bin > 0) in either period; persistent: "
-        "some cell hot in both; shifted: hot before and after in touching but different "
-        "cells; new: hot only after; gone: hot only before",
+        "hotspot_rule": HOTSPOT_RULE,
     }
-    return HotspotChange(cells, hotspots, sim, summary)
+    return HotspotChange(cells=cells, hotspots=hotspots, similarity=sim, summary=summary)
 
 
 def _hotspots(labels, n, a, b, cb, ca, sim_cells, grid) -> gpd.GeoDataFrame:

@@ -51,7 +51,7 @@ CLASSES = {1: "hot", 0: "not significant", -1: "cold"}
 _CODES = (-1, 0, 1)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class FuzzySimilarity:
     """Result of :func:`fuzzy_similarity`.
 
@@ -69,6 +69,8 @@ class FuzzySimilarity:
         Fuzzy kappa ``(S - E) / (1 - E)`` (NaN when E is 1).
     radius_cells, halving_cells, permutations, seed
         The parameters; ``expected_rule`` says how E was found.
+    n_cells
+        In-area cells compared.
     """
 
     cells: np.ndarray = field(repr=False)
@@ -180,17 +182,17 @@ def fuzzy_similarity(
         used = permutations
     kappa = (sim - expected) / (1 - expected) if expected < 1 else math.nan
     return FuzzySimilarity(
-        cells,
-        sim,
-        sim_sig,
-        expected,
-        float(kappa),
-        float(radius_cells),
-        float(halving_cells),
-        used,
-        int(seed),
-        rule,
-        n,
+        cells=cells,
+        similarity=sim,
+        similarity_significant=sim_sig,
+        expected=expected,
+        kappa=float(kappa),
+        radius_cells=float(radius_cells),
+        halving_cells=float(halving_cells),
+        permutations=used,
+        seed=int(seed),
+        expected_rule=rule,
+        n_cells=n,
     )
 
 

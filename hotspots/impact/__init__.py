@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Impact:
     """The result of :func:`impact`.
 
@@ -70,15 +70,76 @@ class Impact:
     monthly
         Counts per zone role and month (``month``, ``period``, ``role``, ``incidents``),
         summed over the areas, for the chart.
-    params
-        Periods and their lengths, buffer width, how controls were chosen (rules), seed,
-        warnings.
+    before, after
+        The inclusive month windows.
+    months_before, months_after
+        Months with data in each window (a window's length).
+    buffer_m
+        Width of the displacement/diffusion rings (0: none).
+    controls_rule
+        How the controls were chosen (automatic matching, or as given and paired).
+    candidates
+        Candidate cells of the automatic matching (0 with given controls).
+    seed
+        Seed of the matching order and tie-breaks.
+    weighted
+        Whether counts are sums of harm weights.
+    warnings
+        Months without data in a window; areas too small to detect a fall.
+
+    :meth:`params` gives them with the rules behind the automatic choices (impact.json).
     """
 
     table: pd.DataFrame
     zones: gpd.GeoDataFrame = field(repr=False)
     monthly: pd.DataFrame = field(repr=False)
-    params: dict[str, Any] = field(default_factory=dict)
+    before: tuple[pd.Period, pd.Period]
+    after: tuple[pd.Period, pd.Period]
+    months_before: int
+    months_after: int
+    buffer_m: float
+    controls_rule: str
+    candidates: int
+    seed: int
+    weighted: bool
+    warnings: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        """JSON-ready parameters: periods and their lengths, buffer width, how controls were
+        chosen, seed, the interval and too-small rules, warnings."""
+        lb, la = self.months_before, self.months_after
+        return {
+            "before": [str(p) for p in self.before],
+            "after": [str(p) for p in self.after],
+            "months_before": lb,
+            "months_after": la,
+            "after_scale": lb / la,
+            "unequal_periods": (
+                f"after counts scaled by {lb}/{la} in the WDD (rates per before-period "
+                "length); wdd_per_month is per month; WDQ and relative change use counts of "
+                "the same period and need no scaling"
+                if lb != la
+                else "equal lengths: no scaling"
+            ),
+            "buffer_m": float(self.buffer_m),
+            "buffer_rule": "ring of buffer_m around each treated and control area, outside "
+            "every treated and control area; an incident in overlapping rings counts for the "
+            "nearest area" + (" (default width)" if self.buffer_m == DEFAULT_BUFFER_M else ""),
+            "controls": self.controls_rule,
+            "candidates": self.candidates,
+            "seed": self.seed,
+            "interval": f"95% log rate ratio (Poisson) when all four counts ≥ {EXACT_BELOW}, "
+            "else exact conditional (non-central hypergeometric)",
+            "too_small_rule": f"before counts could not detect a fall to {DETECTABLE_RATIO:g}× "
+            "at the 5% level",
+            "weighted": (
+                "harm weights: counts are sums of weights, variances sums of squared weights; "
+                "log-rate-ratio intervals; too_small on effective counts (Σw)²/Σw²"
+                if self.weighted
+                else "counts"
+            ),
+            "warnings": list(self.warnings),
+        }
 
 
 def month_window(value: object, what: str) -> tuple[pd.Period, pd.Period]:
@@ -261,39 +322,21 @@ def impact(
     monthly = _monthly_by_role(
         month, x, y, treated, ctrl, buffer_m, windows["before"], windows["after"], weights
     )
-    params = {
-        "before": [str(b0), str(b1)],
-        "after": [str(a0), str(a1)],
-        "months_before": lb,
-        "months_after": la,
-        "after_scale": lb / la,
-        "unequal_periods": (
-            f"after counts scaled by {lb}/{la} in the WDD (rates per before-period length); "
-            "wdd_per_month is per month; WDQ and relative change use counts of the same "
-            "period and need no scaling"
-            if lb != la
-            else "equal lengths: no scaling"
-        ),
-        "buffer_m": float(buffer_m),
-        "buffer_rule": "ring of buffer_m around each treated and control area, outside every "
-        "treated and control area; an incident in overlapping rings counts for the nearest "
-        "area" + (" (default width)" if buffer_m == DEFAULT_BUFFER_M else ""),
-        "controls": rule,
-        "candidates": candidates,
-        "seed": int(seed),
-        "interval": f"95% log rate ratio (Poisson) when all four counts ≥ {EXACT_BELOW}, "
-        "else exact conditional (non-central hypergeometric)",
-        "too_small_rule": f"before counts could not detect a fall to {DETECTABLE_RATIO:g}× "
-        "at the 5% level",
-        "weighted": (
-            "harm weights: counts are sums of weights, variances sums of squared weights; "
-            "log-rate-ratio intervals; too_small on effective counts (Σw)²/Σw²"
-            if weights is not None
-            else "counts"
-        ),
-        "warnings": warnings,
-    }
-    return Impact(table, zone_layer, monthly, params)
+    return Impact(
+        table=table,
+        zones=zone_layer,
+        monthly=monthly,
+        before=(b0, b1),
+        after=(a0, a1),
+        months_before=lb,
+        months_after=la,
+        buffer_m=float(buffer_m),
+        controls_rule=rule,
+        candidates=candidates,
+        seed=int(seed),
+        weighted=weights is not None,
+        warnings=tuple(warnings),
+    )
 
 
 def _monthly(x, y, month_idx, months, areas, weights=None) -> np.ndarray:

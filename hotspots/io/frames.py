@@ -96,6 +96,60 @@ def sorted_categorical(values: pd.Series) -> pd.Series:
     return values.cat.reorder_categories(sorted(values.cat.categories))
 
 
+def mode_per_group(
+    groups: pd.Series | np.ndarray,
+    values: pd.Series | np.ndarray,
+    *,
+    weights: pd.Series | np.ndarray | None = None,
+) -> pd.Series:
+    """The most frequent value of ``values`` within each group (ties: the lowest value).
+
+    The one rule for "the value most of a group's rows have": a location's text and areas,
+    a hotspot's majority beat, an LSOA's district, a beat's NPA (by overlap area). Rows
+    whose group or value is missing are left out. With ``weights``, the value with the
+    largest total weight wins instead of the most rows. "Lowest" is the values' sort order
+    (a categorical's category order), so the result never depends on row order.
+
+    Parameters
+    ----------
+    groups, values
+        One group key and one value per row (Series are taken by position).
+    weights
+        Optional weight per row (e.g. overlap area in m²).
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by the groups that have a value, sorted; the winning value of each, in the
+        dtype of ``values``.
+
+    Examples
+    --------
+    >>> mode_per_group([1, 1, 1, 2, 2], ["b", "a", "b", "x", "w"]).to_dict()
+    {1: 'b', 2: 'w'}
+    >>> mode_per_group(["A", "A"], ["p", "q"], weights=[1.0, 3.0]).to_dict()
+    {'A': 'q'}
+    """
+    frame = pd.DataFrame(
+        {
+            "group": _by_position(groups),
+            "value": _by_position(values),
+            "n": 1 if weights is None else _by_position(weights),
+        }
+    ).dropna(subset=["group", "value"])
+    totals = frame.groupby(["group", "value"], sort=False, observed=True)["n"].sum()
+    ranked = totals.reset_index().sort_values(
+        ["group", "n", "value"], ascending=[True, False, True], kind="stable"
+    )
+    best = ranked.drop_duplicates("group").set_index("group")["value"]
+    return best.rename_axis(None).rename(None)
+
+
+def _by_position(column: pd.Series | np.ndarray) -> pd.Series:
+    """A column as a Series with a fresh 0..n-1 index (its dtype kept, e.g. categorical)."""
+    return pd.Series(column).reset_index(drop=True)
+
+
 def concat_categorical(
     frames: Sequence[pd.DataFrame], *, ignore_index: bool = False
 ) -> pd.DataFrame:

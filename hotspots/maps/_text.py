@@ -165,7 +165,7 @@ def rows_text(value: object, unit: str) -> str:
 
 
 def month_name(value: object, *, short: bool = False) -> str:
-    """Month name of 1–12 ("" for missing or 0, which means no incidents).
+    """Month name of 1–12 ("" for missing: a group without incidents has no peak month).
 
     Examples
     --------

@@ -28,7 +28,9 @@ from hotspots.scoring import DEFAULT_METHOD, cell_scores
 from hotspots.seasonal import (
     DOW_COLUMNS,
     HOUR_COLUMNS,
+    SEASON_MONTHS,
     emerging_classes,
+    season_label,
     seasonal_profiles,
     sparkline_svg,
     trend_tests,
@@ -404,21 +406,13 @@ def _hotspot_classes(
     return pd.DataFrame({"hotspot_id": ids, "class": table["emerging_class"].to_numpy()})
 
 
-_SEASON_MONTHS = {
-    "Winter (Dec–Feb)": (12, 1, 2),
-    "Spring (Mar–May)": (3, 4, 5),
-    "Summer (Jun–Aug)": (6, 7, 8),
-    "Autumn (Sep–Nov)": (9, 10, 11),
-}
-
-
 def _seasonal_hotspots(
     inc: pd.DataFrame, grid: Grid, area_cols: list[str], config: RunConfig
 ) -> dict[str, gpd.GeoDataFrame]:
     """The top hotspots of each season's incidents, by the same method, for the map."""
     out = {}
     month = inc["when"].dt.month
-    for name, months in _SEASON_MONTHS.items():
+    for name, months in ((season_label(s), m) for s, m in SEASON_MONTHS.items()):
         part = inc.loc[month.isin(months)]
         if len(part) < config.hotspots.min_incidents:
             continue

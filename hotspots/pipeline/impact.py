@@ -123,9 +123,9 @@ def run_impact(
             _read_patrol_log(patrol_log),
             areas=result.table.loc[result.table["area"] != "all", "area"].tolist(),
             after=(a0, a1),
-            months_after=result.params["months_after"],
+            months_after=result.months_after,
         )
-    for warning in result.params["warnings"]:
+    for warning in result.warnings:
         log.warning("impact: %s", warning)
     overall = result.table.iloc[-1]
     log.info(
@@ -140,7 +140,7 @@ def run_impact(
         overall["wdq"],
     )
     meta = {
-        **result.params,
+        **result.params(),
         "category": config.filter.categories or "all",
         "harm_column": config.hotspots.harm_column,
         "treated": f"{treated}:{treated_field}",
@@ -228,7 +228,7 @@ def _write_all(
 
 def impact_png(result: Impact) -> bytes:
     """Before/after incidents per month by zone (all areas), and the monthly series."""
-    p = result.params
+    p = result.params()
     fig = Figure(figsize=(11, 4.6), layout="constrained")
     FigureCanvasAgg(fig)
     ax_bar, ax_line = fig.subplots(1, 2, width_ratios=[1, 1.4])

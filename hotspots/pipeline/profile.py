@@ -11,7 +11,7 @@ from hotspots.io.writers import write_csv
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.stages import prepare
 from hotspots.schema import InputError
-from hotspots.seasonal import period_change, seasonal_profiles, trend_tests
+from hotspots.seasonal import period_change, seasonal_profiles, trend_tests, trending_up_rows
 
 
 def _window(text: str, what: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -69,8 +69,8 @@ def run_profile(
         table = table[["layer", *[c for c in table.columns if c != "layer"]]]
         result[name] = table
         write_csv(table, out / f"{name}.csv", neutralise_formulas=config.output.formula_guard)
-    trends = result["trends"]
-    up = trends.loc[trends["trend"] == "up"].sort_values("trend_slope_per_year", ascending=False)
+    # Every layer's rows at once: steepest first across layers, ties in layer then name order.
+    up = trending_up_rows(result["trends"])
     result["trending_up"] = up
     write_csv(up, out / "trending_up.csv", neutralise_formulas=config.output.formula_guard)
     return result

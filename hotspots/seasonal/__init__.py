@@ -16,31 +16,28 @@ many rows that was. See ``docs/seasonal.md`` for the methods and their sources.
 from ._change import period_change
 from ._decompose import decompose
 from ._emerging import CLASSES, emerging_classes
-from ._profiles import (
-    DOW_COLUMNS,
-    HOUR_COLUMNS,
-    MONTH_COLUMNS,
-    SEASONS,
-    monthly_series,
-    season_of,
-    seasonal_profiles,
-)
+from ._profiles import DOW_COLUMNS, HOUR_COLUMNS, MONTH_COLUMNS, monthly_series, seasonal_profiles
+from ._seasons import MONTH_ABBREVIATIONS, SEASON_MONTHS, SEASONS, season_label, season_of
 from ._sparkline import sparkline_svg
-from ._trend import trend_tests, trending_up
+from ._trend import trend_tests, trending_up, trending_up_rows
 
 __all__ = [
     "CLASSES",
     "DOW_COLUMNS",
     "HOUR_COLUMNS",
+    "MONTH_ABBREVIATIONS",
     "MONTH_COLUMNS",
     "SEASONS",
+    "SEASON_MONTHS",
     "decompose",
     "emerging_classes",
     "monthly_series",
     "period_change",
+    "season_label",
     "season_of",
     "seasonal_profiles",
     "sparkline_svg",
     "trend_tests",
     "trending_up",
+    "trending_up_rows",
 ]

@@ -28,7 +28,7 @@ from scipy.stats import norm
 _CHUNK_VALUES = 4_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MannKendall:
     """Per-row results: ``s``, ``var_s``, ``z``, ``p`` and Sen's ``slope`` (NaN if none)."""
 
@@ -53,7 +53,7 @@ def mann_kendall(x: np.ndarray) -> MannKendall:
     s = s[:, 0]
     var_s = _variance(x)
     z, p = _z_and_p(s, var_s)
-    return MannKendall(s, var_s, z, p, slope)
+    return MannKendall(s=s, var_s=var_s, z=z, p=p, slope=slope)
 
 
 def seasonal_mann_kendall(x: np.ndarray, period: int = 12) -> MannKendall:
@@ -81,7 +81,7 @@ def seasonal_mann_kendall(x: np.ndarray, period: int = 12) -> MannKendall:
         s = s + s_season[:, season]
         var_s = var_s + _variance(np.ascontiguousarray(cycles[:, season, :]))
     z, p = _z_and_p(s, var_s)
-    return MannKendall(s, var_s, z, p, slope)
+    return MannKendall(s=s, var_s=var_s, z=z, p=p, slope=slope)
 
 
 def _as_rows(x: np.ndarray) -> np.ndarray:

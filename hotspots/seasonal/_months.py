@@ -92,7 +92,7 @@ def incident_months(incidents: pd.DataFrame) -> np.ndarray:
     return (when.dt.year.to_numpy(np.int64) * 12 + when.dt.month.to_numpy(np.int64)) - 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Prepared:
     """Incidents reduced to integer group codes and month offsets within the covered span.
 

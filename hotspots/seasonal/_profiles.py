@@ -11,30 +11,11 @@ from hotspots.schema import InputError
 
 from ._flatness import profile_p_many
 from ._months import PRECISIONS, Prepared, attach_span, prepare, weekday_exposure
+from ._seasons import SEASON_OF_MONTH, SEASONS
 
 MONTH_COLUMNS: tuple[str, ...] = tuple(f"m{m:02d}" for m in range(1, 13))
 DOW_COLUMNS: tuple[str, ...] = tuple(f"d{d}" for d in range(1, 8))
 HOUR_COLUMNS: tuple[str, ...] = tuple(f"h{h:02d}" for h in range(24))
-SEASONS: tuple[str, ...] = ("winter", "spring", "summer", "autumn")
-# Meteorological seasons: DJF, MAM, JJA, SON (index into SEASONS by month - 1).
-_SEASON_OF_MONTH = np.array([0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 0])
-
-
-def season_of(month: int) -> str:
-    """Meteorological season of a month number: DJF winter, MAM spring, JJA summer, SON autumn.
-
-    Examples
-    --------
-    >>> season_of(7), season_of(12), season_of(3)
-    ('summer', 'winter', 'spring')
-    >>> season_of(13)
-    Traceback (most recent call last):
-    ...
-    hotspots.schema.InputError: month must be a whole number 1-12, got 13
-    """
-    if isinstance(month, bool) or not isinstance(month, int | np.integer) or not 1 <= month <= 12:
-        raise InputError(f"month must be a whole number 1-12, got {month!r}")
-    return SEASONS[_SEASON_OF_MONTH[int(month) - 1]]
 
 
 def monthly_series(
@@ -123,9 +104,11 @@ def seasonal_profiles(
         - ``m01``…``m12``: mean incidents per year in that calendar month = count ÷ the
           number of times the month is covered by data, so a partial year does not fake a
           peak; ``NaN`` for a calendar month never covered;
-        - ``peak_month`` (1–12, earliest on ties; **0** when the group has no incidents);
-        - ``peak_season`` (``winter``/``spring``/``summer``/``autumn`` = DJF/MAM/JJA/SON,
-          highest mean of its months' means; ``""`` when no incidents);
+        - ``peak_month`` (1–12, earliest on ties; nullable ``Int64``, missing — ``<NA>``,
+          empty in CSV — when the group has no incidents);
+        - ``peak_season`` (``winter``/``spring``/``summer``/``autumn`` = DJF/MAM/JJA/SON:
+          :data:`SEASON_MONTHS`, highest mean of its months' means; ``""`` when no
+          incidents);
         - ``seasonal_index_peak``: peak month mean ÷ mean of the monthly means;
         - ``top3_share``: share of the yearly total in the three highest months;
         - ``amplitude``: (highest − lowest monthly mean) ÷ mean monthly mean (0 when flat);
@@ -186,11 +169,17 @@ def seasonal_profiles(
     return attach_span(table, prep)
 
 
-def _shape_columns(means: np.ndarray, incidents: np.ndarray) -> dict[str, np.ndarray]:
-    """Peak month and season, peak index, top-3 share and amplitude from monthly means."""
+def _shape_columns(
+    means: np.ndarray, incidents: np.ndarray
+) -> dict[str, np.ndarray | pd.arrays.IntegerArray]:
+    """Peak month and season, peak index, top-3 share and amplitude from monthly means.
+
+    ``peak_month`` is nullable: missing for a group without incidents, which has no peak.
+    """
     n = len(means)
+    peak_month = np.zeros(n, np.int64)
+    no_peak = np.ones(n, dtype=bool)
     out: dict[str, np.ndarray] = {
-        "peak_month": np.zeros(n, np.int64),
         "peak_season": np.full(n, "", dtype=object),
         "seasonal_index_peak": np.full(n, np.nan),
         "top3_share": np.full(n, np.nan),
@@ -199,7 +188,7 @@ def _shape_columns(means: np.ndarray, incidents: np.ndarray) -> dict[str, np.nda
     some = incidents > 0
     covered_rows = ~np.isnan(means)
     patterns, which = np.unique(covered_rows, axis=0, return_inverse=True)
-    in_season = [_SEASON_OF_MONTH == s for s in range(4)]
+    in_season = [SEASON_OF_MONTH == s for s in range(len(SEASONS))]
     for k, covered in enumerate(patterns):  # one pattern: the exposure is the same for all
         rows = np.flatnonzero(some & (which.ravel() == k))
         if len(rows) == 0 or not covered.any():
@@ -208,7 +197,8 @@ def _shape_columns(means: np.ndarray, incidents: np.ndarray) -> dict[str, np.nda
         # C order: numpy then sums each row pairwise, exactly as it sums one row alone.
         vals = np.ascontiguousarray(part[:, covered])
         avg = vals.mean(axis=1)
-        out["peak_month"][rows] = np.nanargmax(part, axis=1) + 1
+        peak_month[rows] = np.nanargmax(part, axis=1) + 1
+        no_peak[rows] = False
         season_means = np.column_stack(
             [
                 np.nanmean(part[:, in_s], axis=1)
@@ -222,7 +212,7 @@ def _shape_columns(means: np.ndarray, incidents: np.ndarray) -> dict[str, np.nda
         out["seasonal_index_peak"][rows] = top / avg
         out["top3_share"][rows] = np.sort(vals, axis=1)[:, -3:].sum(axis=1) / vals.sum(axis=1)
         out["amplitude"][rows] = (top - bottom) / avg
-    return out
+    return {"peak_month": pd.arrays.IntegerArray(peak_month, mask=no_peak), **out}
 
 
 def _precise_columns(prep: Prepared, *, seed: int) -> dict[str, np.ndarray]:

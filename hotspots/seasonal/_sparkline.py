@@ -9,8 +9,9 @@ import numpy as np
 
 from hotspots.schema import InputError
 
-_LETTERS = "JFMAMJJASOND"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from ._seasons import MONTH_ABBREVIATIONS
+
+_LETTERS = "".join(m[0] for m in MONTH_ABBREVIATIONS)
 _BAR = "#9aa5b1"
 _PEAK = "#d9480f"
 _LABEL_H = 8.0
@@ -79,7 +80,7 @@ def sparkline_svg(
         or not 0 <= highlight < len(vals)
     ):
         raise InputError(f"highlight must be a bar index 0..{len(vals) - 1}, got {highlight!r}")
-    names = _MONTHS if len(vals) == 12 else [f"bar {i + 1}" for i in range(len(vals))]
+    names = MONTH_ABBREVIATIONS if len(vals) == 12 else [f"bar {i + 1}" for i in range(len(vals))]
     plot_h = height - (_LABEL_H if labels else 0.0) - 1.0
     step = width / len(vals)
     gap = min(1.0, step / 4)

@@ -172,7 +172,7 @@ def trending_up(
 ) -> pd.DataFrame:
     """Groups whose counts trend significantly upwards, steepest first.
 
-    The rows of :func:`trend_tests` (same columns; ``kw`` is passed on) with
+    :func:`trending_up_rows` of :func:`trend_tests` (``kw`` is passed on): the rows with
     ``trend == "up"`` after Benjamini–Hochberg control at ``alpha``, sorted by
     ``trend_slope_per_year`` descending (ties by group).
 
@@ -184,8 +184,29 @@ def trending_up(
     >>> trending_up(inc, by="beat")["beat"].tolist()
     ['A']
     """
-    table = trend_tests(incidents, by=by, alpha=alpha, **kw)
-    up = table[table["trend"] == "up"]
+    return trending_up_rows(trend_tests(incidents, by=by, alpha=alpha, **kw))
+
+
+def trending_up_rows(trends: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a :func:`trend_tests` table (or several stacked) trending up, steepest first.
+
+    ``trend == "up"``, sorted by ``trend_slope_per_year`` descending; ties keep the table's
+    order (a stable sort: :func:`trend_tests` rows are sorted by group), so the same table
+    always gives the same rows in the same order. The index is reset.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"beat": ["A", "B", "C", "D"], "trend": ["up", "none", "up", "up"],
+    ...                   "trend_slope_per_year": [2.0, 9.0, 5.0, 2.0]})
+    >>> trending_up_rows(t)["beat"].tolist()
+    ['C', 'A', 'D']
+    """
+    missing = {"trend", "trend_slope_per_year"} - set(trends.columns)
+    if missing:
+        raise InputError(
+            f"trends lacks column(s) {sorted(missing)}: pass a table made by trend_tests"
+        )
+    up = trends[trends["trend"] == "up"]
     return up.sort_values("trend_slope_per_year", ascending=False, kind="stable").reset_index(
         drop=True
     )
