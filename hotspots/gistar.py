@@ -41,9 +41,10 @@ Classes (``Gi_Bin``)
 --------------------
 +3/+2/+1 (hot) and -3/-2/-1 (cold) where the p-value used (``p_sim`` when permutations
 were run, else ``p``) -- or its Benjamini-Hochberg adjusted value ``q`` when ``fdr=True``
--- is at most 0.01/0.05/0.10; the sign is that of ``z``. Comparing ``q`` with each level is
-exactly the BH step-up procedure run at that level, which is how ArcGIS applies its FDR
-correction to each confidence bin.
+-- is at most 0.01/0.05/0.10; the sign is that of ``z``. ``q`` is scipy's
+:func:`scipy.stats.false_discovery_control` (``method="bh"``) over the in-area cells.
+Comparing ``q`` with each level is exactly the BH step-up procedure run at that level,
+which is how ArcGIS applies its FDR correction to each confidence bin.
 """
 
 from __future__ import annotations
@@ -51,13 +52,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.signal import fftconvolve
 from scipy.special import ndtr
+from scipy.stats import false_discovery_control
 
-from hotspots._validation import require_metric_crs
+from hotspots._validation import check_scalar, require_metric_crs, whole_number
 from hotspots.schema import InputError
 
 if TYPE_CHECKING:
@@ -78,7 +80,7 @@ _EPS = 1e-9
 _BLOCK_VALUES = 2_000_000
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class GiStarResult:
     """Gi* z-scores, p-values and hot/cold classes, with the parameters that made them.
 
@@ -140,31 +142,30 @@ class GiStarResult:
         out[self.n_neighbours == 0] = ""
         return out
 
+    def params(self) -> dict[str, Any]:
+        """JSON-ready parameters; ``band_rule`` says how the distance band was chosen.
 
-def fdr_bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (``q``); NaN entries stay NaN and are not counted.
-
-    ``q_(i) = min_{j >= i} min(1, m p_(j) / j)`` over the ``m`` non-NaN p-values sorted
-    ascending; a test is significant at false discovery rate ``alpha`` when ``q <= alpha``.
-
-    Examples
-    --------
-    >>> fdr_bh(np.array([0.01, 0.04, np.nan, 0.03, 0.5])).round(3).tolist()
-    [0.04, 0.053, nan, 0.053, 0.5]
-    """
-    p = np.asarray(p, dtype=float)
-    ok = ~np.isnan(p)
-    v = p[ok]
-    if np.any((v < 0) | (v > 1)):
-        raise InputError(f"p-values must lie in [0, 1], got values from {v.min()} to {v.max()}")
-    out = np.full(p.shape, np.nan)
-    if v.size:
-        order = np.argsort(v)  # ties get equal q whatever their order
-        scaled = v[order] * v.size / np.arange(1, v.size + 1)
-        adjusted = np.empty_like(v)
-        adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-        out[ok] = adjusted
-    return out
+        Examples
+        --------
+        >>> res = gistar_grid(np.eye(5), cell_size_m=100)
+        >>> p = res.params()
+        >>> p["distance_band_m"], p["band_rule"], p["band_auto"], p["p_used"], p["n"]
+        (200.0, 'two_cells', True, 'p', 25)
+        """
+        band = self.distance_band_m
+        return {
+            "weights": self.weights,
+            "distance_band_m": None if band is None else float(band),
+            "band_rule": self.band_rule,
+            "band_auto": self.band_rule not in ("explicit", "contiguity"),
+            "permutations": int(self.permutations),
+            "seed": int(self.seed),
+            "p_used": "p" if self.p_sim is None else "p_sim",
+            "fdr": bool(self.fdr),
+            "classes": "hot/cold at 90/95/99% "
+            + ("after Benjamini-Hochberg FDR" if self.fdr else "by the unadjusted p"),
+            "n": int(self.n),
+        }
 
 
 def classify(z: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -241,9 +242,11 @@ def gistar_grid(
         distance_band_m, band_rule = DEFAULT_BAND_CELLS * cell_size_m, "two_cells"
         log.info("Distance band set to %g metres automatically (rule: two_cells, %d cells of "
                  "%g m)", distance_band_m, DEFAULT_BAND_CELLS, cell_size_m)
-    elif not _is_number(distance_band_m) or not distance_band_m >= cell_size_m:
-        raise InputError(f"distance_band_m must be a number of metres >= cell_size_m "
-                         f"({cell_size_m:g}), got {distance_band_m!r}")
+    else:
+        distance_band_m = check_scalar(distance_band_m, "distance_band_m", float, unit="metres")
+        if distance_band_m < cell_size_m:
+            raise InputError(f"distance_band_m must be at least cell_size_m ({cell_size_m:g} m), "
+                             f"else a cell has no neighbour; got {distance_band_m!r}")
     distance_band_m = float(distance_band_m)
     stencil = _stencil(distance_band_m / cell_size_m, values.shape)
     filled = np.where(valid, values, 0.0)
@@ -355,7 +358,7 @@ def _statistics(x: np.ndarray, local: np.ndarray, k: np.ndarray, permutations: i
                         "least %d cells reach it; use more permutations or the analytic p",
                         permutations, 1 / (permutations + 1), n, needed)
     p_used = p if p_sim is None else p_sim
-    q = fdr_bh(p_used)
+    q = false_discovery_control(p_used, method="bh")
     return {"z": z, "p": p, "p_sim": p_sim, "q": q,
             "classes": classify(z, q if fdr else p_used)}
 
@@ -446,20 +449,15 @@ def _band_pairs(geoms: np.ndarray, distance_band_m: float | None
         distance_band_m, rule = float(dist[:, 1].max()), "arcgis_one_neighbour"
         log.info("Distance band set to %g metres automatically (rule: %s, largest "
                  "nearest-neighbour centroid distance)", distance_band_m, rule)
-    elif not _is_number(distance_band_m) or not distance_band_m > 0:
-        raise InputError(f"distance_band_m must be a positive number of metres, "
-                         f"got {distance_band_m!r}")
+    else:
+        distance_band_m = check_scalar(distance_band_m, "distance_band_m", float, min_val=0,
+                                       include_boundaries="neither", unit="metres")
     pairs = tree.query_pairs(float(distance_band_m) * (1 + _EPS), output_type="ndarray")
     a, b = pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
     return np.concatenate([a, b]), np.concatenate([b, a]), float(distance_band_m), rule
 
 
 # --- validation ------------------------------------------------------------------------
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) \
-        and math.isfinite(v)
 
 
 def _integral(x: np.ndarray) -> bool:
@@ -475,20 +473,16 @@ def _scatter(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def _check_options(permutations: object, seed: object, fdr: object) -> None:
-    if not isinstance(permutations, int | np.integer) or isinstance(permutations, bool) \
-            or permutations < 0:
-        raise InputError(f"permutations must be a whole number >= 0 (e.g. 999), "
-                         f"got {permutations!r}")
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
+    whole_number(permutations, "permutations", minimum=0)
+    whole_number(seed, "seed", minimum=0)
     if not isinstance(fdr, bool | np.bool_):
         raise InputError(f"fdr must be True or False, got {fdr!r}")
 
 
 def _check_grid(counts: object, mask: object, cell_size_m: object
                 ) -> tuple[np.ndarray, np.ndarray]:
-    if not _is_number(cell_size_m) or not cell_size_m > 0:
-        raise InputError(f"cell_size_m must be a positive number of metres, got {cell_size_m!r}")
+    check_scalar(cell_size_m, "cell_size_m", float, min_val=0, include_boundaries="neither",
+                 unit="metres")
     try:
         values = np.asarray(counts, dtype=float)
     except (TypeError, ValueError) as err:

@@ -48,17 +48,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hotspots._validation import positive_number
+from hotspots._validation import check_same_crs, positive_number
 from hotspots.clusters import (
     HotspotSet,
     _cell_unions,
     _cutoff,
     _min_params,
     _result,
-    _same_crs,
-    incident_xy,
 )
-from hotspots.grid import Grid
+from hotspots.grid import Grid, points_xy
 from hotspots.labels import ONE_POINT_MIN_PER_MONTH, artefact_flags
 from hotspots.schema import InputError
 
@@ -199,8 +197,9 @@ def microplace_hotspots(
     scores = np.asarray(scores, dtype=float)
     if scores.shape != grid.shape:
         raise InputError(f"scores has shape {scores.shape} but the grid is {grid.shape}")
-    x, y, crs = incident_xy(incidents)
-    _same_crs(crs, grid.crs)
+    xy, crs = points_xy(incidents)
+    x, y = xy[:, 0], xy[:, 1]
+    check_same_crs(crs, grid.crs, "incidents", "the grid")
     valid = grid.in_area & np.isfinite(scores)
     cutoff, rule = _cutoff(scores[valid], threshold, quantile, k_sd)
     selected = valid & (scores >= cutoff) & (scores > 0)
@@ -256,7 +255,8 @@ def microplace_hotspots(
     # _result renumbers the places; map each new id to the peak of its old component.
     old_of_new = pd.Series(raw[raw > 0], index=hs.labels[raw > 0]).groupby(level=0).first()
     table = _extra_columns(hs, incidents, x, y, study, peak, old_of_new)
-    return HotspotSet(table, hs.labels, hs.method, {**hs.params, "study_area_m2": study})
+    return HotspotSet(polygons=table, labels=hs.labels, method=hs.method,
+                      params={**hs.params, "study_area_m2": study})
 
 
 def _extra_columns(

@@ -57,7 +57,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from hotspots.clusters import HotspotSet, incident_xy
+from hotspots.clusters import HotspotSet
+from hotspots.grid import points_xy
 from hotspots.io.frames import mode_per_group
 from hotspots.schema import InputError
 
@@ -395,9 +396,9 @@ def _study_area(value: object, why: str) -> float:
 def _location_frame(incidents: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     if "when" not in incidents.columns:
         raise InputError("incidents have no 'when' column")
-    x, y, _ = incident_xy(incidents)
+    xy, _ = points_xy(incidents)
     frame = pd.DataFrame(incidents.drop(columns="geometry", errors="ignore")).assign(
-        x=np.round(x), y=np.round(y), when=pd.to_datetime(incidents["when"])
+        x=np.round(xy[:, 0]), y=np.round(xy[:, 1]), when=pd.to_datetime(incidents["when"])
     ).reset_index(drop=True)
     missing = [c for c in by if c not in frame.columns]
     if missing or not len(by):

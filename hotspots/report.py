@@ -1,6 +1,7 @@
-"""Static report figures as PNG bytes: a printable hotspot map and a funnel plot.
+"""Static report figures as PNG bytes: a printable hotspot map, a funnel plot and the
+evaluation curves.
 
-Both draw results already computed (the funnel plot's control limits come from
+All draw results already computed (the funnel plot's control limits come from
 :func:`hotspots.rates.funnel_limits`, the same test that marks areas "above" or "below"
 on the map). Figures are made with matplotlib's object API on the Agg canvas, so no
 window or global pyplot state is involved, and PNG metadata is left out so the same
@@ -33,6 +34,8 @@ HOTSPOT_LINE = "#7a0019"
 LABELLED_RANKS = 30
 #: Colour-scale top: this percentile of positive densities (as on the interactive map).
 _TOP_PERCENTILE = 99.5
+#: Line styles of the evaluation curves, in method order.
+_DASHES = ("-", "--", ":", "-.")
 
 
 def _png(fig: Figure) -> bytes:
@@ -317,3 +320,52 @@ def funnel_plot_png(
     if skipped:
         fig.text(0.01, 0.01, "; ".join(skipped), fontsize=7)
     return _png(fig)
+
+
+def curve_png(table: pd.DataFrame, *, title: str = "") -> bytes:
+    """PNG of hit rate and PAI against the share of area selected, one line per method.
+
+    ``table`` has ``method``, ``area_share``, ``hit_rate`` and ``pai`` (an
+    :class:`~hotspots.evaluate.Evaluation` table); shares above 20 % are not drawn.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"method": ["kde"] * 2, "area_share": [0.01, 0.05],
+    ...                       "hit_rate": [0.2, 0.4], "pai": [20.0, 8.0]})
+    >>> curve_png(table, title="Backtest")[:4]
+    b'\x89PNG'
+    """
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_hit, ax_pai = fig.subplots(1, 2)
+    groups = table.loc[table["area_share"] <= 0.2].groupby("method", sort=False)
+    for i, (method, rows) in enumerate(groups):
+        # Methods often coincide over long stretches: vary the dash so none is hidden.
+        style = {
+            "label": method,
+            "linestyle": _DASHES[i % len(_DASHES)],
+            "linewidth": 2.2 - 0.4 * (i % 3),
+        }
+        pct = rows["area_share"].to_numpy() * 100
+        ax_hit.plot(pct, rows["hit_rate"].to_numpy() * 100, **style)
+        ax_pai.plot(pct, rows["pai"].to_numpy(), **style)
+    ax_hit.set(
+        xlabel="share of study area selected (%)",
+        ylabel="test incidents captured (%)",
+        title="Hit rate",
+    )
+    ax_pai.set(
+        xlabel="share of study area selected (%)",
+        ylabel="PAI (log scale)",
+        title="Predictive Accuracy Index",
+        yscale="log",
+    )
+    for ax in (ax_hit, ax_pai):
+        ax.set_xlim(0, 20)
+        ax.grid(alpha=0.3)
+    ax_pai.legend(loc="upper right")
+    if title:
+        fig.suptitle(title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
+    return buf.getvalue()

@@ -124,7 +124,7 @@ def _inputs() -> dict:
     yy, xx = np.mgrid[0 : grid.nrows, 0 : grid.ncols]
     density = 800 * np.exp(-((xx - 35) ** 2 + (yy - 18) ** 2) / 150.0)
     cells = gpd.GeoDataFrame(
-        {"label": ["Hot spot 99%", "Cold spot 95%"], "z": [3.4, -2.1]},
+        {"gi_bin": [3, -2], "z": [3.4, -2.1]},
         geometry=[box(458600, 304600, 200), box(460200, 303200, 200)],
         crs=27700,
     )

@@ -334,6 +334,22 @@ def test_input_errors():
         dbscan_hotspots(pd.DataFrame({"x": [1.0, np.nan], "y": [1.0, 2.0]}))
     with pytest.raises(InputError, match="x"):
         dbscan_hotspots(pd.DataFrame({"easting": [1.0]}))
+    # Whole numbers of at least 1: never a boolean, a float or zero.
+    for kwargs in ({"min_samples": True}, {"min_samples": 5.0}, {"min_incidents": 0}):
+        with pytest.raises(InputError, match=next(iter(kwargs))):
+            dbscan_hotspots(inc, eps_m=30, **kwargs)
+    with pytest.raises(InputError, match="min_samples"):
+        hdbscan_hotspots(inc, min_cluster_size=20, min_samples=0, engine="sklearn")
+    with pytest.raises(InputError, match="min_cluster_size"):
+        hdbscan_hotspots(inc, min_cluster_size=True, engine="sklearn")
+
+
+def test_hotspot_set_is_frozen_and_keyword_only():
+    hs = dbscan_hotspots(_blobs()[0], eps_m=30, min_samples=10)
+    with pytest.raises(TypeError):
+        type(hs)(hs.polygons, hs.labels, hs.method, hs.params)
+    with pytest.raises(AttributeError):
+        hs.method = "other"
 
 
 def test_row_order_does_not_change_hotspots():

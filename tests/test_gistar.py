@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import geopandas as gpd
@@ -14,7 +15,13 @@ from hypothesis import strategies as st
 from scipy.special import ndtr
 from scipy.stats import false_discovery_control
 
-from hotspots.gistar import GiStarResult, classify, fdr_bh, gistar_grid, gistar_polygons
+from hotspots.gistar import (
+    CONFIDENCE_LEVELS,
+    GiStarResult,
+    classify,
+    gistar_grid,
+    gistar_polygons,
+)
 from hotspots.schema import CRSError, InputError
 
 
@@ -168,26 +175,48 @@ def test_pseudo_p_close_to_normal_approximations_for_large_n():
 # --- FDR and classes --------------------------------------------------------------------
 
 
-def test_fdr_matches_scipy():
+def brute_force_bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q from its definition, O(m^2): for each test, the smallest
+    ``m p_j / r_j`` (capped at 1) over the tests j with ``p_j >= p_i``, where ``r_j`` counts
+    the p-values ``<= p_j`` (tied p-values share the largest rank)."""
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    rank = (p[None, :] <= p[:, None]).sum(axis=1)
+    scaled = np.minimum(1.0, m * p / rank)
+    return np.array([scaled[p >= pi].min() for pi in p])
+
+
+def test_q_is_benjamini_hochberg_from_its_definition():
     rng = np.random.default_rng(4)
     p = np.concatenate([rng.random(200) ** 3, [0.5, 0.5, 0.01, 1.0, 0.0]])
-    np.testing.assert_allclose(fdr_bh(p), false_discovery_control(p), rtol=1e-12)
-    with_nan = p.copy()
-    with_nan[[3, 50]] = np.nan
-    q = fdr_bh(with_nan)
-    assert np.isnan(q[[3, 50]]).all()
-    keep = ~np.isnan(with_nan)
-    np.testing.assert_allclose(q[keep], false_discovery_control(with_nan[keep]), rtol=1e-12)
+    np.testing.assert_allclose(false_discovery_control(p, method="bh"), brute_force_bh(p),
+                               rtol=1e-12)
+    counts = rng.poisson(3.0, (30, 30)).astype(float)
+    counts[10:13, 10:13] += 4
+    mask = np.ones(counts.shape, dtype=bool)
+    mask[:4, :4] = False
+    # The analytic p, and pseudo p-values (many ties) with the permutations.
+    for permutations in (0, 99):
+        res = gistar_grid(counts, cell_size_m=100.0, mask=mask, permutations=permutations)
+        used = (res.p if res.p_sim is None else res.p_sim)[mask]
+        expected = brute_force_bh(used)
+        np.testing.assert_allclose(res.q[mask], expected, rtol=1e-12)
+        assert np.isnan(res.q[~mask]).all()
+        assert np.array_equal(res.classes[mask], classify(res.z[mask], expected))
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=60))
-def test_fdr_properties(values):
-    p = np.array(values)
-    q = fdr_bh(p)
-    assert np.all(q >= p - 1e-15) and np.all(q <= 1.0)
-    order = np.argsort(p, kind="stable")
-    assert np.all(np.diff(q[order]) >= -1e-15)
+@given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=60))
+def test_polygon_q_matches_the_definition(values):
+    gdf = gpd.GeoDataFrame({"n": values},
+                           geometry=[shapely.box(i, 0, i + 1, 1) for i in range(len(values))])
+    res = gistar_polygons(gdf, "n", weights="rook")
+    q = brute_force_bh(res.p)
+    np.testing.assert_allclose(res.q, q, rtol=1e-12, atol=1e-300)
+    assert np.all(res.q >= res.p - 1e-15) and np.all(res.q <= 1.0)
+    # A q within rounding of a level may fall either side of it.
+    clear = np.all(np.abs(q[:, None] - np.array(CONFIDENCE_LEVELS)) > 1e-12, axis=1)
+    assert np.array_equal(res.classes[clear], classify(res.z, q)[clear])
 
 
 def test_classify_bins_and_signs():
@@ -205,7 +234,8 @@ def test_fdr_changes_classes():
     raw = gistar_grid(counts, cell_size_m=100.0, fdr=False)
     adj = gistar_grid(counts, cell_size_m=100.0, fdr=True)
     assert np.array_equal(raw.classes, classify(raw.z, raw.p))
-    assert np.array_equal(adj.classes, classify(adj.z, fdr_bh(adj.p)))
+    assert np.array_equal(adj.classes, classify(adj.z, brute_force_bh(adj.p.ravel()).reshape(
+        adj.p.shape)))
     assert np.abs(adj.classes).sum() < np.abs(raw.classes).sum()
     assert adj.classes[11, 11] == 3
 
@@ -251,6 +281,23 @@ def test_default_band_is_two_cells_and_result_carries_parameters():
     explicit = gistar_grid(np.eye(10), cell_size_m=250.0, distance_band_m=500.0)
     assert explicit.band_rule == "explicit"
     np.testing.assert_array_equal(explicit.z, res.z)
+
+
+def test_params_say_which_rule_chose_the_band_and_are_json_ready():
+    res = gistar_grid(np.eye(10), cell_size_m=250.0, permutations=9, seed=3)
+    assert json.loads(json.dumps(res.params())) == {
+        "weights": "distance_band", "distance_band_m": 500.0, "band_rule": "two_cells",
+        "band_auto": True, "permutations": 9, "seed": 3, "p_used": "p_sim", "fdr": True,
+        "classes": "hot/cold at 90/95/99% after Benjamini-Hochberg FDR", "n": 100}
+    explicit = gistar_grid(np.eye(10), cell_size_m=250.0, distance_band_m=500, fdr=False)
+    p = explicit.params()
+    assert (p["band_rule"], p["band_auto"], p["p_used"]) == ("explicit", False, "p")
+    assert p["classes"] == "hot/cold at 90/95/99% by the unadjusted p"
+    rook = gistar_polygons(squares([1.0] * 8 + [2.0]), "n", weights="rook").params()
+    assert (rook["distance_band_m"], rook["band_rule"], rook["band_auto"]) == (
+        None, "contiguity", False)
+    with pytest.raises(TypeError):  # keyword-only, like every result
+        GiStarResult(*[getattr(res, f) for f in res.__dataclass_fields__])
 
 
 @settings(max_examples=25, deadline=None)

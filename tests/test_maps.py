@@ -102,7 +102,7 @@ def make_inputs(**changes: object) -> dict:
     density[:, :10] = np.nan  # outside the study area
     cells = gpd.GeoDataFrame(
         {
-            "label": ["Hot spot 99%", "Hot spot 90%", "Not significant", "Cold spot 95%"],
+            "gi_bin": [3, 1, 0, -2],
             "z": [3.4, 1.7, 0.2, -2.1],
         },
         geometry=[
@@ -580,3 +580,27 @@ def test_blanked_small_counts_are_said_not_shown():
     assert '<tr data-rank="3"><td class="n">3</td><td>Abbey Park</td>' in page
     assert re.search(r'<tr data-rank="3">.*?<td class="n">–</td>', page)
     assert '"small count, not shown"' in page  # the repeat location's busiest window
+
+
+def test_only_a_patrol_map_of_its_own_elements_is_rendered():
+    import folium
+
+    with pytest.raises(InputError, match="patrol_map or change_map"):
+        map_html(folium.Map(tiles=None))
+    m = patrol_map(**make_inputs())
+    m.elements[-1].add_child(folium.Popup("{{7*7}}"))  # a foreign element inside one of ours
+    with pytest.raises(InputError, match="template source.*Popup"):
+        map_html(m)
+    m = patrol_map(**make_inputs())
+    folium.Marker([52.6, -1.1]).add_to(m.get_root())  # beside the map, not on it
+    with pytest.raises(InputError, match="not alone"):
+        map_html(m)
+
+
+def test_elements_are_named_by_their_place_in_the_map():
+    m = patrol_map(**make_inputs(online_tiles=True))
+    names = [e.get_name() for e in m.elements]
+    assert names[:3] == ["setup_00002", "tile_layer_00003", "layer_00004"]
+    assert names[-1] == f"chrome_{len(names) + 1:05d}"
+    page = map_html(m)
+    assert 'id="map_00001"' in page and "tile_layer_00003.addTo(map_00001);" in page

@@ -82,7 +82,8 @@ def patrol_map(
         The density surface (incidents per km², row 0 northmost, NaN outside) and its grid,
         shown as an image warped to Web Mercator with a colour-scale legend.
     gistar_cells
-        Gi* cells with ``label`` ("Hot spot 99%" … "Cold spot 99%") and ``z``.
+        Gi* cells with ``gi_bin`` (:attr:`hotspots.gistar.GiStarResult.classes`: +3/+2/+1
+        hot at 99/95/90 %, -1/-2/-3 cold, 0 not drawn) and ``z``.
     repeat_locations
         ``x``, ``y`` (EPSG:27700), ``location``, ``incidents_total``, ``max_in_window``.
     incidents
@@ -118,7 +119,7 @@ def patrol_map(
     ...                        geometry=[sq], crs=27700)
     >>> m = patrol_map(hotspots=hot, areas={}, title="Test", period="2025",
     ...                params={"cell_size_m": 50}, attribution="police.uk")
-    >>> [c.layer_name for c in m._children.values() if hasattr(c, "layer_name")]
+    >>> [c.layer_name for c in m.elements if hasattr(c, "layer_name")]
     ['Hotspots (ranked)']
     """
     hot = check_frame(hotspots, "hotspots", ("rank", "incidents"))

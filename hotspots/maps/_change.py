@@ -150,7 +150,7 @@ def change_map(
     >>> m = change_map(cells=cells, hotspots=spots, areas={}, similarity={}, s_index={},
     ...                rules={}, title="Change", period="2024 against 2025", params={},
     ...                attribution="police.uk")
-    >>> [c.layer_name for c in m._children.values() if hasattr(c, "layer_name")]
+    >>> [c.layer_name for c in m.elements if hasattr(c, "layer_name")]
     ['Cells: change of hot and cold spots', 'Hotspots: persistent, shifted, new, gone']
     """
     cells = check_frame(cells, "cells", ("change", "similarity", "before", "after"))

@@ -10,6 +10,14 @@ a ``Location`` of ``{{ 7*7 }}`` would show 49, ``{# 4`` would stop the run, and 
 ``{{ … }}`` payload would run code. Every element of the patrol map therefore renders
 through :class:`InertMacro`, which puts the rendered text on the page as :class:`Text`,
 written out as it is.
+
+The same page for the same map: folium names every element with a random id, so a
+:class:`PatrolMap` numbers the elements added to it (``serial``) and
+:meth:`InertMacro.get_name` uses that number. Nothing is fetched from a CDN: folium's
+render steps that link its CDN scripts (``JSCSSMixin``) and add ``addTo`` calls as
+compiled templates (``Layer``) are replaced by :meth:`InertMacro.render`, which writes a
+shown layer's ``addTo`` itself, and :func:`hotspots.maps.map_html` inlines the two
+libraries the page uses.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from folium.map import Layer, LayerControl
 from folium.plugins import MarkerCluster
 from folium.template import Template
 from jinja2 import Template as _Jinja
+
+from hotspots.schema import InputError
 
 #: Leaflet panes (name, z-index, takes clicks): later stages draw above earlier ones
 #: whatever order layers are toggled in.
@@ -66,49 +76,97 @@ class Text(Element):
         return self.text
 
 
-def render_inert(element: MacroElement, **kwargs: object) -> None:
-    """What ``MacroElement.render`` does, with each rendered macro added as :class:`Text`.
-
-    Children that keep branca's own ``MacroElement.render`` (such as the ``addTo`` calls
-    folium's ``Layer.render`` adds) are rendered the same way; children with a render of
-    their own run it, and theirs ends here too when they are :class:`InertMacro`.
-    """
-    figure = element.get_root()
-    if not isinstance(figure, Figure):
-        raise TypeError(f"{element.get_name()} is not in a folium Figure")
-    module = element._template.module
-    for part in ("header", "html", "script"):
-        macro = getattr(module, part, None)
-        if macro is not None:
-            getattr(figure, part).add_child(Text(macro(element, kwargs)), name=element.get_name())
-    for child in element._children.values():
-        if type(child).render is MacroElement.render:
-            render_inert(child, **kwargs)
-        else:
-            child.render(**kwargs)
+#: A shown layer's ``addTo`` call, as folium's ``ElementAddToElement`` writes it.
+_ADD_TO = "\n            {layer}.addTo({parent});\n        "
 
 
 class InertMacro(MacroElement):
     """A MacroElement whose rendered macros reach the page as :class:`Text`.
 
-    Name it after folium's class (``class X(Layer, InertMacro)``): folium's own render
-    steps (``addTo`` calls, class includes) then run first and end in :func:`render_inert`
-    instead of ``MacroElement.render``.
+    Put it first among the bases of a folium subclass (``class X(InertMacro, folium.Y)``):
+    its :meth:`render` then replaces folium's, which would link CDN scripts and add the
+    ``addTo`` call of a shown layer as a compiled template. The one subclass that lists it
+    second is :class:`EscapedLayerControl`, whose folium render collects the layers first.
+
+    Attributes
+    ----------
+    serial : int or None
+        The element's number in its map (set by :meth:`PatrolMap.add_child`); None until
+        then, when the name has folium's random id.
     """
 
+    serial: int | None = None
+
+    def get_name(self) -> str:
+        """``<kind>_<serial>`` (``layer_00004``): the same for the same map.
+
+        Examples
+        --------
+        >>> m = PatrolMap(location=[52.6, -1.1], tiles=None).add_child(Setup(""))
+        >>> m.get_name(), m.elements[0].get_name()
+        ('map_00001', 'setup_00002')
+        """
+        name = super().get_name()
+        if self.serial is None:
+            return name
+        return f"{name.rsplit('_', 1)[0]}_{self.serial:05d}"
+
     def render(self, **kwargs: object) -> None:
-        render_inert(self, **kwargs)
+        """Each macro of the template on the page as :class:`Text`, then the children, then
+        the ``addTo`` call of a shown layer; any other kind of element is refused."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError(f"{self.get_name()} is not in a folium Figure")
+        module = self._template.module
+        for part in ("header", "html", "script"):
+            macro = getattr(module, part, None)
+            if macro is not None:
+                getattr(figure, part).add_child(Text(macro(self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            if not isinstance(child, InertMacro):
+                raise InputError(
+                    f"the map holds elements that render data as template source "
+                    f"({type(child).__name__}); build it with patrol_map"
+                )
+            child.render(**kwargs)
+        if isinstance(self, Layer) and self.show:
+            add_to = _ADD_TO.format(layer=self.get_name(), parent=self._parent.get_name())
+            figure.script.add_child(Text(add_to), name=self.get_name() + "_add")
 
 
-class PatrolMap(Map, InertMacro):
-    """``folium.Map`` rendered inertly (see :class:`InertMacro`)."""
+class PatrolMap(InertMacro, Map):
+    """``folium.Map`` rendered inertly, numbering the elements added to it.
+
+    The map is number 1 (its Figure would be 0) and each element added takes the next
+    number, so equal maps give equal pages. ``elements`` lists them in the order added.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # Before folium's __init__, which may add a tile layer.
+        self.serial = 1
+        self._elements: list[Element] = []
+        super().__init__(*args, **kwargs)
+
+    @property
+    def elements(self) -> tuple[Element, ...]:
+        """The elements added to the map, in order."""
+        return tuple(self._elements)
+
+    def add_child(
+        self, child: Element, name: str | None = None, index: int | None = None
+    ) -> PatrolMap:
+        if isinstance(child, InertMacro) and child.serial is None:
+            child.serial = self.serial + 1 + len(self._elements)
+        self._elements.append(child)
+        super().add_child(child, name=name, index=index)
+        return self
 
 
-class OnlineTiles(TileLayer, InertMacro):
+class OnlineTiles(InertMacro, TileLayer):
     """``folium.TileLayer`` rendered inertly (see :class:`InertMacro`)."""
 
 
-class ScriptLayer(Layer, InertMacro):
+class ScriptLayer(InertMacro, Layer):
     """An overlay whose Leaflet layer is the JavaScript expression ``js`` (``map`` in scope).
 
     ``name`` is shown as HTML by Leaflet's layer control, so it must be escaped already;
@@ -130,7 +188,7 @@ class ScriptLayer(Layer, InertMacro):
         self.legend = legend
 
 
-class IncidentCluster(MarkerCluster, InertMacro):
+class IncidentCluster(InertMacro, MarkerCluster):
     """Clustered circle markers for incidents, built in the browser from compact rows.
 
     ``js`` is an expression that returns the list of markers; it is added in bulk.
@@ -156,7 +214,10 @@ class IncidentCluster(MarkerCluster, InertMacro):
 
 
 class EscapedLayerControl(LayerControl, InertMacro):
-    """Folium's layer control with names written as UTF-8 JSON (already HTML-escaped)."""
+    """Folium's layer control with names written as UTF-8 JSON (already HTML-escaped).
+
+    folium's render lists the map's layers, then ends in :meth:`InertMacro.render`.
+    """
 
     _template = Template(
         "{% macro script(this, kwargs) %}\n"
@@ -359,9 +420,7 @@ class Chrome(InertMacro):
 
     def _legend_layers(self) -> list[Layer]:
         return [
-            c
-            for c in self._parent._children.values()
-            if isinstance(c, Layer) and getattr(c, "legend", "")
+            c for c in self._parent.elements if isinstance(c, Layer) and getattr(c, "legend", "")
         ]
 
     def legend_html(self) -> str:

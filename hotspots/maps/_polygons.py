@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -11,6 +9,7 @@ import shapely
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
+from hotspots.gistar import CONFIDENCE_LEVELS
 from hotspots.grid import Grid
 from hotspots.maps._elements import ScriptLayer, js_json
 from hotspots.maps._geo import check_frame, display_geometry, feature, label_points
@@ -40,15 +39,10 @@ NAME_HOTSPOTS = "Hotspots (ranked)"
 NAME_DENSITY = "Density (incidents per km²)"
 NAME_GISTAR = "Gi* hot and cold spots"
 
-_GISTAR_COLOURS = (
-    ("hot", 99, "#b2182b"),
-    ("hot", 95, "#ef8a62"),
-    ("hot", 90, "#fddbc7"),
-    ("cold", 90, "#d1e5f0"),
-    ("cold", 95, "#67a9cf"),
-    ("cold", 99, "#2166ac"),
-)
-_GISTAR_RE = re.compile(r"\s*(hot|cold)\s*spot\D*(\d+)", re.IGNORECASE)
+#: Colour of each Gi* bin (``gi_bin``: +3/+2/+1 hot at 99/95/90 %, -1/-2/-3 cold), in
+#: legend order.
+_GISTAR_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf",
+                   -3: "#2166ac"}
 
 
 class _Styles:
@@ -221,41 +215,51 @@ def density_layer(density: np.ndarray, grid: Grid) -> ScriptLayer | None:
 
 
 def gistar_layer(cells: gpd.GeoDataFrame) -> tuple[ScriptLayer, list[str]]:
-    cells = check_frame(cells, "gistar_cells", ("label", "z"))
-    colours = {(k, c): col for k, c, col in _GISTAR_COLOURS}
-    keys = []
-    for label in cells["label"]:
-        m = _GISTAR_RE.match(str(label)) if not missing(label) else None
-        keys.append((m.group(1).lower(), int(m.group(2))) if m else None)
-    keep = np.array([k in colours for k in keys], dtype=bool)
+    """Gi* cells coloured by their bin (``gi_bin``); cells of bin 0 are not drawn."""
+    cells = check_frame(cells, "gistar_cells", ("gi_bin", "z"))
+    bins = pd.to_numeric(cells["gi_bin"], errors="coerce").to_numpy(float)
+    keep = np.isin(bins, list(_GISTAR_COLOURS))
     sig = cells[keep]
-    sig_keys = [k for k in keys if k in colours]
-    present = [(k, c) for k, c, _ in _GISTAR_COLOURS if (k, c) in set(sig_keys)]
+    sig_bins = bins[keep].astype(int).tolist()
+    present = [b for b in _GISTAR_COLOURS if b in set(sig_bins)]
     notes: list[str] = []
     if len(sig) > MAX_GISTAR_CELLS:
         notes.append(f"{len(sig):,} significant Gi* cells are drawn merged by class.")
         cell_geoms = sig.geometry.to_numpy()
-        merged = [shapely.union_all(cell_geoms[[k == key for k in sig_keys]]) for key in present]
+        merged = [shapely.union_all(cell_geoms[[k == b for k in sig_bins]]) for b in present]
         frame = gpd.GeoDataFrame(geometry=merged, crs=cells.crs)
         geoms, keys = display_geometry(frame, tolerance_m=1.0), present
-        tips = [f"{k.title()} spot {c}%" for k, c in present]
+        tips = [_gi_name(b) for b in present]
     else:
-        geoms, keys = display_geometry(sig, tolerance_m=1.0), sig_keys
+        geoms, keys = display_geometry(sig, tolerance_m=1.0), sig_bins
         tips = [
-            f"{esc(label)}" + ("" if missing(z) else f" (z = {float(z):.2f})")
-            for label, z in zip(sig["label"], sig["z"], strict=True)
+            _gi_name(b) + ("" if missing(z) else f" (z = {float(z):.2f})")
+            for b, z in zip(sig_bins, sig["z"], strict=True)
         ]
     styles = _Styles()
     features = [
-        feature(g, {"s": styles(_gi_style(colours[k])), "t": t})
+        feature(g, {"s": styles(_gi_style(_GISTAR_COLOURS[k])), "t": t})
         for g, k, t in zip(geoms, keys, tips, strict=True)
     ]
-    items = [(colours[(k, c)], f"{k.title()} spot, {c}% confidence") for k, c in present]
+    items = [(_GISTAR_COLOURS[b], _gi_name(b, legend=True)) for b in present]
     legend = legend_swatches("Gi* hot and cold spots", items or [("#f7f7f7", "none significant")])
     layer = _geojson_layer(
         features, styles, "hs-gistar", name=NAME_GISTAR, show=False, legend=legend
     )
     return layer, notes
+
+
+def _gi_name(gi_bin: int, *, legend: bool = False) -> str:
+    """The name of a Gi* bin: "Hot spot 99%" (legend: "Hot spot, 99% confidence").
+
+    Examples
+    --------
+    >>> _gi_name(3), _gi_name(-1, legend=True)
+    ('Hot spot 99%', 'Cold spot, 90% confidence')
+    """
+    kind = "Hot" if gi_bin > 0 else "Cold"
+    confidence = round(100 * (1 - CONFIDENCE_LEVELS[abs(gi_bin) - 1]))
+    return f"{kind} spot, {confidence}% confidence" if legend else f"{kind} spot {confidence}%"
 
 
 def _gi_style(colour: str) -> dict:

@@ -31,7 +31,7 @@ _CLEAR_BELOW = 0.02
 _TOP_PERCENTILE = 99.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DensityImage:
     """A density PNG ready for an image overlay, with its colour scale."""
 
@@ -120,4 +120,6 @@ def density_image(density: np.ndarray, grid: Grid) -> DensityImage | None:
     lon0, lat0 = to_ll.transform(west, south)
     lon1, lat1 = to_ll.transform(east, north)
     bounds = [[round(lat0, 6), round(lon0, 6)], [round(lat1, 6), round(lon1, 6)]]
-    return DensityImage(url, bounds, vmax, clipped, (height, width))
+    return DensityImage(
+        data_url=url, bounds=bounds, vmax=vmax, clipped=clipped, shape=(height, width)
+    )

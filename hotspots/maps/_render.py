@@ -1,10 +1,13 @@
-"""One self-contained, deterministic HTML page from a Folium map.
+"""One self-contained, deterministic HTML page from a patrol map.
 
 Folium links Leaflet, jQuery, Bootstrap and awesome-markers from CDNs; a patrol map
-must open without a network, so the links are dropped and the two libraries the map
-uses (Leaflet 1.9.4, BSD-2; Leaflet.markercluster 1.5.3, MIT; licences beside them in
-``hotspots/_data/web``) are written inline. Folium also names every element with a
-random id; renumbering the elements in tree order makes equal maps give equal bytes.
+must open without a network, so its elements link nothing (:class:`InertMacro` renders
+them) and the two libraries the map uses (Leaflet 1.9.4, BSD-2; Leaflet.markercluster
+1.5.3, MIT; licences beside them in ``hotspots/_data/web``) are written inline. Element
+names come from the map's own numbering (:class:`PatrolMap`), so equal maps give equal
+bytes. Only branca's public API is used: the page parts are the Figure's ``header``,
+``html`` and ``script``, filled by ``add_child`` under stable names, so a second render
+replaces the first rather than adding to it.
 """
 
 from __future__ import annotations
@@ -12,36 +15,15 @@ from __future__ import annotations
 import base64
 import functools
 import re
-from collections import OrderedDict
-from collections.abc import Iterator
 from importlib.resources import files
 
 import folium
-from branca.element import Element, Figure, MacroElement
-from folium.elements import ElementAddToElement, JSCSSMixin
+from branca.element import Figure
 from folium.plugins import MarkerCluster
 
-from hotspots.maps._elements import InertMacro, Text
+from hotspots.maps._elements import PatrolMap, Text
 from hotspots.schema import InputError
 
-#: Folium's CDN resources replaced here (leaflet) or not needed by the patrol map.
-_CDN_NAMES = frozenset(
-    {
-        "leaflet",
-        "jquery",
-        "bootstrap",
-        "awesome_markers",
-        "leaflet_css",
-        "bootstrap_css",
-        "glyphicons_css",
-        "awesome_markers_font_css",
-        "awesome_markers_css",
-        "awesome_rotate_css",
-        "markerclusterjs",
-        "markerclustercss",
-        "markerclusterdefaultcss",
-    }
-)
 _SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.MULTILINE)
 
 
@@ -72,63 +54,29 @@ def _inline_assets(cluster: bool) -> str:
     )
 
 
-def _walk(element: Element) -> Iterator[Element]:
-    """Elements in tree order, dropping the ``addTo`` calls an earlier render left behind."""
-    element._children = OrderedDict(
-        (k, v) for k, v in element._children.items() if not isinstance(v, ElementAddToElement)
-    )
-    yield element
-    for child in element._children.values():
-        yield from _walk(child)
-
-
 def map_html(m: folium.Map) -> str:
     """The map as one HTML page with its scripts and styles inline.
 
     Nothing is fetched when the page opens unless the map has an online tile layer
     (``patrol_map(..., online_tiles=True)``). The output is deterministic: the same map
-    gives the same string. Rendering prepares ``m`` for this (element ids are renumbered
-    and CDN links removed), so render it with this function rather than ``m.save``.
+    gives the same string, however often it is rendered. ``m`` must come from
+    :func:`~hotspots.maps.patrol_map` or :func:`~hotspots.maps.change_map` (a
+    :class:`PatrolMap` holding only their elements).
 
     Examples
     --------
-    >>> from hotspots.maps._elements import PatrolMap
     >>> html = map_html(PatrolMap(location=[52.63, -1.13], tiles=None))
     >>> "cdn.jsdelivr" in html, html == map_html(PatrolMap(location=[52.63, -1.13], tiles=None))
     (False, True)
     """
-    if not isinstance(m, folium.Map):
-        raise InputError(f"m must be a folium.Map, got {type(m).__name__}")
-    fig = m.get_root()
-    if not isinstance(fig, Figure):
-        raise InputError("the map is not in a folium Figure; build it with patrol_map")
-    elements = list(_walk(fig))
-    # Only inert elements: any other would compile its rendered text, data included, as a
-    # Jinja2 template (see hotspots.maps._elements).
-    foreign = sorted(
-        {
-            type(e).__name__
-            for e in elements
-            if isinstance(e, MacroElement) and not isinstance(e, InertMacro)
-        }
-    )
-    if foreign:
+    if not isinstance(m, PatrolMap):
         raise InputError(
-            f"the map holds elements that render data as template source "
-            f"({', '.join(foreign)}); build it with patrol_map"
+            f"m must be a map built by patrol_map or change_map, got {type(m).__name__}"
         )
-    for i, element in enumerate(elements):
-        element._id = f"{i:05d}"
-        if isinstance(element, JSCSSMixin):
-            # Instance attributes: the class lists are shared by every folium map.
-            element.default_js = [(n, u) for n, u in element.default_js if n not in _CDN_NAMES]
-            element.default_css = [(n, u) for n, u in element.default_css if n not in _CDN_NAMES]
-    # A page part left by an earlier render would otherwise appear twice.
-    fig.header._children = OrderedDict(
-        (k, v) for k, v in fig.header._children.items() if k == "meta_http"
-    )
-    fig.html._children = OrderedDict()
-    fig.script._children = OrderedDict()
-    cluster = any(isinstance(e, MarkerCluster) for e in elements)
+    fig = m.get_root()
+    if not isinstance(fig, Figure) or len(fig.to_dict(depth=1)["children"]) != 1:
+        raise InputError("the map is not alone in its folium Figure; build it with patrol_map")
+    cluster = any(isinstance(e, MarkerCluster) for e in m.elements)
+    # Before the map's own header, which the render adds after it.
     fig.header.add_child(Text(_inline_assets(cluster)), name="hotspots_assets")
     return fig.render()

@@ -12,7 +12,6 @@ Measures and methods: :mod:`hotspots.evaluate`, :mod:`hotspots.scoring`,
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from hotspots._validation import parse_month
 from hotspots.boundaries import study_area
@@ -39,6 +36,7 @@ from hotspots.io.atomic import write_bytes_atomic
 from hotspots.io.writers import write_csv, write_json
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.stages import Prepared, prepare
+from hotspots.report import curve_png
 from hotspots.schema import InputError
 from hotspots.scoring import DEFAULT_METHOD, FORECAST_METHOD, ScoringMethod, as_method
 
@@ -64,7 +62,6 @@ CSV_COLUMNS = [
     "pei",
     "rri",
 ]
-_DASHES = ("-", "--", ":", "-.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,48 +189,6 @@ def evaluation_grid(prepared: Prepared, config: RunConfig) -> Grid:
         return make_grid(bounds, cell_size_m=config.grid.cell_size_m)
     grid = make_grid(area.bounds, cell_size_m=config.grid.cell_size_m)
     return grid.with_mask(mask_from_geometry(grid, area))
-
-
-def curve_png(table: pd.DataFrame, *, title: str = "") -> bytes:
-    """PNG of hit rate and PAI against the share of area selected, one line per method.
-
-    ``table`` has ``method``, ``area_share``, ``hit_rate`` and ``pai`` (an
-    :class:`~hotspots.evaluate.Evaluation` table); shares above 20 % are not drawn.
-    """
-    fig = Figure(figsize=(11, 4.6), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax_hit, ax_pai = fig.subplots(1, 2)
-    groups = table.loc[table["area_share"] <= 0.2].groupby("method", sort=False)
-    for i, (method, rows) in enumerate(groups):
-        # Methods often coincide over long stretches: vary the dash so none is hidden.
-        style = {
-            "label": method,
-            "linestyle": _DASHES[i % len(_DASHES)],
-            "linewidth": 2.2 - 0.4 * (i % 3),
-        }
-        pct = rows["area_share"].to_numpy() * 100
-        ax_hit.plot(pct, rows["hit_rate"].to_numpy() * 100, **style)
-        ax_pai.plot(pct, rows["pai"].to_numpy(), **style)
-    ax_hit.set(
-        xlabel="share of study area selected (%)",
-        ylabel="test incidents captured (%)",
-        title="Hit rate",
-    )
-    ax_pai.set(
-        xlabel="share of study area selected (%)",
-        ylabel="PAI (log scale)",
-        title="Predictive Accuracy Index",
-        yscale="log",
-    )
-    for ax in (ax_hit, ax_pai):
-        ax.set_xlim(0, 20)
-        ax.grid(alpha=0.3)
-    ax_pai.legend(loc="upper right")
-    if title:
-        fig.suptitle(title)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, metadata={"Software": None})
-    return buf.getvalue()
 
 
 def parse_methods(text: str) -> dict[str, ScoringMethod]:
