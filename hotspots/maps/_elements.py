@@ -72,7 +72,7 @@ class Text(Element):
         self._name = "Text"
         self.text = text
 
-    def render(self, **kwargs: object) -> str:
+    def render(self, **_kwargs: object) -> str:  # branca passes render options
         return self.text
 
 
