@@ -29,7 +29,7 @@ _PUBLIC = {
     "load_areas": "hotspots.boundaries",
     "list_boundaries": "hotspots.boundaries",
     "locate_incidents": "hotspots.geocode",
-    "assign_areas": "hotspots.geocode",
+    "assign_areas": "hotspots.assign",
     "make_grid": "hotspots.grid",
     "Grid": "hotspots.grid",
     "kde_surface": "hotspots.density",

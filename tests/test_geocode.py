@@ -10,10 +10,10 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hotspots.assign import assign_areas
 from hotspots.boundaries import AreaLayer, load_areas
 from hotspots.geocode import (
     PostcodeIndex,
-    assign_areas,
     locate_incidents,
     lonlat_to_bng,
     normalise_postcode,
