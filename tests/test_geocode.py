@@ -18,7 +18,7 @@ from hotspots.geocode import (
     lonlat_to_bng,
     normalise_postcode,
 )
-from hotspots.io.postcodes import read_postcode_table
+from hotspots.io import read_postcode_table
 from hotspots.schema import CRSError
 
 
