@@ -33,7 +33,8 @@ from pathlib import Path
 import pandas as pd
 
 from hotspots.evaluate import rolling_backtest
-from hotspots.io import InputSpec, embedded_police_uk
+from hotspots.io.load import InputSpec
+from hotspots.io.sources import embedded_police_uk
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.evaluation import evaluation_grid
 from hotspots.pipeline.stages import prepare

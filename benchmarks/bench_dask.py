@@ -44,7 +44,8 @@ import psutil
 from pyproj import Transformer
 
 from hotspots.batch import ingest, run_batch, slug
-from hotspots.io import InputSpec, dataset_info
+from hotspots.io.load import InputSpec
+from hotspots.io.parquet import dataset_info
 from hotspots.pipeline import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]

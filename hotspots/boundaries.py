@@ -21,12 +21,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from hotspots.io import (
-    is_police_neighbourhoods,
-    read_police_neighbourhoods,
-    require_regular,
-    shorten,
-)
+from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
+from hotspots.io.text import require_regular, shorten
 from hotspots.schema import CRS_METRIC, InputError, MissingFileError
 
 log = logging.getLogger(__name__)

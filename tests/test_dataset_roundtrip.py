@@ -17,7 +17,10 @@ import pytest
 from hotspots.batch import ingest
 from hotspots.cli import main
 from hotspots.geocode import POSTCODE_PRECISION_M, lonlat_to_bng
-from hotspots.io import ColumnMapping, InputSpec, read_incident_dataset, read_postcode_table
+from hotspots.io.load import InputSpec
+from hotspots.io.parquet import read_incident_dataset
+from hotspots.io.postcodes import read_postcode_table
+from hotspots.io.readers import ColumnMapping
 from hotspots.pipeline import RunConfig
 from hotspots.pipeline.stages import prepare
 from tests.conftest import write_police_csv

@@ -54,7 +54,7 @@ def shared_run(tmp_path_factory, police_slice: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def incidents(police_slice: Path) -> pd.DataFrame:
-    from hotspots.io import InputSpec
+    from hotspots.io.load import InputSpec
     from hotspots.pipeline import RunConfig, prepare
 
     cfg = RunConfig(

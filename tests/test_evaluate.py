@@ -314,7 +314,7 @@ def test_rolling_backtest_uses_the_right_months() -> None:
 
 
 def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
-    from hotspots.io import InputSpec
+    from hotspots.io.load import InputSpec
     from hotspots.pipeline.config import RunConfig
     from hotspots.pipeline.evaluation import run_evaluation
 
@@ -337,7 +337,7 @@ def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
 
 
 def test_run_evaluation_with_beats_uses_the_run_grid(police_slice, tmp_path) -> None:
-    from hotspots.io import InputSpec
+    from hotspots.io.load import InputSpec
     from hotspots.pipeline.config import RunConfig
     from hotspots.pipeline.evaluation import run_evaluation
 

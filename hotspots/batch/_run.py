@@ -26,14 +26,10 @@ from hotspots.batch._cluster import connect, run_tasks, worker_count
 from hotspots.batch._groups import group_config, group_slugs, list_groups
 from hotspots.batch._summary import SUMMARY_COLUMNS, write_index, write_summary
 from hotspots.boundaries import study_area
-from hotspots.io import (
-    FilterValue,
-    output_path,
-    publish_folder,
-    remove_stale,
-    staging_folder,
-    write_json,
-)
+from hotspots.io.atomic import publish_folder, remove_stale, staging_folder
+from hotspots.io.names import output_path
+from hotspots.io.parquet import FilterValue
+from hotspots.io.writers import write_json
 from hotspots.pipeline import RunConfig, RunResult, run
 from hotspots.schema import InputError
 from hotspots.seasonal import seasonal_profiles
