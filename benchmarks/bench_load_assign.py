@@ -18,10 +18,11 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from hotspots.assign import assign_areas
 from hotspots.boundaries import load_areas
-from hotspots.geocode import assign_areas, locate_incidents
-from hotspots.io.load import load_incidents
-from hotspots.io.sources import EMBEDDED_POLICE_UK as EMBEDDED_INCIDENTS
+from hotspots.geocode import locate_incidents
+from hotspots.io import EMBEDDED_POLICE_UK as EMBEDDED_INCIDENTS
+from hotspots.io import load_incidents
 
 
 def _peak_mb() -> float:

@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=12)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    from hotspots.io.sources import EMBEDDED_POLICE_UK
+    from hotspots.io import EMBEDDED_POLICE_UK
 
     copies = 2 if args.quick else args.copies
     with tempfile.TemporaryDirectory() as tmp:

@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
-    from hotspots.io.sources import embedded_police_uk
+    from hotspots.io import embedded_police_uk
 
     repeat = 1 if args.quick else args.repeat
     src = embedded_police_uk()

@@ -21,7 +21,7 @@ from rasterio.features import rasterize
 
 from hotspots.boundaries import study_area
 from hotspots.clusters import threshold_hotspots
-from hotspots.io.load import InputSpec
+from hotspots.io import InputSpec
 from hotspots.microplaces import microplace_hotspots
 from hotspots.pipeline import OutputConfig, RunConfig, demo_config, run
 from hotspots.rank import rank_hotspots

@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.geocode import PostcodeIndex, locate_incidents
-from hotspots.io.load import InputSpec, load_incidents
-from hotspots.io.postcodes import read_postcode_table
+from hotspots.io import InputSpec, load_incidents, read_postcode_table
 from hotspots.linkage import LinkResult, link_duplicates
 from hotspots.linkage._evidence import postcode_precision
 from hotspots.pipeline.config import load_config

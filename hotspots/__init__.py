@@ -22,14 +22,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "load_incidents": "hotspots.io.load",
-    "embedded_police_uk": "hotspots.io.sources",
-    "InputSpec": "hotspots.io.load",
-    "ColumnMapping": "hotspots.io.readers",
+    "load_incidents": "hotspots.io",
+    "embedded_police_uk": "hotspots.io",
+    "InputSpec": "hotspots.io",
+    "ColumnMapping": "hotspots.io",
     "load_areas": "hotspots.boundaries",
     "list_boundaries": "hotspots.boundaries",
     "locate_incidents": "hotspots.geocode",
-    "assign_areas": "hotspots.geocode",
+    "assign_areas": "hotspots.assign",
     "make_grid": "hotspots.grid",
     "Grid": "hotspots.grid",
     "kde_surface": "hotspots.density",

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from hotspots._validation import check_scalar
 from hotspots.boundaries import AreaLayer
 from hotspots.io.frames import mode_per_group
 from hotspots.schema import CRS_METRIC, InputError
@@ -154,8 +155,8 @@ def areas_from_rows(
     missing = [c for c in ("x", "y", *COLUMNS) if c not in incidents.columns]
     if missing:
         raise InputError(f"areas from the data need the rows' {missing}; give --areas instead")
-    if not 0 <= stray_district_share < 1:
-        raise InputError(f"stray_district_share must be in [0, 1), got {stray_district_share}")
+    stray_district_share = _check_share(stray_district_share, "stray_district_share")
+    cell_size_m = _check_cell_size(cell_size_m)
     code = incidents["lsoa_code"].astype("string").fillna("").str.strip()
     rows = pd.DataFrame({
         "x": incidents["x"].to_numpy(float),
@@ -278,6 +279,8 @@ def study_area_from_cells(
     from rasterio.transform import Affine
     from scipy import ndimage
 
+    cell_size_m = _check_cell_size(cell_size_m)
+    stray_share = _check_share(stray_share, "stray_share")
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         raise InputError("no located incident to draw a study area around")
@@ -306,3 +309,14 @@ def study_area_from_cells(
              shapes(kept.astype(np.uint8), mask=kept, transform=transform) if v]
     return CellStudyArea(shapely.union_all(parts), outside, int(n), int(n - len(kept_labels)),
                          cell_size_m, stray_share)
+
+
+def _check_share(value: float, name: str) -> float:
+    """A share of the rows below which a group is a stray: 0 (none) up to, not including, 1."""
+    return check_scalar(value, name, float, min_val=0, max_val=1, include_boundaries="left")
+
+
+def _check_cell_size(value: float) -> float:
+    return check_scalar(
+        value, "cell_size_m", float, min_val=0, include_boundaries="neither", unit="metres"
+    )

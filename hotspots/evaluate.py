@@ -45,7 +45,7 @@ import pandas as pd
 
 from hotspots._validation import category_key
 from hotspots.grid import Grid
-from hotspots.io.progress import progress
+from hotspots.io import progress
 from hotspots.schema import InputError
 from hotspots.scoring import (
     DEFAULT_METHOD,

@@ -1,4 +1,5 @@
-"""Locating incidents in EPSG:27700 and assigning them to areas.
+"""Locating incidents in EPSG:27700: coordinates checked, repaired and projected, or
+postcodes looked up. Assigning the located points to areas is :mod:`hotspots.assign`.
 
 Coordinates
 -----------
@@ -22,17 +23,13 @@ precision radius (the RMS distance of those postcodes from it). A district alone
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS, Transformer
+from pyproj import Transformer
 
-from hotspots._validation import require_metric_crs
-from hotspots.boundaries import AreaLayer
-from hotspots.schema import CRS_METRIC, CRSError, InputError, Reason
+from hotspots.schema import Reason
 
 UK_LON = (-9.0, 2.5)
 UK_LAT = (49.0, 61.5)
@@ -330,161 +327,3 @@ def _lookup_postcodes(raw: pd.Series, index: PostcodeIndex | None) -> tuple[np.n
         prec[idx] = fixed if fixed is not None else hit["precision_m"].to_numpy()
         reason[idx] = np.where(found, "", str(Reason.UNKNOWN_POSTCODE))
     return x, y, prec, reason
-
-
-# --- area assignment -------------------------------------------------------------------
-
-#: Largest label raster built for fast assignment (cells); coarser cells above it.
-_MAX_LABEL_CELLS = 30_000_000
-_LABEL_CELL_M = 10.0
-
-
-def _label_raster(
-    polys: gpd.GeoDataFrame, bounds: tuple[float, float, float, float], n_points: int
-):
-    """Raster of polygon index + 1 (0 = none) and a mask of cells near any boundary.
-
-    The raster has about ten cells per point (at least 10 m cells, at most
-    ``_MAX_LABEL_CELLS``): building it then costs about as much as the lookups it saves.
-    """
-    from affine import Affine
-    from rasterio.features import rasterize
-    from scipy.ndimage import binary_dilation
-
-    xmin, ymin, xmax, ymax = bounds
-    cell = _LABEL_CELL_M
-    limit = min(_MAX_LABEL_CELLS, max(10 * n_points, 10_000))
-    while ((xmax - xmin) / cell + 2) * ((ymax - ymin) / cell + 2) > limit:
-        cell *= 2
-    ncols = int(np.ceil((xmax - xmin) / cell)) + 2
-    nrows = int(np.ceil((ymax - ymin) / cell)) + 2
-    x0, y1 = xmin - cell, ymax + cell
-    transform = Affine(cell, 0, x0, 0, -cell, y1)
-    dtype = "uint16" if len(polys) < 65_535 else "uint32"
-    geoms = polys.geometry.values
-    # Burn in reverse so that where polygons overlap the first one (by name order) wins,
-    # matching the exact test's first-match rule.
-    shapes = [(g, i + 1) for i, g in reversed(list(enumerate(geoms)))]
-    labels = rasterize(shapes, out_shape=(nrows, ncols), transform=transform, fill=0, dtype=dtype)
-    edges = rasterize(
-        [(g.boundary, 1) for g in geoms],
-        out_shape=(nrows, ncols),
-        transform=transform,
-        fill=0,
-        dtype="uint8",
-        all_touched=True,
-    )
-    # One more cell of margin: a point is answered from the raster only when its whole
-    # cell lies inside one polygon (or outside all), which makes the fast path exact.
-    near_edge = binary_dilation(edges.astype(bool), iterations=1)
-    return labels, near_edge, x0, y1, cell
-
-
-def _assign_one(
-    polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, tolerance_m: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the polygon holding each point (-1 none) and the snapping distance."""
-    import shapely
-
-    n = len(x)
-    result = np.full(n, -1, dtype=np.int64)
-    snapped = np.zeros(n)
-    if n == 0:
-        return result, snapped
-    labels, near_edge, x0, y1, cell = _label_raster(polys, tuple(polys.total_bounds), n)
-    col = np.floor((x - x0) / cell).astype(np.int64)
-    row = np.floor((y1 - y) / cell).astype(np.int64)
-    on = (col >= 0) & (col < labels.shape[1]) & (row >= 0) & (row < labels.shape[0])
-    fast = np.zeros(n, dtype=bool)
-    fast[on] = ~near_edge[row[on], col[on]]
-    result[fast] = labels[row[fast], col[fast]].astype(np.int64) - 1
-    slow = np.flatnonzero(~fast)
-    if len(slow):
-        tree = shapely.STRtree(polys.geometry.values)
-        pts = shapely.points(x[slow], y[slow])
-        pi, gi = tree.query(pts, predicate="intersects")  # boundary points count as inside
-        first = pd.Series(gi).groupby(pi).min()  # several hits (shared edge): first polygon
-        result[slow[first.index.to_numpy()]] = first.to_numpy()
-    missing = np.flatnonzero(result < 0)
-    if len(missing) and tolerance_m > 0:
-        tree = shapely.STRtree(polys.geometry.values)
-        pts = shapely.points(x[missing], y[missing])
-        pi, gi = tree.query_nearest(
-            pts, max_distance=tolerance_m, return_distance=False, all_matches=True
-        )
-        first = pd.Series(gi).groupby(pi).min()
-        hit = missing[first.index.to_numpy()]
-        result[hit] = first.to_numpy()
-        snapped[hit] = shapely.distance(
-            pts[first.index.to_numpy()], polys.geometry.values[first.to_numpy()]
-        )
-    return result, snapped
-
-
-def _check_layer_crs(layer: AreaLayer) -> None:
-    """Points are EPSG:27700 metres: a layer in degrees (or another grid) would match none."""
-    what = f"area layer {layer.layer!r}"
-    require_metric_crs(layer.polygons.crs, what)
-    if not CRS.from_user_input(layer.polygons.crs).equals(CRS_METRIC):
-        raise CRSError(f"{what} is in {layer.polygons.crs}; reproject it with .to_crs(27700)")
-
-
-def assign_areas(
-    incidents: pd.DataFrame,
-    layers: Sequence[AreaLayer],
-    *,
-    tolerance_m: float = 100.0,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Add one column per area layer (``beat``, ``npa``…) with the area holding each point.
-
-    Parameters
-    ----------
-    incidents
-        Frame with ``x``/``y`` in EPSG:27700.
-    layers
-        Area layers; the first is the study area. Layers derived from it (the NPA named on
-        each beat) are filled from the beat, so beats always nest in their NPA. A layer
-        with a ``name_column`` (LSOAs named by police.uk rows) takes each row's own name
-        where the layer has that area, and leaves the row unassigned otherwise.
-    tolerance_m
-        Points outside every polygon (coastline, snapping) take the nearest area within
-        this distance; beyond it they are left unassigned.
-
-    Returns
-    -------
-    (incidents with area columns, boolean array: True where the first layer has no area)
-
-    Notes
-    -----
-    Exact and fast: each point is looked up in a 10 m label raster unless its cell is near
-    a boundary, in which case it is tested exactly with a shapely STRtree. A point on a
-    shared edge goes to the first of the areas (in name order). ``<layer>_snap_m`` records
-    the snapping distance where one was used.
-    """
-    if not np.isfinite(tolerance_m) or tolerance_m < 0:
-        raise InputError(f"tolerance_m must be a distance of 0 metres or more, got {tolerance_m}")
-    for layer in layers:
-        _check_layer_crs(layer)
-    out = incidents.copy(deep=False)  # copy-on-write, as above
-    x = out["x"].to_numpy(float)
-    y = out["y"].to_numpy(float)
-    unassigned = np.zeros(len(out), dtype=bool)
-    for i, layer in enumerate(layers):
-        if layer.derived_from is not None and layer.derived_from in out:
-            out[layer.layer] = out[layer.derived_from].map(layer.parent_names).fillna("")
-            continue
-        if layer.name_column is not None:  # the rows name their own area
-            codes = out[layer.name_column].astype("string").fillna("").str.strip()
-            known = codes.isin(set(layer.polygons["name"]))
-            out[layer.layer] = codes.where(known, "").astype(object).to_numpy()
-            if i == 0:
-                unassigned = ~known.to_numpy(bool)
-            continue
-        idx, snap = _assign_one(layer.polygons, x, y, tolerance_m)
-        names = layer.polygons["name"].to_numpy(dtype=object)
-        out[layer.layer] = np.where(idx >= 0, names[np.maximum(idx, 0)], "")
-        if (snap > 0).any():
-            out[f"{layer.layer}_snap_m"] = np.round(snap, 1)
-        if i == 0:
-            unassigned = idx < 0
-    return out, unassigned

@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hotspots._validation import require_metric_crs
-from hotspots.schema import InputError
+from hotspots._validation import check_same_crs, check_scalar, require_metric_crs
 
 #: Funnel-plot control limits: 95% ("warning") and 99.8% ("alarm"), two-sided.
 FUNNEL_LEVELS = (0.95, 0.998)
@@ -41,11 +40,16 @@ def poisson_interval(counts: np.ndarray, level: float = 0.95) -> tuple[np.ndarra
     >>> np.round(lo, 3).tolist(), np.round(hi, 3).tolist()
     ([0.0, 4.795], [3.689, 18.39])
     """
+    a = 1.0 - _check_level(level)
     k = np.asarray(counts, dtype=float)
-    a = 1.0 - level
     lower = np.where(k > 0, stats.chi2.ppf(a / 2, 2 * k) / 2, 0.0)
     upper = stats.chi2.ppf(1 - a / 2, 2 * (k + 1)) / 2
     return lower, upper
+
+
+def _check_level(level: float) -> float:
+    """A two-sided confidence level: a number strictly between 0 and 1 (0.95, not 95)."""
+    return check_scalar(level, "level", float, min_val=0, max_val=1, include_boundaries="neither")
 
 
 def poisson_test_p(counts: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -82,6 +86,8 @@ def area_rates(
     >>> t["rate_per_1000"].tolist(), t["significance"].tolist()
     ([50.0, 5.0], ['above', 'below'])
     """
+    _check_level(level)
+    check_scalar(per, "per", float, min_val=0, include_boundaries="neither")
     n = incidents.astype(float)
     pop = residents.reindex(n.index).astype(float)
     has = pop > 0
@@ -113,8 +119,8 @@ def funnel_limits(
     residents: np.ndarray, overall_rate: float, level: float, per: float = 1000.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact Poisson control limits (rate per ``per``) around ``overall_rate`` (per resident)."""
+    a = 1.0 - _check_level(level)
     mu = np.asarray(residents, dtype=float) * overall_rate
-    a = 1.0 - level
     lo = stats.poisson.ppf(a / 2, mu)
     hi = stats.poisson.ppf(1 - a / 2, mu)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -177,8 +183,7 @@ def apportion_with_coverage(
     """
     require_metric_crs(source.crs, "source")
     require_metric_crs(target.crs, "target")
-    if source.crs != target.crs:
-        raise InputError(f"source is in {source.crs} but target in {target.crs}; use to_crs")
+    check_same_crs(source.crs, target.crs, "the source areas", "the target layer")
     names = target[target_name].to_numpy()
     src = source.loc[source[residents].notna(), [residents, source.geometry.name]].copy()
     empty = pd.DataFrame({"residents": 0.0, "coverage": 0.0}, index=pd.Index(names))
@@ -202,21 +207,6 @@ def apportion_with_coverage(
         {"residents": people.reindex(names).fillna(0.0).to_numpy(), "coverage": share.to_numpy()},
         index=pd.Index(names),
     )
-
-
-def lsoa2021_population(pop2011: pd.Series, changes: pd.DataFrame) -> pd.Series:
-    """Residents per 2021 LSOA from 2011 LSOA residents and the 2011→2021 change table.
-
-    Unchanged LSOAs keep their code and residents; split LSOAs share residents by
-    ``share_of_2011_area``; merged ones add up. ``changes`` has ``LSOA11CD``, ``LSOA21CD``
-    and ``share_of_2011_area``.
-    """
-    changed = set(changes["LSOA11CD"])
-    same = pop2011[~pop2011.index.isin(changed)]
-    shares = changes.groupby("LSOA11CD")["share_of_2011_area"].transform(lambda s: s / s.sum())
-    moved = pop2011.reindex(changes["LSOA11CD"]).to_numpy() * shares.to_numpy()
-    split = pd.Series(moved, index=changes["LSOA21CD"].to_numpy()).groupby(level=0).sum()
-    return pd.concat([same, split]).groupby(level=0).sum().rename("residents")
 
 
 def lsoa_weights(
@@ -321,8 +311,9 @@ def apply_coverage(
     >>> t["residents"].tolist(), t["rate_blank_reason"].tolist()
     ([2000.0, nan, nan, nan], ['', 'partial_coverage', 'outside_lsoa_polygons', 'no_residents'])
     """
-    if not 0 < coverage_min <= 1:
-        raise InputError(f"coverage_min must be in (0, 1], got {coverage_min}")
+    coverage_min = check_scalar(
+        coverage_min, "coverage_min", float, min_val=0, max_val=1, include_boundaries="right"
+    )
     cov = coverage.reindex(residents.index).fillna(0.0).astype(float)
     pop = residents.astype(float)
     reason = np.select(

@@ -18,7 +18,7 @@ import shapely
 
 from hotspots.cli import main
 from hotspots.data_areas import STRAY_DISTRICT_SHARE, areas_from_rows, district_of
-from hotspots.io.load import InputSpec
+from hotspots.io import InputSpec
 from hotspots.pipeline import RunConfig, prepare
 
 LINCS_DISTRICTS = {"Boston", "East Lindsey", "Lincoln", "North Kesteven", "South Holland",
@@ -176,7 +176,7 @@ def test_rows_outside_are_not_reported_as_a_missing_category(police_slice, tmp_p
 def test_export_without_lsoas_gets_a_cell_study_area_without_strays(tmp_path):
     """A partner export names no LSOA: its study area is its populated 1 km cells, and a
     lone far-away row (under 0.5% of the rows) is outside it."""
-    from hotspots.io.readers import ColumnMapping
+    from hotspots.io import ColumnMapping
 
     rng = np.random.default_rng(3)
     n = 300

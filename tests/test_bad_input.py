@@ -18,12 +18,19 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hotspots.assign import assign_areas
 from hotspots.boundaries import AreaLayer, load_areas
-from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
+from hotspots.geocode import PostcodeIndex, locate_incidents
+from hotspots.io import (
+    ColumnMapping,
+    InputSpec,
+    LoadResult,
+    empty_rejects,
+    load_incidents,
+    make_rejects,
+    read_postcode_table,
+)
 from hotspots.io.dates import parse_dates
-from hotspots.io.load import InputSpec, LoadResult, empty_rejects, load_incidents, make_rejects
-from hotspots.io.postcodes import read_postcode_table
-from hotspots.io.readers import ColumnMapping
 from hotspots.pipeline.config import load_config
 from hotspots.schema import (
     CRSError,

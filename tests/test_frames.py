@@ -8,9 +8,8 @@ import pyogrio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hotspots.io import InputSpec, write_gpkg
 from hotspots.io.frames import as_categorical, compact_text, concat_categorical, map_distinct
-from hotspots.io.load import InputSpec
-from hotspots.io.writers import write_gpkg
 from hotspots.pipeline import RunConfig, prepare
 from hotspots.pipeline.stages import release_memory
 

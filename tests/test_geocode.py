@@ -10,15 +10,16 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hotspots.assign import assign_areas
 from hotspots.boundaries import AreaLayer, load_areas
 from hotspots.geocode import (
     PostcodeIndex,
-    assign_areas,
     locate_incidents,
     lonlat_to_bng,
     normalise_postcode,
 )
-from hotspots.io.postcodes import read_postcode_table
+from hotspots.io import read_postcode_table
+from hotspots.schema import CRSError
 
 
 def _frame(**cols) -> pd.DataFrame:
@@ -129,6 +130,12 @@ def test_npa_of_a_beat_is_derived_from_the_beat_file() -> None:
     assert out["beat"].tolist() == beats.polygons["name"].tolist()
     assert out["npa"].nunique() == 6
     assert out["npa"].map(len).gt(0).all()
+
+
+def test_a_layer_on_another_metric_grid_is_refused_naming_it() -> None:
+    utm = AreaLayer("beat", _squares().polygons.set_crs(32630, allow_override=True))
+    with pytest.raises(CRSError, match="area layer 'beat' are in EPSG:32630"):
+        assign_areas(_frame(x=np.array([500.0]), y=np.array([500.0])), [utm])
 
 
 @settings(max_examples=30, deadline=None)

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots.io.load import InputSpec, load_incidents
-from hotspots.io.readers import ColumnMapping, read_police_uk
+from hotspots.io import ColumnMapping, InputSpec, load_incidents, read_police_uk
 from hotspots.io.text import decode_bytes, sniff_delimiter
 from hotspots.schema import InputError, MissingFileError
 from tests.helpers import write_police_csv

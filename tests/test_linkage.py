@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
 from hotspots.geocode import PostcodeIndex, locate_incidents
-from hotspots.io.load import InputSpec, load_incidents
-from hotspots.io.postcodes import read_postcode_table
-from hotspots.io.sources import EMBEDDED_POLICE_UK
+from hotspots.io import EMBEDDED_POLICE_UK, InputSpec, load_incidents, read_postcode_table
 from hotspots.linkage import LINK_COLUMNS, LinkResult, link_duplicates, repeat_callers
 from hotspots.linkage._evidence import MIN_LEARN_PAIRS, learn_probability, postcode_precision
 from hotspots.pipeline.config import load_config

@@ -19,8 +19,7 @@ import shapely
 
 from hotspots.boundaries import POLICE_UK_ATTRIBUTION, list_boundaries, load_areas, registry
 from hotspots.cli import main
-from hotspots.io import neighbourhoods
-from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
+from hotspots.io import is_police_neighbourhoods, neighbourhoods, read_police_neighbourhoods
 from hotspots.schema import InputError
 from tests.helpers import ROOT, write_police_csv
 

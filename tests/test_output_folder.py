@@ -29,8 +29,8 @@ import hotspots.cli._commands
 import hotspots.pipeline.outputs as outputs
 from hotspots.boundaries import load_areas
 from hotspots.cli import main
+from hotspots.io import InputSpec
 from hotspots.io.atomic import leftovers, remove_stale
-from hotspots.io.load import InputSpec
 from hotspots.io.names import WINDOWS_RESERVED, output_path, safe_slug, unique_slugs
 from hotspots.pipeline import OutputConfig, RunConfig, run
 from hotspots.pipeline.outputs import write_outputs

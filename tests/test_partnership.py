@@ -10,8 +10,7 @@ import pytest
 
 from hotspots.cli import main
 from hotspots.geocode import PostcodeIndex, locate_incidents
-from hotspots.io.load import load_incidents
-from hotspots.io.postcodes import read_postcode_table
+from hotspots.io import load_incidents, read_postcode_table
 from tests.partner_pairs import synthetic_partner_exports
 
 

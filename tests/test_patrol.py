@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots.io.load import InputSpec
+from hotspots.io import InputSpec
 from hotspots.patrol import (
     PLAN_COLUMNS,
     PatrolDose,

@@ -19,7 +19,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 from scipy.stats import chi2
 
-from hotspots.io.sources import embedded_police_uk
+from hotspots.io import embedded_police_uk
 from hotspots.seasonal import monthly_series, seasonal_profiles, trend_tests
 from hotspots.seasonal._flatness import (
     MC_DRAWS,

@@ -21,9 +21,14 @@ from pathlib import Path
 import pytest
 
 from hotspots.cli import main
-from hotspots.io.load import InputSpec, load_incidents
-from hotspots.io.readers import ColumnMapping, read_mapped
-from hotspots.io.sources import SourceFile, expand_paths
+from hotspots.io import (
+    ColumnMapping,
+    InputSpec,
+    SourceFile,
+    expand_paths,
+    load_incidents,
+    read_mapped,
+)
 from hotspots.io.text import (
     MAX_COLUMNS,
     MAX_FIELD_CHARS,

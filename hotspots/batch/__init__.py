@@ -3,7 +3,7 @@
 A layer above :mod:`hotspots.pipeline` and below :mod:`hotspots.cli`::
 
     from hotspots.batch import ingest, run_batch
-    from hotspots.io.load import InputSpec
+    from hotspots.io import InputSpec
     from hotspots.pipeline import RunConfig
 
     report = ingest([InputSpec.police_uk("downloads/2025-12.zip")], "national.parquet")

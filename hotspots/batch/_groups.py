@@ -10,9 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hotspots.io.load import InputSpec
-from hotspots.io.names import safe_slug
-from hotspots.io.parquet import FilterValue, is_incident_dataset, value_counts
+from hotspots.io import FilterValue, InputSpec, is_incident_dataset, safe_slug, value_counts
 from hotspots.pipeline.config import RunConfig
 from hotspots.schema import InputError
 

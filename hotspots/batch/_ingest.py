@@ -31,19 +31,22 @@ import pyarrow.parquet as pq
 
 from hotspots.batch._cluster import connect, run_tasks, worker_count
 from hotspots.geocode import PostcodeIndex, locate_incidents
-from hotspots.io.load import InputSpec, load_incidents, make_rejects
-from hotspots.io.parquet import (
+from hotspots.io import (
     DEFAULT_PARTITIONS,
+    InputSpec,
+    SourceFile,
+    expand_paths,
     is_incident_dataset,
+    load_incidents,
+    make_rejects,
+    read_postcode_table,
     to_arrow,
     value_summary,
     with_partition_columns,
+    write_csv,
     write_marker,
     write_parts,
 )
-from hotspots.io.postcodes import read_postcode_table
-from hotspots.io.sources import SourceFile, expand_paths
-from hotspots.io.writers import write_csv
 from hotspots.pipeline.stages import Prepared
 from hotspots.schema import InputError, Reason
 

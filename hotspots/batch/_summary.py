@@ -9,8 +9,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from hotspots.io.atomic import write_text_atomic
-from hotspots.io.writers import write_csv
+from hotspots.io import write_csv, write_text_atomic
 
 #: Columns of ``summary.csv`` after the group's key columns.
 SUMMARY_COLUMNS = [

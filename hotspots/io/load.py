@@ -136,71 +136,148 @@ def load_incidents(
         A file past them stops the load with an :class:`InputError` naming it.
     """
     budget = ReadBudget(limits)
+    specs = _as_specs(inputs)
+    if isinstance(categories, str):  # one name, not its letters
+        categories = [categories]
+    read = _read_inputs(specs, period, categories, budget)
+    _require_files_in_period(read, period)
+    raw = compact_text(concat_categorical(read.raws))
+    checked, rejects = _validate_file_rows(read.file_rows, period, categories)
+    incidents = _in_input_order(checked, read.dataset_rows)
+    return LoadResult(
+        _sort_categories(incidents), raw, rejects, read.files, read.skipped, read.unmapped
+    )
+
+
+@dataclass
+class _ReadInputs:
+    """Every input read and made canonical, before the file rows are validated."""
+
+    raws: list[pd.DataFrame] = field(default_factory=list)  # each input's rows as text
+    file_rows: list[pd.DataFrame] = field(default_factory=list)  # canonical, to validate
+    dataset_rows: list[pd.DataFrame] = field(default_factory=list)  # checked at ingest
+    files: list[dict[str, object]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    unmapped: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _as_specs(inputs: Sequence[InputSpec] | InputSpec | str | Path) -> Sequence[InputSpec]:
+    """The inputs as a list of specs: a path is police.uk files; none is an error."""
     if isinstance(inputs, str | Path):
         inputs = [InputSpec.police_uk(inputs)]
     elif isinstance(inputs, InputSpec):
         inputs = [inputs]
     if not inputs:
         raise InputError("no incident inputs given")
-    if isinstance(categories, str):  # one name, not its letters
-        categories = [categories]
-    raws, frames, files, skipped, unmapped = [], [], [], [], {}
-    validated: list[pd.DataFrame] = []  # dataset rows, checked at ingest
+    return inputs
+
+
+def _read_inputs(
+    specs: Sequence[InputSpec],
+    period: tuple[pd.Timestamp, pd.Timestamp] | None,
+    categories: Sequence[str] | None,
+    budget: ReadBudget,
+) -> _ReadInputs:
+    """Read each input in turn, numbering its rows on from the last (``_row``), and
+    harmonise its categories."""
+    read = _ReadInputs()
     offset = 0
-    for spec in inputs:
+    for spec in specs:
         dataset = _is_dataset_spec(spec)
         if dataset:
             table, raw, canon = _read_datasets(spec, period, categories, offset)
         else:
-            if spec.filters:
-                raise InputError(
-                    f"{spec.paths}: filters apply to ingested datasets only; "
-                    "give a folder written by `hotspots ingest`"
-                )
-            months = None
-            if period is not None:
-                months = (period[0].strftime("%Y-%m"), period[1].strftime("%Y-%m"))
-            if spec.columns is None:
-                table = read_police_uk(
-                    list(spec.paths), months=months, allow_empty=len(inputs) > 1, budget=budget
-                )
-            else:
-                table = _read_mapped_all(spec, budget)
-            raw = compact_text(table.frame)
-            raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
-            raw.insert(0, "source", _constant(spec.source, len(raw)))
-            canon = (_canon_police_uk if spec.columns is None else _canon_mapped)(raw, spec)
+            table, raw, canon = _read_files(spec, period, budget, offset, several=len(specs) > 1)
         offset += len(raw)
-        un: list[str] = []
         if not dataset or spec.categories:  # datasets were harmonised at ingest
-            subtypes = asb_subtypes(canon["category"], spec.categories)
-            canon["category"], un = harmonise_categories(canon["category"], spec.categories)
-            if (subtypes != "").any():
-                canon["asb_type"] = subtypes.array
-        if un:
-            unmapped[spec.source] = un
-        raws.append(raw)
-        (validated if dataset else frames).append(canon)
-        files.extend(table.files)
-        skipped.extend(table.skipped_files)
-    if skipped and not files:
+            unmapped = _harmonise(canon, spec)
+            if unmapped:
+                read.unmapped[spec.source] = unmapped
+        read.raws.append(raw)
+        (read.dataset_rows if dataset else read.file_rows).append(canon)
+        read.files.extend(table.files)
+        read.skipped.extend(table.skipped_files)
+    return read
+
+
+def _read_files(
+    spec: InputSpec,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None,
+    budget: ReadBudget,
+    offset: int,
+    *,
+    several: bool,
+) -> tuple[RawTable, pd.DataFrame, pd.DataFrame]:
+    """One input of files (police.uk or mapped): the table read, its rows as text
+    (indexed ``_row`` from ``offset``, with ``source``) and their canonical columns."""
+    if spec.filters:
+        raise InputError(
+            f"{spec.paths}: filters apply to ingested datasets only; "
+            "give a folder written by `hotspots ingest`"
+        )
+    if spec.columns is None:
+        months = None
+        if period is not None:
+            months = (period[0].strftime("%Y-%m"), period[1].strftime("%Y-%m"))
+        # Among several inputs, one holding only months outside the period is no error.
+        table = read_police_uk(list(spec.paths), months=months, allow_empty=several, budget=budget)
+    else:
+        table = _read_mapped_all(spec, budget)
+    raw = compact_text(table.frame)
+    raw.index = pd.RangeIndex(offset, offset + len(raw), name="_row")
+    raw.insert(0, "source", _constant(spec.source, len(raw)))
+    canon = (_canon_police_uk if spec.columns is None else _canon_mapped)(raw, spec)
+    return table, raw, canon
+
+
+def _harmonise(canon: pd.DataFrame, spec: InputSpec) -> list[str]:
+    """Harmonise ``canon``'s categories in place (ASB subtypes kept in ``asb_type``);
+    return the input's names that no rule maps."""
+    subtypes = asb_subtypes(canon["category"], spec.categories)
+    canon["category"], unmapped = harmonise_categories(canon["category"], spec.categories)
+    if (subtypes != "").any():
+        canon["asb_type"] = subtypes.array
+    return unmapped
+
+
+def _require_files_in_period(
+    read: _ReadInputs, period: tuple[pd.Timestamp, pd.Timestamp] | None
+) -> None:
+    if read.skipped and not read.files:
         raise InputError(
             f"no files left to read: all are outside the period {_period_text(period)} "
-            f"(skipped {len(skipped)}: {', '.join(Path(f).name for f in skipped[:3])}…)"
+            f"(skipped {len(read.skipped)}: {', '.join(Path(f).name for f in read.skipped[:3])}…)"
         )
-    raw_all = compact_text(concat_categorical(raws))
-    rejects = empty_rejects()
-    if frames:
-        both = concat_categorical(frames, ignore_index=True)
-        incidents, rejects = _validate(both, period, categories)
-        validated.insert(0, incidents)
-    incidents = concat_categorical(validated, ignore_index=True)
-    if frames and len(validated) > 1:  # files and datasets: back to input order
+
+
+def _validate_file_rows(
+    file_rows: list[pd.DataFrame],
+    period: tuple[pd.Timestamp, pd.Timestamp] | None,
+    categories: Sequence[str] | None,
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The file inputs' rows kept (``None`` when there are none) and those rejected."""
+    if not file_rows:
+        return None, empty_rejects()
+    rows = concat_categorical(file_rows, ignore_index=True)
+    return _reject_invalid_rows(rows, period, categories)
+
+
+def _in_input_order(checked: pd.DataFrame | None, dataset_rows: list[pd.DataFrame]) -> pd.DataFrame:
+    """The kept file rows and the dataset rows as one table, in input (``_row``) order."""
+    parts = dataset_rows if checked is None else [checked, *dataset_rows]
+    incidents = concat_categorical(parts, ignore_index=True)
+    if checked is not None and len(parts) > 1:  # files and datasets: back to input order
         incidents = incidents.sort_values("_row", kind="stable").reset_index(drop=True)
-    for col in incidents.columns:  # sorting and grouping by them follow the text
+    return incidents
+
+
+def _sort_categories(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns with their categories in text order, so that sorting and
+    grouping by them follow the text."""
+    for col in incidents.columns:
         if isinstance(incidents[col].dtype, pd.CategoricalDtype):
             incidents[col] = sorted_categorical(incidents[col])
-    return LoadResult(incidents, raw_all, rejects, files, skipped, unmapped)
+    return incidents
 
 
 def restrict_loaded(
@@ -481,7 +558,7 @@ def _has_text(raw: pd.DataFrame, cols: list[str]) -> np.ndarray:
     return has
 
 
-def _validate(
+def _reject_invalid_rows(
     inc: pd.DataFrame,
     period: tuple[pd.Timestamp, pd.Timestamp] | None,
     categories: Sequence[str] | None,
