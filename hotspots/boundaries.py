@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from hotspots.io.frames import mode_per_group
 from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
 from hotspots.io.text import require_regular, shorten
 from hotspots.schema import CRS_METRIC, InputError, MissingFileError
@@ -326,21 +325,6 @@ def study_area(layers: list[AreaLayer]) -> shapely.Geometry | None:
     if not layers:
         return None
     return shapely.union_all(layers[0].polygons.geometry.values)
-
-
-def parent_of(child: AreaLayer, parent: AreaLayer) -> dict[str, str]:
-    """Name of the parent area holding most of each child area (e.g. the NPA of a beat).
-
-    Beats nest in NPAs; where boundaries were drawn separately they overlap by slivers, so
-    the parent is the one with the largest overlap.
-    """
-    pieces = gpd.overlay(
-        child.polygons.rename(columns={"name": "child"}),
-        parent.polygons.rename(columns={"name": "parent"}),
-        how="intersection",
-        keep_geom_type=True,
-    )
-    return mode_per_group(pieces["child"], pieces["parent"], weights=pieces.area).to_dict()
 
 
 def split_area_fields(

@@ -35,7 +35,7 @@ import shapely
 
 from hotspots._validation import check_scalar
 from hotspots.boundaries import AreaLayer
-from hotspots.io.frames import mode_per_group
+from hotspots.io import mode_per_group
 from hotspots.schema import CRS_METRIC, InputError
 
 #: Districts with a smaller share of the located rows are strays (see the module notes).

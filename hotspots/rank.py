@@ -59,7 +59,7 @@ import pandas as pd
 
 from hotspots.clusters import HotspotSet
 from hotspots.grid import points_xy
-from hotspots.io.frames import mode_per_group
+from hotspots.io import mode_per_group
 from hotspots.schema import InputError
 
 #: Area columns that :func:`repeat_locations` carries when ``area_columns`` is None.

@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from hotspots.grid import points_xy
-from hotspots.io.frames import mode_per_group
+from hotspots.io import mode_per_group
 from hotspots.labels import place_labels
 from hotspots.schema import InputError
 

@@ -33,7 +33,7 @@ from hotspots.io.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from hotspots.io.frames import sorted_categorical
+from hotspots.io.frames import mode_per_group, sorted_categorical
 from hotspots.io.load import (
     InputSpec,
     LoadResult,
@@ -108,6 +108,7 @@ __all__ = [
     "restrict_loaded",
     "safe_slug",
     "shorten",
+    "mode_per_group",
     "sorted_categorical",
     "staging_folder",
     "to_arrow",

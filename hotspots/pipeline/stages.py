@@ -14,10 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from hotspots.assign import assign_areas
 from hotspots.boundaries import AreaLayer, combine_layers, load_areas, registry
 from hotspots.data_areas import COLUMNS as DATA_AREA_COLUMNS
 from hotspots.data_areas import CellStudyArea, DataAreas, areas_from_rows, study_area_from_cells
-from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
+from hotspots.geocode import PostcodeIndex, locate_incidents
 from hotspots.io.frames import sorted_categorical
 from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_loaded
 from hotspots.io.parquet import is_incident_dataset
