@@ -101,16 +101,54 @@ class Prepared:
 def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
     """Load, validate, geocode and assign the config's inputs.
 
+    The steps, in order: read the inputs in the requested period; locate every row
+    (coordinates or postcodes); drop the canonical copy of the loaded rows; find the study
+    area and assign each incident to its areas; link the same incident reported by
+    several sources; count repeat callers; then check that every input row is accounted
+    for (read = used + rejected + merged).
+
     Raises :class:`InputError` when no row is usable, unless ``allow_no_usable`` (for
     ``hotspots validate``, which lists the rejected rows).
     """
+    load, period = _read_inputs(config)
+    postcodes, ignored = _postcode_index(config)
+    located = locate_incidents(load.incidents, postcodes=postcodes)
+    load = _without_canonical_rows(load)
+    inc, layers, data_areas, cells, area_rejects = _assign_study_area(config, located.incidents)
+    rejects = [r for r in (load.rejects, located.rejects, *area_rejects) if len(r)]
+    all_rejects = pd.concat(rejects, ignore_index=True) if rejects else load.rejects
+    inc, links, merged, link_params = _link_sources(config, inc, postcodes)
+    inc, callers = _repeat_callers(config, inc, layers)
+    for col in [*_CATEGORICAL, *(lyr.layer for lyr in layers)]:
+        if col in inc and pd.api.types.is_string_dtype(inc[col]):
+            inc[col] = sorted_categorical(inc[col])
+    prepared = Prepared(
+        inc,
+        load,
+        all_rejects,
+        layers,
+        period,
+        located.notes,
+        ignored,
+        links,
+        merged,
+        link_params,
+        callers,
+        data_areas,
+        cells,
+    )
+    _check_accounting(prepared, config, allow_no_usable=allow_no_usable)
+    return prepared
+
+
+def _read_inputs(config: RunConfig) -> tuple[LoadResult, tuple[pd.Timestamp, pd.Timestamp] | None]:
+    """The inputs' rows in the requested period and categories, and that period."""
     inputs = config.inputs
     if not inputs:
         raise InputError("no incident inputs: give --incidents PATH or [[inputs]] in the config")
-    latest = None
+    categories = config.filter.categories
     by_name = all(i.columns is None for i in inputs)  # police.uk files and datasets
-    if config.filter.last_months and by_name:
-        latest = _latest_month_of(inputs)
+    latest = _latest_month_of(inputs) if config.filter.last_months and by_name else None
     period = config.period(latest)
     if config.filter.last_months and not by_name and period is None:
         # Exports name no month: count back from the latest month of all their rows (as
@@ -118,31 +156,52 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         load = load_incidents(inputs)
         if len(load.incidents):
             period = config.period(load.incidents["when"].max().to_period("M").start_time)
+            assert period is not None  # last_months and a latest month give a period
             log.info("Last %d months: %s to %s (latest month in the data)",
                      config.filter.last_months, f"{period[0]:%b %Y}", f"{period[1]:%b %Y}")
-        load = restrict_loaded(load, period=period, categories=config.filter.categories)
+        load = restrict_loaded(load, period=period, categories=categories)
     else:
-        load = load_incidents(inputs, period=period, categories=config.filter.categories)
+        load = load_incidents(inputs, period=period, categories=categories)
     release_memory()
-    rejects = [load.rejects]
-    postcodes, ignored = None, 0
-    # Rows of an ingested dataset may have been located by postcode: duplicate linking
-    # then takes each postcode's precision from the table, as on the original files.
+    return load, period
+
+
+def _postcode_index(config: RunConfig) -> tuple[PostcodeIndex | None, int]:
+    """The postcode centroids, when an input is located by postcode (and rows ignored).
+
+    Rows of an ingested dataset may have been located by postcode: duplicate linking then
+    takes each postcode's precision from the table, as on the original files.
+    """
+    inputs = config.inputs
     from_dataset = any(is_incident_dataset(p) for i in inputs if i.columns is None for p in i.paths)
-    if any(i.columns is not None and i.columns.postcode for i in inputs) or from_dataset or \
-            config.postcodes:
-        table, ignored = read_postcode_table(config.postcodes)
-        postcodes = PostcodeIndex.from_table(table)
-    located = locate_incidents(load.incidents, postcodes=postcodes)
-    rejects.append(located.rejects)
-    # The canonical rows live on in the located incidents: keep only the raw rows (rejects).
-    # A fresh empty frame, not ``iloc[:0]``: a zero-length slice of an Arrow string column
-    # still holds the whole column's buffers (measured: 1.2 GB at 5M rows).
+    by_postcode = any(i.columns is not None and i.columns.postcode for i in inputs)
+    if not (by_postcode or from_dataset or config.postcodes):
+        return None, 0
+    table, ignored = read_postcode_table(config.postcodes)
+    return PostcodeIndex.from_table(table), ignored
+
+
+def _without_canonical_rows(load: LoadResult) -> LoadResult:
+    """The load with only its raw rows (for rejects): the canonical rows live on, located.
+
+    A fresh empty frame, not ``iloc[:0]``: a zero-length slice of an Arrow string column
+    still holds the whole column's buffers (measured: 1.2 GB at 5M rows).
+    """
     empty = {c: pd.array([], dtype=t) for c, t in load.incidents.dtypes.items()}
     load = replace(load, incidents=pd.DataFrame(empty))
     release_memory()
-    inc = located.incidents
+    return load
+
+
+def _assign_study_area(
+    config: RunConfig, inc: pd.DataFrame
+) -> tuple[
+    pd.DataFrame, list[AreaLayer], DataAreas | None, CellStudyArea | None, list[pd.DataFrame]
+]:
+    """The study area's layers (given, or from the rows' own codes, or from cells), each
+    incident's areas, and the rejects of incidents outside the study area."""
     layers, data_areas = _area_layers(config, inc)
+    rejects = []
     cells = None
     if not layers and len(inc):
         cells = study_area_from_cells(inc["x"].to_numpy(float), inc["y"].to_numpy(float))
@@ -165,69 +224,65 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
                 make_rejects(inc.loc[outside, "_row"], Reason.OUTSIDE_STUDY_AREA, detail)
             )
             inc = inc.loc[~outside].reset_index(drop=True)
-    all_rejects = (
-        pd.concat([r for r in rejects if len(r)], ignore_index=True)
-        if any(len(r) for r in rejects)
-        else load.rejects
-    )
-    links, merged, link_params = None, 0, {}
-    if config.duplicates.enabled and inc["source"].nunique() > 1:
-        linked = link_duplicates(
-            inc,
-            window_days=config.duplicates.window_days,
-            source_priority=config.duplicates.source_priority or None,
-            postcode_points=postcodes,  # per-postcode precision from centroid spacing
-        )
-        links, merged, link_params = linked.links, len(linked.merged), linked.params
-        inc = linked.kept.reset_index(drop=True)
-        log.info(
-            "Linked %s records reported by more than one source into %s groups; kept one per group",
-            f"{len(links):,}",
-            f"{links['group'].nunique():,}",
-        )
-    callers = None
-    if config.callers.person_column:
-        if config.callers.person_column not in inc:
-            raise InputError(
-                f"person_column {config.callers.person_column!r} is not a column of the "
-                f"inputs; they have {sorted(c for c in inc if not c.startswith('_'))}"
-            )
-        found = repeat_callers(
-            inc,
-            person_column=config.callers.person_column,
-            min_incidents=config.callers.min_incidents,
-            window_months=config.callers.window_months,
-            area_columns=[lyr.layer for lyr in layers],
-        )
-        inc["repeat_caller"] = found.flags["_repeat_caller"].to_numpy(dtype=bool)
-        callers = found.per_area
-    for col in [*_CATEGORICAL, *(lyr.layer for lyr in layers)]:
-        if col in inc and pd.api.types.is_string_dtype(inc[col]):
-            inc[col] = sorted_categorical(inc[col])
-    prepared = Prepared(
+    return inc, layers, data_areas, cells, rejects
+
+
+def _link_sources(
+    config: RunConfig, inc: pd.DataFrame, postcodes: PostcodeIndex | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None, int, dict[str, object]]:
+    """One row per incident reported by several sources (docs/partnership.md)."""
+    if not (config.duplicates.enabled and inc["source"].nunique() > 1):
+        return inc, None, 0, {}
+    linked = link_duplicates(
         inc,
-        load,
-        all_rejects,
-        layers,
-        period,
-        located.notes,
-        ignored,
-        links,
-        merged,
-        link_params,
-        callers,
-        data_areas,
-        cells,
+        window_days=config.duplicates.window_days,
+        source_priority=config.duplicates.source_priority or None,
+        postcode_points=postcodes,  # per-postcode precision from centroid spacing
     )
+    links = linked.links
+    log.info(
+        "Linked %s records reported by more than one source into %s groups; kept one per group",
+        f"{len(links):,}",
+        f"{links['group'].nunique():,}",
+    )
+    return linked.kept.reset_index(drop=True), links, len(linked.merged), linked.params
+
+
+def _repeat_callers(
+    config: RunConfig, inc: pd.DataFrame, layers: list[AreaLayer]
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Flag incidents from repeat callers; their per-area counts (never the person ids)."""
+    column = config.callers.person_column
+    if not column:
+        return inc, None
+    if column not in inc:
+        raise InputError(
+            f"person_column {column!r} is not a column of the "
+            f"inputs; they have {sorted(c for c in inc if not c.startswith('_'))}"
+        )
+    found = repeat_callers(
+        inc,
+        person_column=column,
+        min_incidents=config.callers.min_incidents,
+        window_months=config.callers.window_months,
+        area_columns=[lyr.layer for lyr in layers],
+    )
+    inc["repeat_caller"] = found.flags["_repeat_caller"].to_numpy(dtype=bool)
+    return inc, found.per_area
+
+
+def _check_accounting(prepared: Prepared, config: RunConfig, *, allow_no_usable: bool) -> None:
+    """Every input row is used, rejected or merged; some row is usable (else say why)."""
     c = prepared.counts
     if c["rows_read"] != c["rows_used"] + c["rows_rejected"] + c["rows_merged_as_duplicates"]:
         raise RuntimeError(f"row accounting broken: {c}")
     if c["rows_used"] == 0 and not allow_no_usable:
         reasons = ", ".join(f"{k} {v:,}" for k, v in c["rejects_by_reason"].items())
         if not c["rows_read"]:
-            files = ", ".join(str(f["file"]) for f in load.files) or "the inputs"
+            files = ", ".join(str(f["file"]) for f in prepared.load.files) or "the inputs"
             raise InputError(f"no incidents: {files} hold(s) no data rows")
-        filtered = all_rejects.loc[all_rejects["reason"] == str(Reason.FILTERED_CATEGORY), "detail"]
+        rejects = prepared.rejects
+        filtered = rejects.loc[rejects["reason"] == str(Reason.FILTERED_CATEGORY), "detail"]
         outside = c["rejects_by_reason"].get(str(Reason.OUTSIDE_STUDY_AREA), 0)
         if len(filtered) and not outside:  # else the category's rows were there, elsewhere
             found = ", ".join(sorted(set(filtered.astype(str)))[:20])
@@ -245,7 +300,6 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         f"{c['rows_rejected']:,}",
         c["rejects_by_reason"],
     )
-    return prepared
 
 
 #: Explicit areas that leave more of the located rows outside than this are refused (the
