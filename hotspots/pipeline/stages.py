@@ -6,7 +6,9 @@ import ctypes
 import logging
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +21,13 @@ from hotspots.data_areas import COLUMNS as DATA_AREA_COLUMNS
 from hotspots.data_areas import CellStudyArea, DataAreas, areas_from_rows, study_area_from_cells
 from hotspots.geocode import PostcodeIndex, assign_areas, locate_incidents
 from hotspots.io.frames import sorted_categorical
-from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_loaded
+from hotspots.io.load import (
+    InputSpec,
+    LoadResult,
+    load_incidents,
+    make_rejects,
+    restrict_loaded,
+)
 from hotspots.io.parquet import is_incident_dataset
 from hotspots.io.postcodes import read_postcode_table
 from hotspots.linkage import link_duplicates, repeat_callers
@@ -43,6 +51,16 @@ _CATEGORICAL = (
     "geocode_note",
     "asb_type",
 )
+
+
+class RowCounts(TypedDict):
+    """Where every input row went (:attr:`Prepared.counts`; ``rows`` in the run metadata)."""
+
+    rows_read: int
+    rows_used: int
+    rows_rejected: int
+    rows_merged_as_duplicates: int
+    rejects_by_reason: dict[str, int]
 
 
 @dataclass
@@ -74,7 +92,7 @@ class Prepared:
         return gpd.GeoDataFrame(inc, geometry=points, crs=CRS_METRIC)
 
     @property
-    def counts(self) -> dict[str, object]:
+    def counts(self) -> RowCounts:
         by_reason = self.rejects["reason"].value_counts().sort_index()
         return {
             "rows_read": int(self.load.rows_read),
@@ -117,6 +135,8 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
         load = load_incidents(inputs)
         if len(load.incidents):
             period = config.period(load.incidents["when"].max().to_period("M").start_time)
+            # last_months with a latest month always gives a period (FilterConfig.period).
+            assert period is not None
             log.info("Last %d months: %s to %s (latest month in the data)",
                      config.filter.last_months, f"{period[0]:%b %Y}", f"{period[1]:%b %Y}")
         load = restrict_loaded(load, period=period, categories=config.filter.categories)
@@ -227,11 +247,11 @@ def prepare(config: RunConfig, *, allow_no_usable: bool = False) -> Prepared:
             files = ", ".join(str(f["file"]) for f in load.files) or "the inputs"
             raise InputError(f"no incidents: {files} hold(s) no data rows")
         filtered = all_rejects.loc[all_rejects["reason"] == str(Reason.FILTERED_CATEGORY), "detail"]
-        outside = c["rejects_by_reason"].get(str(Reason.OUTSIDE_STUDY_AREA), 0)
-        if len(filtered) and not outside:  # else the category's rows were there, elsewhere
-            found = ", ".join(sorted(set(filtered.astype(str)))[:20])
+        n_outside = c["rejects_by_reason"].get(str(Reason.OUTSIDE_STUDY_AREA), 0)
+        if len(filtered) and not n_outside:  # else the category's rows were there, elsewhere
+            seen = ", ".join(sorted(set(filtered.astype(str)))[:20])
             raise InputError(
-                f"no incident has the category {config.filter.categories}; the inputs have: {found}"
+                f"no incident has the category {config.filter.categories}; the inputs have: {seen}"
             )
         raise InputError(
             f"no usable incidents: all {c['rows_read']:,} rows were rejected "
@@ -370,7 +390,7 @@ def _glibc() -> ctypes.CDLL | None:
 _LIBC = _glibc()
 
 
-def _latest_month_of(inputs: list) -> pd.Timestamp:
+def _latest_month_of(inputs: Sequence[InputSpec]) -> pd.Timestamp:
     """Latest month over all inputs, to choose 'the last N months' before reading rows.
 
     police.uk files by their names' month (no file is opened); an ingested dataset by its
