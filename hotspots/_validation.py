@@ -66,10 +66,15 @@ def check_scalar(
     what = "a whole number" if kind is int else "a number"
     if unit:
         what += f" of {unit}"
-    ok_type = numbers.Integral if kind is int else numbers.Real
-    if isinstance(value, bool | np.bool_) or not isinstance(value, ok_type):
+    v: int | float
+    if isinstance(value, bool | np.bool_):
         raise InputError(f"{name} must be {what}, got {value!r}")
-    v = int(value) if kind is int else float(value)  # type: ignore[arg-type]  # Real/Integral
+    if kind is int and isinstance(value, numbers.Integral):
+        v = int(value)
+    elif kind is not int and isinstance(value, numbers.Real):
+        v = float(value)
+    else:
+        raise InputError(f"{name} must be {what}, got {value!r}")
     if kind is float and not math.isfinite(v):
         raise InputError(f"{name} must be {what}, got {value!r}")
     low_in = include_boundaries in ("both", "left")

@@ -217,7 +217,7 @@ def compose_label(
 
 def place_labels(
     ids: np.ndarray,
-    hotspot_ids: Sequence[int],
+    hotspot_ids: Sequence[int] | np.ndarray,
     locations: pd.Series | None,
     *,
     x: np.ndarray | None = None,

@@ -226,7 +226,7 @@ def _forecast(
     grid: Grid,
     *,
     context: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    horizon_months: int = 3,
+    horizon_months: int | float = 3,
 ) -> np.ndarray:
     """Expected incidents per cell over the next ``horizon_months`` from
     :class:`hotspots.forecast.CellForecaster`, fitted on windows inside the training months.

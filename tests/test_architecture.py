@@ -42,6 +42,13 @@ def test_dependencies_are_declared_and_used() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_package_type_checks() -> None:
+    # mypy reads [tool.mypy] in pyproject.toml: the files to check and the modules not
+    # yet clean. Its output lines (file:line: error: ...) are the failure message.
+    proc = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_core_does_not_import_dask() -> None:
     code = "import hotspots, hotspots.pipeline, sys; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -373,7 +373,12 @@ def ingest(
         raise InputError(f"out: {root} exists and is not empty; remove it or choose another")
     planned = plan_files(inputs)
     (root / _WORK).mkdir(parents=True)
-    options = {"out": str(root), "partition_cols": tuple(partition_cols), "postcodes": postcodes}
+    # ingest_chunk keyword arguments, the same for every chunk
+    options: dict[str, Any] = {
+        "out": str(root),
+        "partition_cols": tuple(partition_cols),
+        "postcodes": postcodes,
+    }
     with connect(scheduler, workers) as client:
         chunks = plan_chunks(planned, chunk_mb=chunk_mb, min_chunks=4 * worker_count(client))
         buckets = int(np.clip(len(chunks) // 8, 2, 64)) if len(chunks) > 1 else 0

@@ -52,7 +52,7 @@ def find_hotspots(
     >>> hs.labels.tolist()
     [1, 1, 0, 0]
     """
-    common = {"area_columns": area_columns, "min_incidents": min_incidents,
+    common: dict[str, Any] = {"area_columns": area_columns, "min_incidents": min_incidents,
               "repeat_locations_table": repeat_locations_table}
     if method == "threshold":
         if scores is not None and not isinstance(scores, np.ndarray) and hasattr(scores, "grid"):
@@ -69,7 +69,7 @@ def find_hotspots(
                              "object with .values and .grid)")
         return threshold_hotspots(scores, grid, incidents, threshold=threshold,
                                   quantile=quantile, k_sd=k_sd, **common)
-    point = {"hull": hull, "buffer_m": buffer_m, "grid": grid, **common}
+    point: dict[str, Any] = {"hull": hull, "buffer_m": buffer_m, "grid": grid, **common}
     if method == "dbscan":
         return dbscan_hotspots(incidents, eps_m=eps_m, min_samples=min_samples, **point)
     if method == "hdbscan":

@@ -270,7 +270,7 @@ def _lcv_sigma(xy: np.ndarray, w: np.ndarray, sigmas: np.ndarray | None) -> tupl
     """Gaussian σ maximising the binned cross-validated likelihood (see bandwidth_lcv)."""
     notes: list[str] = []
     auto = sigmas is None
-    if auto:
+    if sigmas is None:
         top = 1.5 * _normal_reference_sigma(xy, w)
         sigmas = np.geomspace(top / 100.0, top, 20)
     lo, hi = float(sigmas[0]), float(sigmas[-1])

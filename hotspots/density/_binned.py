@@ -113,6 +113,8 @@ def _quadratic_bin(
             (base + shift).ravel(), weights=wts.ravel(), minlength=k * rows * width
         )
         fine = part_sum if fine is None else np.add(fine, part_sum, out=fine)
+    # kde_surface rejects an empty set of incidents (nonempty_points_xy): one chunk ran.
+    assert fine is not None
     return fine.reshape(rows, k, cols, k)
 
 

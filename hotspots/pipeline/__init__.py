@@ -170,8 +170,8 @@ def demo_config(*, out: str | Path = "outputs", last_months: int | None = 12) ->
     Uses the most recent ``last_months`` months of the embedded data (None: all of it).
     """
     return RunConfig(
-        inputs=[InputSpec.police_uk(EMBEDDED_INCIDENTS)],
-        areas=[("leicestershire/beats", {})],
+        inputs=(InputSpec.police_uk(EMBEDDED_INCIDENTS),),
+        areas=(("leicestershire/beats", {}),),
         filter=FilterConfig(last_months=last_months),
         output=OutputConfig(dir=str(out), title="Leicestershire — crime and ASB hotspots (demo)"),
     )

@@ -171,10 +171,10 @@ def run_change(
         sim.kappa,
         result.summary["hotspots"],
     )
-    for layer, s in s_summary.items():
+    for layer_name, s in s_summary.items():
         log.info(
             "S-index (%s, %s): %.3f of %d areas similar",
-            layer,
+            layer_name,
             s["method"],
             s["s_index"],
             s["areas"],

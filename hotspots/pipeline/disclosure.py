@@ -144,9 +144,9 @@ def disclosure_control(
             small.update({c: pd.Series(hidden[:, j], table.index) for j, c in enumerate(cols)})
     for c, hidden_rows in small.items():
         out[c] = out[c].where(~hidden_rows)
-    for key, cols in BLANKED_WITH.items():
+    for key, blanked in BLANKED_WITH.items():
         if key in small:
-            for c in (c for c in cols if c in out.columns):
+            for c in (c for c in blanked if c in out.columns):
                 out[c] = out[c].where(~small[key], "" if c == "spark_svg" else np.nan)
     if "spark_svg" in out.columns:  # its bars are titled with each month's exact count
         out["spark_svg"] = ""

@@ -6,7 +6,9 @@ import ctypes
 import logging
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -20,7 +22,13 @@ from hotspots.data_areas import COLUMNS as DATA_AREA_COLUMNS
 from hotspots.data_areas import CellStudyArea, DataAreas, areas_from_rows, study_area_from_cells
 from hotspots.geocode import PostcodeIndex, locate_incidents
 from hotspots.io.frames import sorted_categorical
-from hotspots.io.load import LoadResult, load_incidents, make_rejects, restrict_loaded
+from hotspots.io.load import (
+    InputSpec,
+    LoadResult,
+    load_incidents,
+    make_rejects,
+    restrict_loaded,
+)
 from hotspots.io.parquet import is_incident_dataset
 from hotspots.io.postcodes import read_postcode_table
 from hotspots.linkage import link_duplicates, repeat_callers
@@ -44,6 +52,16 @@ _CATEGORICAL = (
     "geocode_note",
     "asb_type",
 )
+
+
+class RowCounts(TypedDict):
+    """Where every input row went (:attr:`Prepared.counts`; ``rows`` in the run metadata)."""
+
+    rows_read: int
+    rows_used: int
+    rows_rejected: int
+    rows_merged_as_duplicates: int
+    rejects_by_reason: dict[str, int]
 
 
 @dataclass
@@ -75,7 +93,7 @@ class Prepared:
         return gpd.GeoDataFrame(inc, geometry=points, crs=CRS_METRIC)
 
     @property
-    def counts(self) -> dict[str, object]:
+    def counts(self) -> RowCounts:
         by_reason = self.rejects["reason"].value_counts().sort_index()
         return {
             "rows_read": int(self.load.rows_read),
@@ -425,7 +443,7 @@ def _glibc() -> ctypes.CDLL | None:
 _LIBC = _glibc()
 
 
-def _latest_month_of(inputs: list) -> pd.Timestamp:
+def _latest_month_of(inputs: Sequence[InputSpec]) -> pd.Timestamp:
     """Latest month over all inputs, to choose 'the last N months' before reading rows.
 
     police.uk files by their names' month (no file is opened); an ingested dataset by its
