@@ -9,10 +9,14 @@ the known truth (:func:`score_links`):
 
 * day case: police case export (day dates, exact easting/northing) vs council export;
 * month case: the police.uk rows themselves (month only) vs the same council export;
+* postcode-geocoded re-reports (issue 20): each at a random postcode centroid within
+  150 m of the incident, 0-2 days later, with and without council-only reports, with
+  recall by distance band and by delay, and the ceiling on the partner choice;
 * the same on other data: Leicester city centre (the tests' two months), Leicestershire
   2021, other seeds; a sensitivity table over the builder's settings; the linker without
   the postcode table and without the probability threshold; speed on 1.1M records.
 
+The main table is printed as the Markdown rows of docs/partnership.md's results table.
 Run: ``python benchmarks/linkage_quality.py [--quick] [--seed N]`` (``--quick``: two
 months, main cases only). Results are recorded in docs/partnership.md.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from hotspots.geocode import PostcodeIndex, locate_incidents
 from hotspots.io import InputSpec, load_incidents, read_postcode_table
@@ -276,6 +281,65 @@ def scale_timing() -> str:
     return f"{time.perf_counter() - t0:.1f} s, {len(result.groups):,} groups"
 
 
+def table_row(name: str, s: dict[str, float]) -> str:
+    """One row of the main table: case, then P / R for each measure."""
+    return f"| {name} | " + row(s) + " |"
+
+
+def choice_ceiling(case: Case) -> dict[str, float]:
+    """Day case linked without the council-only reports: what the linker scores when
+    every council record is a re-report, i.e. how often the partner (or a look-alike) is
+    chosen among the candidates even with no doubt about which records are duplicates."""
+    inc = case.incidents("day")
+    inc = inc[~inc["incident_id"].isin(case.only) | (inc["source"] != "council")]
+    result = link_duplicates(inc, postcode_points=case.postcodes)
+    return score_links(result.links, inc, case.truth["day"], police_source="police_cases")
+
+
+def supervised_bound(case: Case) -> dict[str, float]:
+    """Records precision a classifier *trained on the truth* reaches at given recalls, day
+    case, from what the linker sees of each council record: how many police records of
+    its category lie within its limit over the whole extract, and how many (and the
+    nearest, as a share of the limit) at each day offset band. Cross-validated (5 folds),
+    so no record is scored by a model that saw it. It ignores one-to-one competition,
+    which the linker uses, so it is a guide to what place, day and category can tell
+    apart, not a strict bound."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import cross_val_predict
+
+    inc = case.incidents("day")
+    pol, cou = inc[inc["source"] == "police_cases"], inc[inc["source"] == "council"]
+    pts = case.postcodes.full[["x", "y"]].to_numpy()
+    c_xy = cou[["x", "y"]].to_numpy()
+    limit = postcode_precision(c_xy, cou["loc_precision_m"].to_numpy(float), pts)[0] + 50.0
+    day = {f: g["when"].to_numpy().astype("datetime64[D]").astype(np.int64) for f, g in
+           (("p", pol), ("c", cou))}
+    feats = np.zeros((len(cou), 13))
+    for category in cou["category"].unique():
+        ci = np.flatnonzero(cou["category"].to_numpy() == category)
+        pi = np.flatnonzero(pol["category"].to_numpy() == category)
+        tree = cKDTree(pol[["x", "y"]].to_numpy()[pi])
+        for row_i, hood in zip(ci, tree.query_ball_point(c_xy[ci], limit[ci]), strict=True):
+            near = pi[hood]
+            dist = np.hypot(*(pol[["x", "y"]].to_numpy()[near] - c_xy[row_i]).T) / limit[row_i]
+            off = day["c"][row_i] - day["p"][near]
+            feats[row_i, 0] = len(near)
+            for j, (lo, hi) in enumerate(((-7, -1), (0, 0), (1, 1), (2, 2), (3, 7), (8, 28))):
+                band = (off >= lo) & (off <= hi)
+                feats[row_i, 1 + 2 * j] = band.sum()
+                feats[row_i, 2 + 2 * j] = dist[band].min() if band.any() else 2.0
+    truth = cou["incident_id"].isin({c for _, c in case.truth["day"]}).to_numpy()
+    model = HistGradientBoostingClassifier(max_iter=300, random_state=0)
+    p = cross_val_predict(model, feats, truth, cv=5, method="predict_proba")[:, 1]
+    order = np.argsort(-p, kind="stable")
+    hits = np.cumsum(truth[order])
+    precision, recall = hits / np.arange(1, len(p) + 1), hits / truth.sum()
+    out = {f"precision at recall {r}": float(precision[np.searchsorted(recall, r)])
+           for r in (0.95, 0.984)}
+    out["best min(P, R)"] = float(np.max(np.minimum(precision, recall)))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two months, main cases only")
@@ -310,21 +374,47 @@ def main() -> None:
     for k, v in explain(geo, "day", result).items():
         print(f"  {k}: {v:,}")
     print(recall_by_band(geo, result).to_string())
+    print(f"  without the council-only reports (the choice ceiling): {row(choice_ceiling(geo))}")
+    bound = {k: round(v, 3) for k, v in supervised_bound(geo).items()}
+    print(f"  records, classifier trained on the truth: {bound}")
     print(f"  month: {head}\n  {row(geo.link('month')[1])}")
     if args.quick:
         return
-    print(f"\n== other data (day case; month case) -- {head}")
-    others = {
-        "Leicester city centre, 2025-06..07": Case(CITY, postcodes, seed=args.seed),
-        "Leicestershire 2021, seed 1": Case(months(2021), postcodes, seed=1),
+    year = f"Leicestershire 2025, seed {args.seed}"
+    cases = {
+        year: main_case,
         "Leicestershire 2025, seed 1": Case(files, postcodes, seed=1),
         "Leicestershire 2025, seed 2": Case(files, postcodes, seed=2),
+        "Leicestershire 2021, seed 1": Case(months(2021), postcodes, seed=1),
+        "Leicestershire 2025-06..07 only (`--quick`)": Case(files[5:7], postcodes, seed=0),
+        "Leicester city centre, 2025-06..07": Case(CITY, postcodes, seed=args.seed),
     }
-    for name, case in others.items():
-        print(
-            f"  {name}: day {row(case.link('day')[1])}; month {row(case.link('month')[1])}; "
-            f"same-point rivals {same_point_rivals(case):.3f}"
-        )
+    geo_only = Case(files, postcodes, seed=args.seed, council_only=0.0, **POSTCODE_GEOCODED)
+    geo_cases = {
+        f"re-reports only, {year}": geo_only,
+        year: geo,
+        "Leicestershire 2025, seed 1": Case(files, postcodes, seed=1, **POSTCODE_GEOCODED),
+        "Leicestershire 2025, seed 2": Case(files, postcodes, seed=2, **POSTCODE_GEOCODED),
+        "Leicestershire 2021, seed 1": Case(months(2021), postcodes, seed=1, **POSTCODE_GEOCODED),
+        "Leicester city centre, 2025-06..07": Case(
+            CITY, postcodes, seed=args.seed, **POSTCODE_GEOCODED
+        ),
+    }
+    print(f"\n== main table (docs/partnership.md)\n| case | {head} |\n|---|---|---|---|---|")
+    for kind in ("day", "month"):
+        for name, case in cases.items():
+            print(table_row(f"{kind}, {name}", case.link(kind)[1]))
+    for name, case in geo_cases.items():
+        print(table_row(f"postcode-geocoded, day, {name}", case.link("day")[1]))
+    for name in (year, "Leicestershire 2021, seed 1"):
+        print(table_row(f"postcode-geocoded, month, {name}", geo_cases[name].link("month")[1]))
+    print("\n== recall by band, postcode-geocoded re-reports only")
+    print(recall_by_band(geo_only, geo_only.link("day")[0]).to_string())
+    print("\n== same-point rivals; choice ceiling (postcode-geocoded, no council-only)")
+    for name, case in cases.items():
+        print(f"  {name}: {same_point_rivals(case):.3f}")
+    for name in (year, "Leicestershire 2025, seed 1", "Leicestershire 2021, seed 1"):
+        print(f"  postcode-geocoded {name}: {row(choice_ceiling(geo_cases[name]))}")
     print(f"\n== linker settings, day case; month case -- {head}")
     for kw in (
         {"postcode_points": None},

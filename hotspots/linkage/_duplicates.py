@@ -16,16 +16,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from hotspots._validation import category_key
 from hotspots.geocode import PostcodeIndex
+from hotspots.linkage._candidates import candidate_pairs
 from hotspots.linkage._evidence import (
-    CHANCE_BAND_DAYS,
-    CHANCE_BAND_MONTHS,
     POSTCODE_RULE,
     PROBABILITY_RULE,
-    learn_probability,
+    pair_probabilities,
     postcode_precision,
 )
 from hotspots.schema import InputError
@@ -57,6 +55,11 @@ KEEP_RULE = (
     "then source_priority order, then smallest _row"
 )
 DISTANCE_RULE = "max({min} m, loc_precision_m of both records + {allow} m)"
+SCALE_RULE = (
+    "distances are judged in units of max({min} m, spread of both records + {allow} m), "
+    "at most the limit; a record's spread is its loc_precision_m, or on a postcode "
+    "centroid the spacing of the centroids around it"
+)
 #: Decimal places the pair score is rounded to before ordering: finer differences (below a
 #: micrometre on a 50 m limit) are floating-point rounding, e.g. 160 x 320 m over 400 m and
 #: 200 x 400 m over 500 m are both sqrt(0.8) but differ in the last bit.
@@ -158,7 +161,8 @@ def link_duplicates(
         Fixed distance limit in metres. None (default): per pair, from how precisely both
         records are located -- ``max(min_distance_m, loc_precision_m_a + loc_precision_m_b
         + allowance_m)``: 50 m for two coordinate records, 150 m for coordinates against a
-        full postcode centroid located to 100 m.
+        full postcode centroid located to 100 m. A fixed limit is also the unit in which
+        distances are weighed (otherwise the pair's scale, see ``postcode_points``).
     window_days
         Largest gap in days between two dated records of one incident.
     category_families
@@ -175,9 +179,12 @@ def link_duplicates(
     postcode_points
         The postcode centroids the records were located with (a
         :class:`~hotspots.geocode.PostcodeIndex` or an (n, 2) array of x, y in EPSG:27700).
-        A record sitting on one then gets its precision from the spacing of the centroids
-        around it (:data:`POSTCODE_RULE`) instead of its flat ``loc_precision_m``: tens of
-        metres in a city, hundreds in the country.
+        A record sitting on one then gets its spread from the spacing of the centroids
+        around it (:data:`POSTCODE_RULE`): tens of metres in a city, hundreds in the
+        country. The spread widens its precision (and so the distance limit) where
+        postcodes are large, never narrows it, and is the unit in which distances are
+        learnt (``SCALE_RULE``): a pair twice as far apart as its postcodes are wide
+        counts the same in a city and in the country.
     min_probability
         Least learnt probability of being one incident for a pair to link. 0.5: a pair
         links when it is more likely a duplicate than a coincidence.
@@ -206,8 +213,8 @@ def link_duplicates(
     points = _points(postcode_points)
     rec = _records(frame, category_families, source_priority, link_month_precision, points)
     window = int(np.floor(window_days))
-    pairs = _candidates(rec, distance_m, window, min_distance_m, allowance_m)
-    prob, learnt, delays = _probabilities(pairs, rec, window)
+    pairs = candidate_pairs(rec, distance_m, window, min_distance_m, allowance_m)
+    prob, learnt, delays = pair_probabilities(pairs, rec, window)
     ranked = _rank(pairs, prob, rec, delays, window_days, min_probability)
     member = _greedy_groups(ranked, rec["source"], len(frame))
     links, groups, merged_pos = _tables(frame, rec, member, ranked)
@@ -320,10 +327,10 @@ def _records(
         month, (day.astype("datetime64[M]") + 1).astype("datetime64[D]").astype(np.int64) - 1, start
     )
     xy = frame[["x", "y"]].to_numpy(float)
-    loc = frame["loc_precision_m"].to_numpy(float)
+    loc = spread = frame["loc_precision_m"].to_numpy(float)
     on_postcode = np.zeros(len(frame), dtype=bool)
     if points is not None:
-        loc, on_postcode = postcode_precision(xy, loc, points)
+        loc, spread, on_postcode = postcode_precision(xy, loc, points)
     source = src_codes
     return {
         "row": frame["_row"].to_numpy(np.int64),
@@ -331,6 +338,7 @@ def _records(
         "family": pd.factorize(family, sort=True)[0],
         "xy": xy,
         "loc": loc,
+        "spread": spread,
         "on_postcode": on_postcode,
         "month": month,
         "start": start,
@@ -342,134 +350,6 @@ def _records(
         "sources": sources,
         "priority": order,
     }
-
-
-def _bucket(loc: np.ndarray) -> np.ndarray:
-    """Upper bound of each precision's bucket: 0, 100, 200, 400 ... metres."""
-    steps = np.ceil(np.log2(np.maximum(loc, 100.0) / 100.0))
-    return np.where(loc <= 0, 0.0, 100.0 * 2.0**steps)
-
-
-def _candidates(
-    rec: dict[str, Any],
-    distance_m: float | None,
-    window: int,
-    min_distance_m: float,
-    allowance_m: float,
-) -> pd.DataFrame:
-    """Cross-source pairs that pass the family and distance rules, near enough in time to
-    learn from; ``in_time`` marks those that also pass the time rule."""
-    bucket = np.zeros(len(rec["loc"])) if distance_m is not None else _bucket(rec["loc"])
-    ok = rec["linkable"]
-    keys = [
-        (int(s), float(b))
-        for s in np.unique(rec["source"][ok])
-        for b in np.unique(bucket[ok & (rec["source"] == s)])
-    ]
-    members = {k: np.flatnonzero(ok & (rec["source"] == k[0]) & (bucket == k[1])) for k in keys}
-
-    def radius(ka: tuple[int, float], kb: tuple[int, float]) -> float:
-        if distance_m is not None:
-            return float(distance_m)
-        return max(min_distance_m, ka[1] + kb[1] + allowance_m)
-
-    # Each category family gets its own strip of one k-d tree, further apart than any
-    # search radius, so that one search never crosses families.
-    xy = rec["xy"].copy()
-    span = float(np.ptp(xy[:, 0])) if len(xy) else 0.0
-    widest = max((radius(ka, kb) for ka in keys for kb in keys), default=0.0)
-    xy[:, 0] += rec["family"] * 2.0 * (span + widest + 1.0)
-    trees = {k: cKDTree(xy[idx]) for k, idx in members.items()}
-    found = []
-    for ka in keys:
-        for kb in keys:
-            if kb[0] > ka[0]:
-                sdm = trees[ka].sparse_distance_matrix(
-                    trees[kb], radius(ka, kb), output_type="ndarray"
-                )
-                found.append((members[ka][sdm["i"]], members[kb][sdm["j"]], sdm["v"]))
-    if found:
-        a, b, d = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    else:
-        a, b, d = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    limit = (
-        np.full(len(a), float(distance_m))
-        if distance_m is not None
-        else np.maximum(min_distance_m, rec["loc"][a] + rec["loc"][b] + allowance_m)
-    )
-    within = d <= limit
-    a, b, d, limit = a[within], b[within], d[within], limit[within]
-    days = rec["start"][b] - rec["start"][a]
-    months = rec["month_index"][b] - rec["month_index"][a]
-    any_month = rec["month"][a] | rec["month"][b]
-    keep = np.where(
-        any_month,
-        np.abs(months) <= CHANCE_BAND_MONTHS[1],
-        np.abs(days) <= window + CHANCE_BAND_DAYS,
-    )
-    return pd.DataFrame(
-        {
-            "a": a[keep],
-            "b": b[keep],
-            "distance": d[keep],
-            "limit": limit[keep],
-            "month": any_month[keep],
-            "days": days[keep],
-            "months": months[keep],
-            # A month record matches a dated one in its month, a dated one within the window.
-            "in_time": np.where(any_month, months == 0, np.abs(days) <= window)[keep],
-        }
-    )
-
-
-def _probabilities(
-    pairs: pd.DataFrame, rec: dict[str, Any], window: int
-) -> tuple[np.ndarray, dict[str, dict[str, Any]], dict[tuple[int, int], int]]:
-    """Learnt probability per pair (NaN where not learnt or out of time), what was learnt
-    per pair of sources, and the median day offset ``b - a`` per learnt pair of sources."""
-    prob = np.full(len(pairs), np.nan)
-    learnt: dict[str, dict[str, Any]] = {}
-    delays: dict[tuple[int, int], int] = {}
-    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-    share = (pairs["distance"] / pairs["limit"]).to_numpy()
-    strata = pd.DataFrame({"sa": rec["source"][a], "sb": rec["source"][b], "m": pairs["month"]})
-    for (sa, sb, month), idx in strata.groupby(["sa", "sb", "m"]).indices.items():
-        t = rec["month_index"] if month else rec["start"]
-        res = learn_probability(
-            pairs["months" if month else "days"].to_numpy()[idx],
-            share[idx],
-            t[a[idx]],
-            t[b[idx]],
-            window=0 if month else window,
-            band=CHANCE_BAND_MONTHS if month else (window + 1, window + CHANCE_BAND_DAYS),
-        )
-        if res is None:
-            continue
-        prob[idx] = res[0]
-        info = res[1]
-        first, second = rec["sources"][sa], rec["sources"][sb]
-        if not month:
-            delays[(int(sa), int(sb))] = info["median"]
-        if info["median"] < 0:  # said as "earlier source -> later source"
-            first, second = second, first
-            info = {
-                **info,
-                "median": -info["median"],
-                "shares": {-k: v for k, v in sorted(info["shares"].items(), reverse=True)},
-            }
-        key = f"{first} -> {second}" + (" (month)" if month else "")
-        learnt[key] = info
-        log.info(
-            "Duplicate evidence %s learnt automatically (rule: %s): %d duplicates over "
-            "%.1f coincidences expected in the window; median delay %d %s",
-            key,
-            PROBABILITY_RULE,
-            info["duplicates"],
-            info["coincidences_in_window"],
-            info["median"],
-            "months" if month else "days",
-        )
-    return prob, learnt, delays
 
 
 def _rank(
@@ -640,14 +520,27 @@ def _params(
     merged: np.ndarray,
 ) -> dict[str, Any]:
     rule = DISTANCE_RULE.format(min=f"{min_distance_m:g}", allow=f"{allowance_m:g}")
+    scale_rule = SCALE_RULE.format(min=f"{min_distance_m:g}", allow=f"{allowance_m:g}")
     on_pc = rec["on_postcode"]
     if on_pc.any():
         log.info(
             "Location precision of %d records at postcode centroids set automatically "
-            "(rule: %s): median %.0f metres",
+            "(rule: %s): median %.0f metres, spread median %.0f metres",
             int(on_pc.sum()),
             POSTCODE_RULE,
             float(np.median(rec["loc"][on_pc])),
+            float(np.median(rec["spread"][on_pc])),
+        )
+    for key, info in learnt.items():
+        log.info(
+            "Duplicate evidence %s learnt automatically (rule: %s): %d duplicates over "
+            "%.1f coincidences expected in the window; median delay %d %s",
+            key,
+            PROBABILITY_RULE,
+            info["duplicates"],
+            info["coincidences_in_window"],
+            info["median"],
+            "months" if key.endswith("(month)") else "days",
         )
     if distance_m is None and len(groups):
         q = groups["distance_limit_m"].quantile([0.1, 0.5, 0.9]).to_numpy()
@@ -671,6 +564,7 @@ def _params(
         "distance_m": distance_m,
         "distance_automatic": distance_m is None,
         "distance_rule": rule if distance_m is None else "fixed",
+        "distance_scale_rule": scale_rule if distance_m is None else "fixed",
         "min_distance_m": min_distance_m,
         "allowance_m": allowance_m,
         "postcode_precision_rule": POSTCODE_RULE if on_pc.any() else None,

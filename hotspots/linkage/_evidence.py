@@ -6,9 +6,10 @@ coincidence is as likely four weeks apart as one day apart. So the candidate pai
 beyond the time window (8 to 28 days apart with the default 7-day window) measure how
 many coincidences to expect at each time offset and distance; the pairs inside the window
 in excess of that are duplicates. Their offsets give the delay distribution between the
-two sources, and their distances (as a share of the pair's limit) the distance
-distribution. A pair with offset ``o`` and distance share ``u`` is then one incident with
-probability
+two sources, and their distances (in units of the pair's scale: how far apart the two
+records are expected to be from the spread of their locations, see
+:mod:`hotspots.linkage._candidates`) the distance distribution. A pair with offset ``o``
+and distance ``u`` (in scale units) is then one incident with probability
 
     p = T / (T + C),   T = n_dup * f_delay(o) * f_dist(u),   C = chance(o) * g(u)
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.spatial import cKDTree
 
 #: Fewest duplicates (pairs in excess of chance) from which a source pair's evidence is learnt.
@@ -29,11 +31,14 @@ MIN_LEARN_PAIRS = 20
 #: months apart (month-precision pairs).
 CHANCE_BAND_DAYS = 21
 CHANCE_BAND_MONTHS = (2, 4)
-#: Distance as a share of the pair's limit is binned this finely.
-DISTANCE_BINS = 10
-#: A record sitting on a postcode centroid is located to the distance to the k-th nearest
-#: other centroid where postcodes are large (sparse centroids), but never more precisely
-#: than its stated ``loc_precision_m`` (100 m for a full postcode), nor than the floor.
+#: Distance in units of the pair's scale is binned this finely (bins per unit), and into
+#: this many bins: the last holds every pair three or more units apart.
+DISTANCE_BINS_PER_UNIT = 10
+DISTANCE_BINS = 30
+#: A record sitting on a postcode centroid spreads as far as the k-th nearest other
+#: centroid (at least the floor): the postcode's own size. Its precision, which sets the
+#: distance limit, is that where postcodes are large (sparse centroids), but never finer
+#: than its stated ``loc_precision_m`` (100 m for a full postcode).
 POSTCODE_NEIGHBOUR = 3
 POSTCODE_FLOOR_M = 25.0
 PROBABILITY_RULE = (
@@ -41,44 +46,48 @@ PROBABILITY_RULE = (
     f"{CHANCE_BAND_DAYS} days beyond it; month records: {CHANCE_BAND_MONTHS[0]} to "
     f"{CHANCE_BAND_MONTHS[1]} months apart) give the coincidences expected at each time "
     "offset and distance; the pairs inside the window in excess of them are duplicates; "
-    "p = duplicates / (duplicates + coincidences) at the pair's offset and distance share"
+    "p = duplicates / (duplicates + coincidences) at the pair's offset and distance, the "
+    "distance in units of the pair's scale (max(min_distance_m, spread_a + spread_b + "
+    "allowance_m))"
 )
 POSTCODE_RULE = (
-    f"records at a postcode centroid: the larger of their loc_precision_m and the distance "
-    f"to the {POSTCODE_NEIGHBOUR}rd-nearest other centroid (at least {POSTCODE_FLOOR_M:g} m)"
+    f"records at a postcode centroid: spread = the distance to the {POSTCODE_NEIGHBOUR}rd-"
+    f"nearest other centroid (at least {POSTCODE_FLOOR_M:g} m); precision = the larger of "
+    "their loc_precision_m and the spread"
 )
 
 
 def postcode_precision(
     xy: np.ndarray, loc_precision_m: np.ndarray, points: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Location precision per record from the spacing of postcode centroids.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Location precision and spread per record from the spacing of postcode centroids.
 
     A record whose point is a centroid (within 0.5 m) and whose ``loc_precision_m`` is above
-    0 was located by that postcode. Where centroids are sparse (rural postcodes), its
-    delivery points spread about as far as the :data:`POSTCODE_NEIGHBOUR`-th nearest other
-    centroid, which may be hundreds of metres, and the precision is widened to that. Where
-    centroids are dense it is **not** narrowed below the stated ``loc_precision_m``: the
-    caller's postcode need not be the centroid nearest the incident (the nearest is a
-    median 27 m from a police.uk map point, but a map point has a median of 7 centroids
-    within 150 m), so dense centroids do not make a postcode-located record more precise.
-    Returns the new precisions and which records sit on a centroid.
+    0 was located by that postcode. Its delivery points spread about as far as the
+    :data:`POSTCODE_NEIGHBOUR`-th nearest other centroid: tens of metres in a city,
+    hundreds in the country. That **spread** is the unit in which distances to it are
+    judged. Its **precision** (which sets the distance limit) is widened to the spread
+    where centroids are sparse but **not** narrowed below the stated ``loc_precision_m``
+    where they are dense: the caller's postcode need not be the centroid nearest the
+    incident (the nearest is a median 27 m from a police.uk map point, but a map point has
+    a median of 7 centroids within 150 m). Other records keep their ``loc_precision_m`` as
+    both. Returns the precisions, the spreads and which records sit on a centroid.
 
     Examples
     --------
     >>> pts = np.array([[0.0, 0], [30, 0], [0, 40], [50, 50], [400, 0], [400, 300]])
     >>> xy = np.array([[0.0, 0], [400, 0], [7, 7]])
-    >>> prec, on = postcode_precision(xy, np.array([100.0, 100, 100]), pts)
-    >>> prec.round(1).tolist(), on.tolist()
-    ([100.0, 370.0, 100.0], [True, True, False])
+    >>> prec, spread, on = postcode_precision(xy, np.array([100.0, 100, 100]), pts)
+    >>> prec.round(1).tolist(), spread.round(1).tolist(), on.tolist()
+    ([100.0, 370.0, 100.0], [70.7, 370.0, 100.0], [True, True, False])
     """
     k = min(POSTCODE_NEIGHBOUR, len(points) - 1)
     if k < 1 or len(xy) == 0:
-        return loc_precision_m.copy(), np.zeros(len(xy), dtype=bool)
+        return loc_precision_m.copy(), loc_precision_m.copy(), np.zeros(len(xy), dtype=bool)
     dist, _ = cKDTree(points).query(xy, k=k + 1)
     on = (dist[:, 0] <= 0.5) & (loc_precision_m > 0)
-    spread = np.maximum(dist[:, k], np.maximum(loc_precision_m, POSTCODE_FLOOR_M))
-    return np.where(on, spread, loc_precision_m), on
+    spread = np.where(on, np.maximum(dist[:, k], POSTCODE_FLOOR_M), loc_precision_m)
+    return np.maximum(loc_precision_m, spread), spread, on
 
 
 def _chance_shape(t_a: np.ndarray, t_b: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -100,7 +109,7 @@ def _chance_shape(t_a: np.ndarray, t_b: np.ndarray, offsets: np.ndarray) -> np.n
 
 def learn_probability(
     offset: np.ndarray,
-    share: np.ndarray,
+    distance_units: np.ndarray,
     t_a: np.ndarray,
     t_b: np.ndarray,
     *,
@@ -113,8 +122,9 @@ def learn_probability(
     ----------
     offset
         Time offset of every candidate pair with ``|offset| <= band[1]`` (days or months).
-    share
-        Distance as a share of the pair's limit, in [0, 1].
+    distance_units
+        Distance in units of the pair's scale (0 and above; 1 where the pair is as far apart
+        as the spread of the two records' locations suggests).
     t_a, t_b
         Times of the two records of every pair (same unit), for the shape of chance.
     window
@@ -127,9 +137,9 @@ def learn_probability(
     Forty close pairs one day apart, over one coincidence a day at any offset (far):
 
     >>> off = np.r_[np.ones(40, int), np.arange(-28, 29)]
-    >>> share = np.r_[np.full(40, 0.15), np.full(57, 0.85)]
+    >>> units = np.r_[np.full(40, 0.15), np.full(57, 0.85)]
     >>> t = np.arange(len(off)) % 60
-    >>> p, info = learn_probability(off, share, t, t + off, window=7, band=(8, 28))
+    >>> p, info = learn_probability(off, units, t, t + off, window=7, band=(8, 28))
     >>> info["duplicates"], info["median"], info["shares"]
     (40, 1, {1: 1.0})
     >>> p[0], p[off == 3], p[off == 20]  # a duplicate; a coincidence; outside the window
@@ -149,7 +159,7 @@ def learn_probability(
     n_dup = excess.sum()
     if n_dup < MIN_LEARN_PAIRS or 0 < outside.sum() < MIN_LEARN_PAIRS:
         return None
-    bins = np.minimum((share * DISTANCE_BINS).astype(np.int64), DISTANCE_BINS - 1)
+    bins = np.minimum((distance_units * DISTANCE_BINS_PER_UNIT).astype(np.int64), DISTANCE_BINS - 1)
     g = np.bincount(bins[outside], minlength=DISTANCE_BINS) / max(outside.sum(), 1)
     dup_dist = np.maximum(
         np.bincount(bins[inside], minlength=DISTANCE_BINS) - g * chance.sum(), 0.0
@@ -169,3 +179,48 @@ def learn_probability(
         "shares": {int(k): round(float(v), 3) for k, v in zip(lags, f_delay, strict=True) if v},
     }
     return prob, info
+
+
+def pair_probabilities(
+    pairs: pd.DataFrame, rec: dict[str, Any], window: int
+) -> tuple[np.ndarray, dict[str, dict[str, Any]], dict[tuple[int, int], int]]:
+    """Learnt probability per candidate pair (NaN where not learnt or out of time), what
+    was learnt per pair of sources (keyed ``"earlier -> later"``, `` (month)`` for month
+    pairs) and the median day offset ``b - a`` per learnt pair of source codes.
+
+    ``pairs`` are :func:`hotspots.linkage._candidates.candidate_pairs`; ``rec`` holds per
+    record ``source`` (codes), ``sources`` (their names), ``start`` and ``month_index``.
+    Day pairs and month pairs of each pair of sources are learnt apart.
+    """
+    prob = np.full(len(pairs), np.nan)
+    learnt: dict[str, dict[str, Any]] = {}
+    delays: dict[tuple[int, int], int] = {}
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    units = (pairs["distance"] / pairs["scale"]).to_numpy()
+    strata = pd.DataFrame({"sa": rec["source"][a], "sb": rec["source"][b], "m": pairs["month"]})
+    for (sa, sb, month), idx in strata.groupby(["sa", "sb", "m"]).indices.items():
+        t = rec["month_index"] if month else rec["start"]
+        res = learn_probability(
+            pairs["months" if month else "days"].to_numpy()[idx],
+            units[idx],
+            t[a[idx]],
+            t[b[idx]],
+            window=0 if month else window,
+            band=CHANCE_BAND_MONTHS if month else (window + 1, window + CHANCE_BAND_DAYS),
+        )
+        if res is None:
+            continue
+        prob[idx] = res[0]
+        info = res[1]
+        first, second = rec["sources"][sa], rec["sources"][sb]
+        if not month:
+            delays[(int(sa), int(sb))] = info["median"]
+        if info["median"] < 0:  # said as "earlier source -> later source"
+            first, second = second, first
+            info = {
+                **info,
+                "median": -info["median"],
+                "shares": {-k: v for k, v in sorted(info["shares"].items(), reverse=True)},
+            }
+        learnt[f"{first} -> {second}" + (" (month)" if month else "")] = info
+    return prob, learnt, delays
