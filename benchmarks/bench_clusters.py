@@ -40,8 +40,10 @@ def snap_points(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """~50k map points: 40 towns (Gaussian, 0.5-3 km) and a rural scatter; with popularity."""
     towns = rng.uniform(5_000, EXTENT_M - 5_000, (40, 2))
     sizes = rng.dirichlet(np.full(40, 0.7)) * N_POINTS * 0.8
-    parts = [rng.normal(c, rng.uniform(500, 3_000), (max(int(s), 1), 2))
-             for c, s in zip(towns, sizes, strict=True)]
+    parts = [
+        rng.normal(c, rng.uniform(500, 3_000), (max(int(s), 1), 2))
+        for c, s in zip(towns, sizes, strict=True)
+    ]
     parts.append(rng.uniform(0, EXTENT_M, (N_POINTS - sum(map(len, parts)), 2)))
     pts = np.round(np.vstack(parts)) + [430_000.0, 270_000.0]
     # A few map points (town centres, stations, shops) take a large share of incidents.
@@ -120,8 +122,7 @@ def ours_dbscan(xy: np.ndarray, **kw: Any) -> tuple[dict, int, np.ndarray]:
     return hs.params, hs.n_hotspots, hs.labels
 
 
-def sklearn_dbscan(xy: np.ndarray, eps_m: float, min_samples: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def sklearn_dbscan(xy: np.ndarray, eps_m: float, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.cluster import DBSCAN
 
     fit = DBSCAN(eps=eps_m, min_samples=min_samples).fit(xy)
@@ -138,16 +139,22 @@ def ours_hdbscan(xy: np.ndarray) -> tuple[int, int]:
 def fast_hdbscan_all(xy: np.ndarray, min_cluster_size: int) -> int:
     import fast_hdbscan
 
-    return int(fast_hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, reproducible=True,
-                                    cluster_selection_method="leaf").fit(
-        xy - xy.min(axis=0)).labels_.max() + 1)
+    return int(
+        fast_hdbscan.HDBSCAN(
+            min_cluster_size=min_cluster_size, reproducible=True, cluster_selection_method="leaf"
+        )
+        .fit(xy - xy.min(axis=0))
+        .labels_.max()
+        + 1
+    )
 
 
 def sklearn_hdbscan(xy: np.ndarray) -> int:
     from sklearn.cluster import HDBSCAN
 
-    return int(HDBSCAN(min_cluster_size=max(5, len(xy) // 1000), copy=True).fit(
-        xy).labels_.max() + 1)
+    return int(
+        HDBSCAN(min_cluster_size=max(5, len(xy) // 1000), copy=True).fit(xy).labels_.max() + 1
+    )
 
 
 def threshold(xy: np.ndarray) -> tuple[float, int]:
@@ -158,8 +165,16 @@ def threshold(xy: np.ndarray) -> tuple[float, int]:
 
 
 STEPS: dict[str, Callable[..., Any]] = {
-    f.__name__: f for f in (ours_dbscan, sklearn_dbscan, ours_hdbscan, fast_hdbscan_all,
-                            sklearn_hdbscan, threshold)}
+    f.__name__: f
+    for f in (
+        ours_dbscan,
+        sklearn_dbscan,
+        ours_hdbscan,
+        fast_hdbscan_all,
+        sklearn_hdbscan,
+        threshold,
+    )
+}
 NUMBA_STEPS = {"ours_hdbscan", "fast_hdbscan_all"}
 
 
@@ -187,30 +202,55 @@ def bench_size(n: int, xy: np.ndarray, hdb_sub: int, row: Callable[..., None]) -
     n_loc = len(np.unique(xy, axis=0))
     (params, n_hot, labels), t_ours, mb = measure("ours_dbscan", xy)
     eps, ms = params["eps_m"], params["min_samples"]
-    row(n, "DBSCAN ours (weighted locations, auto rules)", t_ours, mb,
-        f"{n_loc:,} locations; eps {eps:g} m, min_samples {ms}; {n_hot} hotspots")
+    row(
+        n,
+        "DBSCAN ours (weighted locations, auto rules)",
+        t_ours,
+        mb,
+        f"{n_loc:,} locations; eps {eps:g} m, min_samples {ms}; {n_hot} hotspots",
+    )
     _, t_fix, mb = measure("ours_dbscan", xy, eps_m=eps, min_samples=ms)
     row(n, "DBSCAN ours, eps given (no k-distance)", t_fix, mb)
     pairs = neighbour_pairs(xy, eps)
     sub = xy if pairs <= MAX_PAIRS else xy[np.random.default_rng(SEED).random(n) < 0.1]
     (ref, core), t_sk, mb = measure("sklearn_dbscan", sub, eps_m=eps, min_samples=ms)
     if len(sub) == n:
-        row(n, "DBSCAN sklearn, every incident", t_sk, mb,
+        row(
+            n,
+            "DBSCAN sklearn, every incident",
+            t_sk,
+            mb,
             f"{pairs / 1e6:,.0f}M neighbour pairs; same core clusters and members: "
-            f"{agrees(labels, ref, core)}; sklearn / ours time {t_sk / t_ours:.1f}")
+            f"{agrees(labels, ref, core)}; sklearn / ours time {t_sk / t_ours:.1f}",
+        )
     else:
-        row(n, f"DBSCAN sklearn, {len(sub):,} subsample", t_sk, mb,
+        row(
+            n,
+            f"DBSCAN sklearn, {len(sub):,} subsample",
+            t_sk,
+            mb,
             f"all {n:,} would hold {pairs / 1e6:,.0f}M neighbour pairs "
-            f"(>{pairs * 8 / 2**30:,.0f} GB): not run")
+            f"(>{pairs * 8 / 2**30:,.0f} GB): not run",
+        )
     (mcs, n_hot), t_fh, mb = measure("ours_hdbscan", xy)
-    row(n, "HDBSCAN ours (fast_hdbscan, weighted locations)", t_fh, mb,
-        f"min_cluster_size {mcs} (leaf); {n_hot} hotspots")
+    row(
+        n,
+        "HDBSCAN ours (fast_hdbscan, weighted locations)",
+        t_fh,
+        mb,
+        f"min_cluster_size {mcs} (leaf); {n_hot} hotspots",
+    )
     _, t_fa, mb = measure("fast_hdbscan_all", xy, min_cluster_size=mcs)
     row(n, "HDBSCAN fast_hdbscan, every incident", t_fa, mb, f"its time / ours {t_fa / t_fh:.1f}")
     hsub = xy[np.random.default_rng(SEED).permutation(n)[:hdb_sub]]
     _, t_hs, mb = measure("sklearn_hdbscan", hsub)
-    row(n, f"HDBSCAN sklearn, {len(hsub):,} of them", t_hs, mb,
-        f"~N^2: about {t_hs * (n / len(hsub)) ** 2:,.1f} s for all" if len(hsub) < n else "")
+    row(
+        n,
+        f"HDBSCAN sklearn, {len(hsub):,} of them",
+        t_hs,
+        mb,
+        f"~N^2: about {t_hs * (n / len(hsub)) ** 2:,.1f} s for all" if len(hsub) < n else "",
+    )
     (cell, n_hot), t_th, mb = measure("threshold", xy)
     row(n, "threshold (counts, auto grid, q0.99)", t_th, mb, f"{cell:g} m cells; {n_hot} hotspots")
 
@@ -220,14 +260,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10k and 100k only (< 1 minute)")
     args = ap.parse_args()
     # Not fast_hdbscan: importing it starts numba's OpenMP pool, which forbids forking.
-    mp.set_forkserver_preload(["numpy", "pandas", "geopandas", "sklearn.cluster",
-                               "hotspots.clusters"])
+    mp.set_forkserver_preload(
+        ["numpy", "pandas", "geopandas", "sklearn.cluster", "hotspots.clusters"]
+    )
     sizes = (10_000, 100_000) if args.quick else (10_000, 100_000, 1_000_000)
     rng = np.random.default_rng(SEED)
     pts, p = snap_points(rng)
-    print(f"# bench_clusters{' --quick' if args.quick else ''}: {platform.machine()}, "
-          f"{mp.cpu_count()} cores; {len(pts):,} map points over a "
-          f"{EXTENT_M / 1000:.0f} km square\n")
+    print(
+        f"# bench_clusters{' --quick' if args.quick else ''}: {platform.machine()}, "
+        f"{mp.cpu_count()} cores; {len(pts):,} map points over a "
+        f"{EXTENT_M / 1000:.0f} km square\n"
+    )
     print(f"{'incidents':>9} | {'step':<47} | {'time':>10} | {'peak':>10} | notes")
 
     def row(n: int, step: str, secs: float, mb: float, note: str = "") -> None:

@@ -36,7 +36,7 @@ def make_counts(side: int) -> np.ndarray:
     rng = np.random.default_rng(42)
     counts = rng.poisson(1.5, (side, side)).astype(float)
     for r, c in rng.integers(10, side - 10, size=(max(3, side // 30), 2)):
-        counts[r - 3:r + 4, c - 3:c + 4] += rng.poisson(4.0, (7, 7))
+        counts[r - 3 : r + 4, c - 3 : c + 4] += rng.poisson(4.0, (7, 7))
     return counts
 
 
@@ -58,9 +58,16 @@ def run_engine(engine: str, side: int, perms: int, out: Path) -> dict:
         p = perms if engine == "ours_perm" else 0
 
         def call():
-            res = gistar_grid(counts, cell_size_m=CELL_M, distance_band_m=BAND_M,
-                              permutations=p, seed=SEED, fdr=True)
+            res = gistar_grid(
+                counts,
+                cell_size_m=CELL_M,
+                distance_band_m=BAND_M,
+                permutations=p,
+                seed=SEED,
+                fdr=True,
+            )
             return res.z.ravel(), res.p_sim.ravel() if p else None
+
         repeats = 5
     else:
         import esda
@@ -74,16 +81,24 @@ def run_engine(engine: str, side: int, perms: int, out: Path) -> dict:
         p = perms if engine == "esda_perm" else 0
         if p:  # compile the numba kernels on a tiny problem first
             t = time.perf_counter()
-            tiny = DistanceBand(centres[:50], threshold=BAND_M, binary=True,
-                                silence_warnings=True)
-            esda.G_Local(counts.ravel()[:50], tiny, transform="B", star=True,
-                         permutations=9, seed=SEED)
+            tiny = DistanceBand(centres[:50], threshold=BAND_M, binary=True, silence_warnings=True)
+            esda.G_Local(
+                counts.ravel()[:50], tiny, transform="B", star=True, permutations=9, seed=SEED
+            )
             warmup = time.perf_counter() - t
 
         def call():
-            g = esda.G_Local(counts.ravel(), w, transform="B", star=True, permutations=p,
-                             seed=SEED, keep_simulations=False)
+            g = esda.G_Local(
+                counts.ravel(),
+                w,
+                transform="B",
+                star=True,
+                permutations=p,
+                seed=SEED,
+                keep_simulations=False,
+            )
             return g.Zs, g.p_sim if p else None
+
         repeats = 1 if p else 3
     base = rss_mb()
     print("READY", flush=True)
@@ -93,9 +108,14 @@ def run_engine(engine: str, side: int, perms: int, out: Path) -> dict:
         z, p_sim = call()
         times.append(time.perf_counter() - t)
     np.savez(out, z=z, p_sim=np.array([]) if p_sim is None else p_sim)
-    return {"engine": engine, "run_s": statistics.median(times), "setup_s": setup,
-            "warmup_s": warmup, "base_mb": base,
-            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "engine": engine,
+        "run_s": statistics.median(times),
+        "setup_s": setup,
+        "warmup_s": warmup,
+        "base_mb": base,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def tree_rss_mb(proc) -> float:
@@ -114,9 +134,21 @@ def measure(engine: str, side: int, perms: int, folder: Path) -> dict:
 
     out = folder / f"{engine}.npz"
     child = subprocess.Popen(
-        [sys.executable, __file__, "--engine", engine, "--side", str(side),
-         "--perms", str(perms), "--out", str(out)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            __file__,
+            "--engine",
+            engine,
+            "--side",
+            str(side),
+            "--perms",
+            str(perms),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     proc = psutil.Process(child.pid)
     peak = {"before": 0.0, "during": 0.0}
     phase = ["before"]
@@ -126,6 +158,7 @@ def measure(engine: str, side: int, perms: int, folder: Path) -> dict:
         while not done.is_set():
             peak[phase[0]] = max(peak[phase[0]], tree_rss_mb(proc))
             time.sleep(0.01)
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     lines = []
@@ -147,31 +180,43 @@ def measure(engine: str, side: int, perms: int, folder: Path) -> dict:
 
 
 def report(results: dict[str, dict], side: int, perms: int) -> None:
-    print(f"\nGi* on {side}x{side} = {side * side:,} cells ({CELL_M:g} m), band {BAND_M:g} m, "
-          f"{perms} permutations for *_perm\n")
-    head = (f"{'engine':<15}{'run s':>10}{'weights s':>11}{'compile s':>11}"
-            f"{'maxrss MB':>11}{'+MB':>8}{'tree MB':>9}{'+MB':>8}")
+    print(
+        f"\nGi* on {side}x{side} = {side * side:,} cells ({CELL_M:g} m), band {BAND_M:g} m, "
+        f"{perms} permutations for *_perm\n"
+    )
+    head = (
+        f"{'engine':<15}{'run s':>10}{'weights s':>11}{'compile s':>11}"
+        f"{'maxrss MB':>11}{'+MB':>8}{'tree MB':>9}{'+MB':>8}"
+    )
     print(head)
     print("-" * len(head))
     for r in results.values():
-        print(f"{r['engine']:<15}{r['run_s']:>10.4f}{r['setup_s']:>11.2f}{r['warmup_s']:>11.1f}"
-              f"{r['maxrss_mb']:>11.0f}{r['maxrss_mb'] - r['base_mb']:>8.0f}"
-              f"{r['tree_peak_mb']:>9.0f}{r['tree_extra_mb']:>8.0f}")
+        print(
+            f"{r['engine']:<15}{r['run_s']:>10.4f}{r['setup_s']:>11.2f}{r['warmup_s']:>11.1f}"
+            f"{r['maxrss_mb']:>11.0f}{r['maxrss_mb'] - r['base_mb']:>8.0f}"
+            f"{r['tree_peak_mb']:>9.0f}{r['tree_extra_mb']:>8.0f}"
+        )
     ours_a, ours_p = results["ours_analytic"], results["ours_perm"]
     esda_a, esda_p = results["esda_analytic"], results["esda_perm"]
-    print(f"\nspeed-up analytic: {esda_a['run_s'] / ours_a['run_s']:.0f}x "
-          f"(with esda's weights build: "
-          f"{(esda_a['run_s'] + esda_a['setup_s']) / ours_a['run_s']:.0f}x)")
-    print(f"speed-up {perms} permutations: {esda_p['run_s'] / ours_p['run_s']:.0f}x; "
-          f"extra memory of the call: ours {ours_p['tree_extra_mb']:.0f} MB, "
-          f"esda {esda_p['tree_extra_mb']:.0f} MB (process tree)")
+    print(
+        f"\nspeed-up analytic: {esda_a['run_s'] / ours_a['run_s']:.0f}x "
+        f"(with esda's weights build: "
+        f"{(esda_a['run_s'] + esda_a['setup_s']) / ours_a['run_s']:.0f}x)"
+    )
+    print(
+        f"speed-up {perms} permutations: {esda_p['run_s'] / ours_p['run_s']:.0f}x; "
+        f"extra memory of the call: ours {ours_p['tree_extra_mb']:.0f} MB, "
+        f"esda {esda_p['tree_extra_mb']:.0f} MB (process tree)"
+    )
     dz = np.abs(ours_a["arrays"]["z"] - esda_a["arrays"]["z"]).max()
     ps_ours, ps_esda = ours_p["arrays"]["p_sim"], esda_p["arrays"]["p_sim"]
     two_sided = np.minimum(1.0, 2 * ps_esda)
     print(f"max |z ours - z esda| = {dz:.2e}")
-    print(f"p_sim: ours two-sided vs min(1, 2 x esda one-sided 'directed'): mean |diff| "
-          f"{np.abs(ps_ours - two_sided).mean():.3f}, correlation "
-          f"{np.corrcoef(ps_ours, two_sided)[0, 1]:.3f} (ours counts ties on both sides)")
+    print(
+        f"p_sim: ours two-sided vs min(1, 2 x esda one-sided 'directed'): mean |diff| "
+        f"{np.abs(ps_ours - two_sided).mean():.3f}, correlation "
+        f"{np.corrcoef(ps_ours, two_sided)[0, 1]:.3f} (ours counts ties on both sides)"
+    )
 
 
 def main() -> None:

@@ -80,8 +80,9 @@ def quartic_stencil(grid: Grid) -> np.ndarray:
     r = math.ceil(BANDWIDTH_M / grid.cell_size_m)
     d = np.arange(-r, r + 1) * grid.cell_size_m
     d2 = d[None, :] ** 2 + d[:, None] ** 2
-    return np.where(d2 < BANDWIDTH_M**2,
-                    3 / (math.pi * BANDWIDTH_M**2) * (1 - d2 / BANDWIDTH_M**2) ** 2, 0.0)
+    return np.where(
+        d2 < BANDWIDTH_M**2, 3 / (math.pi * BANDWIDTH_M**2) * (1 - d2 / BANDWIDTH_M**2) ** 2, 0.0
+    )
 
 
 def floor_fft(grid: Grid, xy: np.ndarray, stencil: np.ndarray) -> np.ndarray:
@@ -93,12 +94,14 @@ def floor_fft(grid: Grid, xy: np.ndarray, stencil: np.ndarray) -> np.ndarray:
 def binned_gaussian_filter(grid: Grid, xy: np.ndarray) -> np.ndarray:
     counts = bin_counts(grid, xy[:, 0], xy[:, 1])
     sigma = BANDWIDTH_M / grid.cell_size_m
-    return ndimage.gaussian_filter(counts, sigma, mode="constant", truncate=4.0) \
-        / grid.cell_area_km2
+    return (
+        ndimage.gaussian_filter(counts, sigma, mode="constant", truncate=4.0) / grid.cell_area_km2
+    )
 
 
-def exact_at(grid: Grid, tree: cKDTree, xy: np.ndarray, cells: np.ndarray,
-             kernel: str) -> np.ndarray:
+def exact_at(
+    grid: Grid, tree: cKDTree, xy: np.ndarray, cells: np.ndarray, kernel: str
+) -> np.ndarray:
     """Exact density per km² at the given flat cell indices, from the raw incidents."""
     xc, yc = grid.centres()
     pts = np.column_stack([xc.ravel()[cells], yc.ravel()[cells]])
@@ -129,15 +132,28 @@ def run(n: int, args: argparse.Namespace, grid: Grid) -> list[Row]:
     spacing = location_spacing_m(xy)
     methods: dict[str, tuple[Callable[[], np.ndarray], str]] = {
         "floor: bincount + fftconvolve (quartic)": (
-            lambda: floor_fft(grid, xy, stencil), "quartic"),
-        "binned + ndimage.gaussian_filter": (
-            lambda: binned_gaussian_filter(grid, xy), "gaussian"),
+            lambda: floor_fft(grid, xy, stencil),
+            "quartic",
+        ),
+        "binned + ndimage.gaussian_filter": (lambda: binned_gaussian_filter(grid, xy), "gaussian"),
         "kde_surface quartic": (
-            lambda: kde_surface(xy, bandwidth_m=BANDWIDTH_M, extent=grid,
-                                snap_spacing_m=spacing).values, "quartic"),
+            lambda: (
+                kde_surface(xy, bandwidth_m=BANDWIDTH_M, extent=grid, snap_spacing_m=spacing).values
+            ),
+            "quartic",
+        ),
         "kde_surface gaussian": (
-            lambda: kde_surface(xy, bandwidth_m=BANDWIDTH_M, extent=grid, kernel="gaussian",
-                                snap_spacing_m=spacing).values, "gaussian"),
+            lambda: (
+                kde_surface(
+                    xy,
+                    bandwidth_m=BANDWIDTH_M,
+                    extent=grid,
+                    kernel="gaussian",
+                    snap_spacing_m=spacing,
+                ).values
+            ),
+            "gaussian",
+        ),
     }
     tree = cKDTree(xy)
     rows = []
@@ -150,10 +166,16 @@ def run(n: int, args: argparse.Namespace, grid: Grid) -> list[Row]:
         cells = rng.choice(dense, min(args.check_cells, len(dense)), replace=False)
         err = max_error(values, exact_at(grid, tree, xy, cells, kernel), cells)
         rows.append(Row(name, n, seconds, mem, err))
-    rows.append(Row("location_spacing_m (warning check)", n,
-                    timed(lambda: location_spacing_m(xy), rep),
-                    peak_mib(lambda: location_spacing_m(xy)), None,
-                    "added by kde_surface unless snap_spacing_m is passed"))
+    rows.append(
+        Row(
+            "location_spacing_m (warning check)",
+            n,
+            timed(lambda: location_spacing_m(xy), rep),
+            peak_mib(lambda: location_spacing_m(xy)),
+            None,
+            "added by kde_surface unless snap_spacing_m is passed",
+        )
+    )
     rows.append(sklearn_row(grid, xy, args.sk_cells))
     rows.append(scipy_row(grid, xy, args.scipy_points, args.scipy_cells))
     return rows
@@ -171,19 +193,26 @@ def sklearn_row(grid: Grid, xy: np.ndarray, m: int) -> Row:
     cells = sample_cells(grid, m, 2)
 
     def fit_score() -> None:
-        kd = KernelDensity(kernel="gaussian", bandwidth=BANDWIDTH_M, rtol=1e-4,
-                           algorithm="kd_tree").fit(xy)
+        kd = KernelDensity(
+            kernel="gaussian", bandwidth=BANDWIDTH_M, rtol=1e-4, algorithm="kd_tree"
+        ).fit(xy)
         kd.score_samples(cells)
 
     t0 = time.perf_counter()
-    kd = KernelDensity(kernel="gaussian", bandwidth=BANDWIDTH_M, rtol=1e-4,
-                       algorithm="kd_tree").fit(xy)
+    kd = KernelDensity(
+        kernel="gaussian", bandwidth=BANDWIDTH_M, rtol=1e-4, algorithm="kd_tree"
+    ).fit(xy)
     fit = time.perf_counter() - t0
     score = timed(lambda: kd.score_samples(cells), 1)
     scaled = fit + score * grid.nrows * grid.ncols / m
-    return Row("scikit-learn KernelDensity gaussian, rtol=1e-4", len(xy), scaled,
-               peak_mib(fit_score), None,
-               f"scaled from {m:,} cells (all incidents)")
+    return Row(
+        "scikit-learn KernelDensity gaussian, rtol=1e-4",
+        len(xy),
+        scaled,
+        peak_mib(fit_score),
+        None,
+        f"scaled from {m:,} cells (all incidents)",
+    )
 
 
 def scipy_row(grid: Grid, xy: np.ndarray, n_sub: int, m: int) -> Row:
@@ -198,21 +227,30 @@ def scipy_row(grid: Grid, xy: np.ndarray, n_sub: int, m: int) -> Row:
         gaussian_kde(sub.T, bw_method=factor).evaluate(cells.T)
 
     seconds = timed(evaluate, 1) * (len(xy) / len(sub)) * (grid.nrows * grid.ncols / m)
-    return Row("scipy gaussian_kde", len(xy), seconds, peak_mib(evaluate), None,
-               f"scaled from {len(sub):,} incidents x {m:,} cells")
+    return Row(
+        "scipy gaussian_kde",
+        len(xy),
+        seconds,
+        peak_mib(evaluate),
+        None,
+        f"scaled from {len(sub):,} incidents x {m:,} cells",
+    )
 
 
 def print_table(rows: list[Row]) -> None:
-    print("| incidents | method | time (s) | x gaussian_filter | peak MiB | max rel. error | "
-          "note |")
+    print(
+        "| incidents | method | time (s) | x gaussian_filter | peak MiB | max rel. error | note |"
+    )
     print("|---:|---|---:|---:|---:|---:|---|")
     for n in sorted({r.n for r in rows}):
         group = [r for r in rows if r.n == n]
         base = next(r.seconds for r in group if "gaussian_filter" in r.method)
         for r in group:
             err = "-" if r.error is None else f"{100 * r.error:.2f} %"
-            print(f"| {n:,} | {r.method} | {r.seconds:.3g} | {r.seconds / base:,.1f} | "
-                  f"{r.peak_mib:,.0f} | {err} | {r.note} |")
+            print(
+                f"| {n:,} | {r.method} | {r.seconds:.3g} | {r.seconds / base:,.1f} | "
+                f"{r.peak_mib:,.0f} | {err} | {r.note} |"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,8 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         args.repeat, args.check_cells, args.sk_cells = 1, 500, 200
         args.scipy_points, args.scipy_cells = 5_000, 200
     grid = make_grid((0.0, 0.0, SPAN_M - 0.1, SPAN_M - 0.1), cell_size_m=CELL_M)
-    print(f"grid {grid.nrows} x {grid.ncols} cells of {CELL_M:g} m, bandwidth "
-          f"{BANDWIDTH_M:g} m; python {sys.version.split()[0]}, numpy {np.__version__}")
+    print(
+        f"grid {grid.nrows} x {grid.ncols} cells of {CELL_M:g} m, bandwidth "
+        f"{BANDWIDTH_M:g} m; python {sys.version.split()[0]}, numpy {np.__version__}"
+    )
     rows: list[Row] = []
     for n in sizes:
         rows += run(n, args, grid)

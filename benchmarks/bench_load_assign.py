@@ -41,8 +41,10 @@ def bench_load(copies: int) -> None:
         located = locate_incidents(res.incidents)
         geo_s = time.perf_counter() - t
     n = res.rows_read
-    print(f"load {n:,} rows: read+validate {load_s:.2f} s ({n / load_s:,.0f} rows/s); "
-          f"lon/lat -> EPSG:27700 {geo_s:.2f} s; peak RSS {_peak_mb():,.0f} MB")
+    print(
+        f"load {n:,} rows: read+validate {load_s:.2f} s ({n / load_s:,.0f} rows/s); "
+        f"lon/lat -> EPSG:27700 {geo_s:.2f} s; peak RSS {_peak_mb():,.0f} MB"
+    )
     return located.incidents
 
 
@@ -56,8 +58,12 @@ def bench_assign(n: int, base) -> None:
 
     # Warm up each method once (imports, first-call set-up) so only the work is timed.
     assign_areas(frame.head(10), [beats], tolerance_m=0)
-    gpd.sjoin(gpd.GeoDataFrame(geometry=gpd.points_from_xy(x[:10], y[:10]), crs=27700),
-              beats.polygons, predicate="intersects", how="left")
+    gpd.sjoin(
+        gpd.GeoDataFrame(geometry=gpd.points_from_xy(x[:10], y[:10]), crs=27700),
+        beats.polygons,
+        predicate="intersects",
+        how="left",
+    )
 
     t = time.perf_counter()
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=27700)
@@ -74,9 +80,11 @@ def bench_assign(n: int, base) -> None:
     out, _ = assign_areas(frame, [beats], tolerance_m=0)
     ours_s = time.perf_counter() - t
     agree = (joined["name"].fillna("").to_numpy() == out["beat"].to_numpy()).mean()
-    print(f"assign {n:,} points to {len(beats.polygons)} beats: sjoin {sjoin_s:.2f} s, "
-          f"STRtree {strtree_s:.2f} s, hotspots {ours_s:.2f} s "
-          f"(sjoin/ours {sjoin_s / ours_s:.1f}x); identical to sjoin for {agree:.4%}")
+    print(
+        f"assign {n:,} points to {len(beats.polygons)} beats: sjoin {sjoin_s:.2f} s, "
+        f"STRtree {strtree_s:.2f} s, hotspots {ours_s:.2f} s "
+        f"(sjoin/ours {sjoin_s / ours_s:.1f}x); identical to sjoin for {agree:.4%}"
+    )
 
 
 def main() -> None:
@@ -84,7 +92,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (< 1 min)")
     args = parser.parse_args()
     base = bench_load(1 if args.quick else 2)
-    for n in ([100_000] if args.quick else [100_000, 1_000_000]):
+    for n in [100_000] if args.quick else [100_000, 1_000_000]:
         bench_assign(n, base)
 
 

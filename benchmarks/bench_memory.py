@@ -76,21 +76,25 @@ def main() -> None:
             for c in range(copies):
                 # Each copy gets its own Crime IDs, as another year's files would.
                 lines = text.splitlines()
-                body = [f"c{c}{line}" if line[:1] not in ("", ",") else line
-                        for line in lines[1:]]
+                body = [f"c{c}{line}" if line[:1] not in ("", ",") else line for line in lines[1:]]
                 out = "\n".join([lines[0], *body]) + "\n"
                 (data / f"c{c:02d}-{f.name}").write_bytes(gzip.compress(out.encode(), 1))
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(data), str(Path(tmp) / "out")],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(data), str(Path(tmp) / "out")],
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t
         print(proc.stdout.strip())
         if proc.returncode:
             print(proc.stderr[-2000:])
             sys.exit(1)
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
-    print(f"{copies} copies of the embedded data: wall {wall:.0f} s, peak RSS {peak_gib:.2f} GiB "
-          "(target: under ~4 GB at 5M rows)")
+    print(
+        f"{copies} copies of the embedded data: wall {wall:.0f} s, peak RSS {peak_gib:.2f} GiB "
+        "(target: under ~4 GB at 5M rows)"
+    )
 
 
 if __name__ == "__main__":

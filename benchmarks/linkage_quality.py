@@ -312,8 +312,10 @@ def supervised_bound(case: Case) -> dict[str, float]:
     pts = case.postcodes.full[["x", "y"]].to_numpy()
     c_xy = cou[["x", "y"]].to_numpy()
     limit = postcode_precision(c_xy, cou["loc_precision_m"].to_numpy(float), pts)[0] + 50.0
-    day = {f: g["when"].to_numpy().astype("datetime64[D]").astype(np.int64) for f, g in
-           (("p", pol), ("c", cou))}
+    day = {
+        f: g["when"].to_numpy().astype("datetime64[D]").astype(np.int64)
+        for f, g in (("p", pol), ("c", cou))
+    }
     feats = np.zeros((len(cou), 13))
     for category in cou["category"].unique():
         ci = np.flatnonzero(cou["category"].to_numpy() == category)
@@ -334,8 +336,10 @@ def supervised_bound(case: Case) -> dict[str, float]:
     order = np.argsort(-p, kind="stable")
     hits = np.cumsum(truth[order])
     precision, recall = hits / np.arange(1, len(p) + 1), hits / truth.sum()
-    out = {f"precision at recall {r}": float(precision[np.searchsorted(recall, r)])
-           for r in (0.95, 0.984)}
+    out = {
+        f"precision at recall {r}": float(precision[np.searchsorted(recall, r)])
+        for r in (0.95, 0.984)
+    }
     out["best min(P, R)"] = float(np.max(np.minimum(precision, recall)))
     return out
 

@@ -24,13 +24,21 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_run.py", "bench_load_assign.py", "bench_kde.py", "bench_clusters.py",
-           "bench_gistar.py", "backtest_real.py", "bench_dask.py"]
+SCRIPTS = [
+    "bench_run.py",
+    "bench_load_assign.py",
+    "bench_kde.py",
+    "bench_clusters.py",
+    "bench_gistar.py",
+    "backtest_real.py",
+    "bench_dask.py",
+]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, about 3 minutes")
     parser.add_argument("--only", nargs="*", help="run only these scripts")
     args = parser.parse_args()

@@ -78,7 +78,8 @@ class DataAreas:
             f"; {len(self.stray_districts)} stray district(s) under "
             f"{self.stray_district_share:.1%} of rows left out "
             f"({sum(self.stray_districts.values()):,} rows)"
-            if self.stray_districts else ""
+            if self.stray_districts
+            else ""
         )
         return (
             f"areas from the data: {self.shipped_polygons + self.cell_polygons:,} LSOAs named "
@@ -158,17 +159,18 @@ def areas_from_rows(
     stray_district_share = _check_share(stray_district_share, "stray_district_share")
     cell_size_m = _check_cell_size(cell_size_m)
     code = incidents["lsoa_code"].astype("string").fillna("").str.strip()
-    rows = pd.DataFrame({
-        "x": incidents["x"].to_numpy(float),
-        "y": incidents["y"].to_numpy(float),
-        "code": code.to_numpy(object),
-        "district": district_of(incidents["lsoa_name"]).to_numpy(object),
-        "force": incidents["force"].astype("string").fillna("").to_numpy(object),
-    })
+    rows = pd.DataFrame(
+        {
+            "x": incidents["x"].to_numpy(float),
+            "y": incidents["y"].to_numpy(float),
+            "code": code.to_numpy(object),
+            "district": district_of(incidents["lsoa_name"]).to_numpy(object),
+            "force": incidents["force"].astype("string").fillna("").to_numpy(object),
+        }
+    )
     rows = rows[(rows["code"] != "") & np.isfinite(rows["x"]) & np.isfinite(rows["y"])]
     if rows.empty:
-        raise InputError("no located row names its LSOA, so no areas can be derived; "
-                         "give --areas")
+        raise InputError("no located row names its LSOA, so no areas can be derived; give --areas")
     share = rows["district"].value_counts(normalize=True)
     strays = share.index[share < stray_district_share]
     stray_rows = rows["district"].isin(strays)
@@ -180,8 +182,8 @@ def areas_from_rows(
     codes = np.sort(rows["code"].unique())
     shipped = (
         shipped_lsoas[shipped_lsoas["name"].isin(codes)].drop_duplicates("name")
-        if shipped_lsoas is not None else gpd.GeoDataFrame({"name": []}, geometry=[],
-                                                           crs=CRS_METRIC)
+        if shipped_lsoas is not None
+        else gpd.GeoDataFrame({"name": []}, geometry=[], crs=CRS_METRIC)
     )
     drawn = rows[~rows["code"].isin(set(shipped["name"]))]
     cells = _cell_outlines(drawn, cell_size_m)
@@ -191,18 +193,31 @@ def areas_from_rows(
     lsoa = gpd.GeoDataFrame(polygons, geometry="geometry", crs=CRS_METRIC)
     lsoa = lsoa.sort_values("name").reset_index(drop=True)
     source = "police.uk LSOA codes"
-    layers = [AreaLayer("lsoa", lsoa, source, 0, attribution if len(shipped) else "",
-                        name_column="lsoa_code")]
+    layers = [
+        AreaLayer(
+            "lsoa", lsoa, source, 0, attribution if len(shipped) else "", name_column="lsoa_code"
+        )
+    ]
     for layer, names in per_code.items():
         parents = lsoa.assign(name=lsoa["name"].map(names)).dissolve("name", as_index=False)
-        layers.append(AreaLayer(
-            layer, parents.sort_values("name").reset_index(drop=True)[["name", "geometry"]],
-            f"{source}: {'LSOA names' if layer == 'district' else 'Falls within'}", 0,
-            layers[0].attribution, derived_from="lsoa", parent_names=names.to_dict(),
-        ))
+        layers.append(
+            AreaLayer(
+                layer,
+                parents.sort_values("name").reset_index(drop=True)[["name", "geometry"]],
+                f"{source}: {'LSOA names' if layer == 'district' else 'Falls within'}",
+                0,
+                layers[0].attribution,
+                derived_from="lsoa",
+                parent_names=names.to_dict(),
+            )
+        )
     return DataAreas(
-        layers, int(len(shipped)), int(len(cells)),
-        {str(k): int(v) for k, v in stray_counts.items()}, stray_district_share, cell_size_m,
+        layers,
+        int(len(shipped)),
+        int(len(cells)),
+        {str(k): int(v) for k, v in stray_counts.items()},
+        stray_district_share,
+        cell_size_m,
     )
 
 
@@ -214,17 +229,25 @@ def _cell_outlines(rows: pd.DataFrame, cell_size_m: float) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame({"name": []}, geometry=[], crs=CRS_METRIC)
     ix = np.floor(rows["x"].to_numpy() / cell_size_m).astype(np.int64)
     iy = np.floor(rows["y"].to_numpy() / cell_size_m).astype(np.int64)
-    counts = (pd.DataFrame({"ix": ix, "iy": iy, "code": rows["code"].to_numpy()})
-              .value_counts().rename("n").reset_index()
-              .sort_values(["n", "code"], ascending=[False, True], kind="stable"))
+    counts = (
+        pd.DataFrame({"ix": ix, "iy": iy, "code": rows["code"].to_numpy()})
+        .value_counts()
+        .rename("n")
+        .reset_index()
+        .sort_values(["n", "code"], ascending=[False, True], kind="stable")
+    )
     won = counts.drop_duplicates(["ix", "iy"])
     lost = counts[~counts["code"].isin(set(won["code"]))].drop_duplicates("code")
     cells = pd.concat([won, lost], ignore_index=True)
-    boxes = shapely.box(cells["ix"] * cell_size_m, cells["iy"] * cell_size_m,
-                        (cells["ix"] + 1) * cell_size_m, (cells["iy"] + 1) * cell_size_m)
-    outlines = (gpd.GeoDataFrame({"name": cells["code"].to_numpy()}, geometry=boxes,
-                                 crs=CRS_METRIC)
-                .dissolve("name", as_index=False))
+    boxes = shapely.box(
+        cells["ix"] * cell_size_m,
+        cells["iy"] * cell_size_m,
+        (cells["ix"] + 1) * cell_size_m,
+        (cells["iy"] + 1) * cell_size_m,
+    )
+    outlines = gpd.GeoDataFrame(
+        {"name": cells["code"].to_numpy()}, geometry=boxes, crs=CRS_METRIC
+    ).dissolve("name", as_index=False)
     return outlines[["name", "geometry"]]
 
 
@@ -305,10 +328,19 @@ def study_area_from_cells(
     outside[ok] = ~kept[rows, cols]
     # Row 0 of the mask is the southmost: a south-up transform keeps cells where they are.
     transform = Affine(cell_size_m, 0, x0 * cell_size_m, 0, cell_size_m, y0 * cell_size_m)
-    parts = [shapely.geometry.shape(g) for g, v in
-             shapes(kept.astype(np.uint8), mask=kept, transform=transform) if v]
-    return CellStudyArea(shapely.union_all(parts), outside, int(n), int(n - len(kept_labels)),
-                         cell_size_m, stray_share)
+    parts = [
+        shapely.geometry.shape(g)
+        for g, v in shapes(kept.astype(np.uint8), mask=kept, transform=transform)
+        if v
+    ]
+    return CellStudyArea(
+        shapely.union_all(parts),
+        outside,
+        int(n),
+        int(n - len(kept_labels)),
+        cell_size_m,
+        stray_share,
+    )
 
 
 def _check_share(value: float, name: str) -> float:

@@ -71,8 +71,15 @@ log = logging.getLogger(__name__)
 CONFIDENCE_LEVELS: tuple[float, float, float] = (0.10, 0.05, 0.01)
 #: Default distance band on a grid, in cells (rule ``"two_cells"``).
 DEFAULT_BAND_CELLS = 2
-_LABELS = {3: "Hot spot 99%", 2: "Hot spot 95%", 1: "Hot spot 90%", 0: "Not significant",
-           -1: "Cold spot 90%", -2: "Cold spot 95%", -3: "Cold spot 99%"}
+_LABELS = {
+    3: "Hot spot 99%",
+    2: "Hot spot 95%",
+    1: "Hot spot 90%",
+    0: "Not significant",
+    -1: "Cold spot 90%",
+    -2: "Cold spot 95%",
+    -3: "Cold spot 99%",
+}
 _WEIGHTS = ("distance_band", "queen", "rook")
 # Relative slack for "same distance" and "same sum" comparisons in floating point.
 _EPS = 1e-9
@@ -240,13 +247,19 @@ def gistar_grid(
     band_rule = "explicit"
     if distance_band_m is None:
         distance_band_m, band_rule = DEFAULT_BAND_CELLS * cell_size_m, "two_cells"
-        log.info("Distance band set to %g metres automatically (rule: two_cells, %d cells of "
-                 "%g m)", distance_band_m, DEFAULT_BAND_CELLS, cell_size_m)
+        log.info(
+            "Distance band set to %g metres automatically (rule: two_cells, %d cells of %g m)",
+            distance_band_m,
+            DEFAULT_BAND_CELLS,
+            cell_size_m,
+        )
     else:
         distance_band_m = check_scalar(distance_band_m, "distance_band_m", float, unit="metres")
         if distance_band_m < cell_size_m:
-            raise InputError(f"distance_band_m must be at least cell_size_m ({cell_size_m:g} m), "
-                             f"else a cell has no neighbour; got {distance_band_m!r}")
+            raise InputError(
+                f"distance_band_m must be at least cell_size_m ({cell_size_m:g} m), "
+                f"else a cell has no neighbour; got {distance_band_m!r}"
+            )
     distance_band_m = float(distance_band_m)
     stencil = _stencil(distance_band_m / cell_size_m, values.shape)
     filled = np.where(valid, values, 0.0)
@@ -259,10 +272,19 @@ def gistar_grid(
     stats = _statistics(x, local[valid], k[valid], permutations, seed, fdr, integral)
     full = {name: None if arr is None else _scatter(arr, valid) for name, arr in stats.items()}
     return GiStarResult(
-        z=full["z"], p=full["p"], p_sim=full["p_sim"], q=full["q"],
-        classes=full["classes"], n_neighbours=np.where(valid, k, 0),
-        weights="distance_band", distance_band_m=distance_band_m, band_rule=band_rule,
-        permutations=permutations, seed=seed, fdr=fdr, n=int(x.size),
+        z=full["z"],
+        p=full["p"],
+        p_sim=full["p_sim"],
+        q=full["q"],
+        classes=full["classes"],
+        n_neighbours=np.where(valid, k, 0),
+        weights="distance_band",
+        distance_band_m=distance_band_m,
+        band_rule=band_rule,
+        permutations=permutations,
+        seed=seed,
+        fdr=fdr,
+        n=int(x.size),
     )
 
 
@@ -304,8 +326,10 @@ def gistar_polygons(
         rows, cols, distance_band_m, band_rule = _band_pairs(geoms, distance_band_m)
     elif weights in ("queen", "rook"):
         if distance_band_m is not None:
-            raise InputError(f"distance_band_m={distance_band_m!r} needs "
-                             f"weights='distance_band', not weights={weights!r}")
+            raise InputError(
+                f"distance_band_m={distance_band_m!r} needs "
+                f"weights='distance_band', not weights={weights!r}"
+            )
         rows, cols = _contiguity_pairs(geoms, rook=weights == "rook")
     else:
         raise InputError(f"weights must be one of {_WEIGHTS}, got {weights!r}")
@@ -313,23 +337,43 @@ def gistar_polygons(
     k = 1 + np.bincount(rows, minlength=x.size)
     islands = int(np.sum(k == 1))
     if islands:
-        log.warning("%d of %d polygons have no neighbour but themselves (weights=%s)",
-                    islands, x.size, weights)
+        log.warning(
+            "%d of %d polygons have no neighbour but themselves (weights=%s)",
+            islands,
+            x.size,
+            weights,
+        )
     integral = _integral(x)
     stats = _statistics(x, local, k, permutations, seed, fdr, integral)
     return GiStarResult(
-        z=stats["z"], p=stats["p"], p_sim=stats["p_sim"], q=stats["q"],
-        classes=stats["classes"], n_neighbours=k, weights=weights,
-        distance_band_m=distance_band_m, band_rule=band_rule, permutations=permutations,
-        seed=seed, fdr=fdr, n=int(x.size),
+        z=stats["z"],
+        p=stats["p"],
+        p_sim=stats["p_sim"],
+        q=stats["q"],
+        classes=stats["classes"],
+        n_neighbours=k,
+        weights=weights,
+        distance_band_m=distance_band_m,
+        band_rule=band_rule,
+        permutations=permutations,
+        seed=seed,
+        fdr=fdr,
+        n=int(x.size),
     )
 
 
 # --- the statistic ---------------------------------------------------------------------
 
 
-def _statistics(x: np.ndarray, local: np.ndarray, k: np.ndarray, permutations: int,
-                seed: int, fdr: bool, integral: bool) -> dict[str, np.ndarray | None]:
+def _statistics(
+    x: np.ndarray,
+    local: np.ndarray,
+    k: np.ndarray,
+    permutations: int,
+    seed: int,
+    fdr: bool,
+    integral: bool,
+) -> dict[str, np.ndarray | None]:
     """z, p, p_sim, q and classes of Gi* from values, neighbourhood sums and counts."""
     n = x.size
     if n < 3:
@@ -342,9 +386,12 @@ def _statistics(x: np.ndarray, local: np.ndarray, k: np.ndarray, permutations: i
     # 0/0: no variation at all, or a neighbourhood covering the whole area.
     defined = (k < n) & (s > 1e-12 * np.abs(x).max())
     if not defined.all():
-        log.warning("Gi* is undefined (0/0) for %d of %d cells: no variation in the values or "
-                    "a neighbourhood covering the whole area; set to z=0, p=1",
-                    int(np.sum(~defined)), n)
+        log.warning(
+            "Gi* is undefined (0/0) for %d of %d cells: no variation in the values or "
+            "a neighbourhood covering the whole area; set to z=0, p=1",
+            int(np.sum(~defined)),
+            n,
+        )
     z = np.zeros(n)
     np.divide(local - mean * k, den, out=z, where=defined)
     p = 2.0 * ndtr(-np.abs(z))
@@ -353,18 +400,23 @@ def _statistics(x: np.ndarray, local: np.ndarray, k: np.ndarray, permutations: i
         p_sim = _pseudo_p(x, local, k, permutations, seed, integral)
         needed = math.ceil(n / (CONFIDENCE_LEVELS[0] * (permutations + 1)))
         if fdr and needed > 1:
-            log.warning("With %d permutations the smallest pseudo p is %.2g: after the FDR "
-                        "correction over %d cells, a cell is significant at 90%% only if at "
-                        "least %d cells reach it; use more permutations or the analytic p",
-                        permutations, 1 / (permutations + 1), n, needed)
+            log.warning(
+                "With %d permutations the smallest pseudo p is %.2g: after the FDR "
+                "correction over %d cells, a cell is significant at 90%% only if at "
+                "least %d cells reach it; use more permutations or the analytic p",
+                permutations,
+                1 / (permutations + 1),
+                n,
+                needed,
+            )
     p_used = p if p_sim is None else p_sim
     q = false_discovery_control(p_used, method="bh")
-    return {"z": z, "p": p, "p_sim": p_sim, "q": q,
-            "classes": classify(z, q if fdr else p_used)}
+    return {"z": z, "p": p, "p_sim": p_sim, "q": q, "classes": classify(z, q if fdr else p_used)}
 
 
-def _pseudo_p(x: np.ndarray, local: np.ndarray, k: np.ndarray, permutations: int,
-              seed: int, integral: bool) -> np.ndarray:
+def _pseudo_p(
+    x: np.ndarray, local: np.ndarray, k: np.ndarray, permutations: int, seed: int, integral: bool
+) -> np.ndarray:
     """Two-sided pseudo p of each cell's neighbourhood sum under conditional randomisation."""
     n = x.size
     rng = np.random.default_rng(seed)
@@ -395,10 +447,12 @@ def _pseudo_p(x: np.ndarray, local: np.ndarray, k: np.ndarray, permutations: int
         old = prefix[r, m[hit]]
         new = prefix[r, m[hit] + 1] - x[hit]
         o = obs[hit]
-        ge += np.bincount(hit, (new >= o - tol).astype(float) - (old >= o - tol),
-                          minlength=n).astype(np.int64)
-        le += np.bincount(hit, (new <= o + tol).astype(float) - (old <= o + tol),
-                          minlength=n).astype(np.int64)
+        ge += np.bincount(
+            hit, (new >= o - tol).astype(float) - (old >= o - tol), minlength=n
+        ).astype(np.int64)
+        le += np.bincount(
+            hit, (new <= o + tol).astype(float) - (old <= o + tol), minlength=n
+        ).astype(np.int64)
     return np.minimum(1.0, (2 * np.minimum(ge, le) + 1) / (permutations + 1))
 
 
@@ -409,7 +463,7 @@ def _stencil(radius_cells: float, shape: tuple[int, int]) -> np.ndarray:
     """Binary disc of cell offsets within ``radius_cells``, no larger than the grid needs."""
     r = math.floor(radius_cells * (1 + _EPS))
     rr, rc = min(r, shape[0] - 1), min(r, shape[1] - 1)
-    dy, dx = np.mgrid[-rr:rr + 1, -rc:rc + 1]
+    dy, dx = np.mgrid[-rr : rr + 1, -rc : rc + 1]
     return (dy * dy + dx * dx <= radius_cells**2 * (1 + _EPS)).astype(float)
 
 
@@ -435,8 +489,9 @@ def _contiguity_pairs(geoms: np.ndarray, *, rook: bool) -> tuple[np.ndarray, np.
     return np.concatenate([a, b]), np.concatenate([b, a])
 
 
-def _band_pairs(geoms: np.ndarray, distance_band_m: float | None
-                ) -> tuple[np.ndarray, np.ndarray, float, str]:
+def _band_pairs(
+    geoms: np.ndarray, distance_band_m: float | None
+) -> tuple[np.ndarray, np.ndarray, float, str]:
     """Pairs of polygons whose centroids lie within the band (default: ArcGIS's rule)."""
     import shapely
     from scipy.spatial import cKDTree
@@ -447,11 +502,21 @@ def _band_pairs(geoms: np.ndarray, distance_band_m: float | None
     if distance_band_m is None:
         dist, _ = tree.query(xy, k=2)
         distance_band_m, rule = float(dist[:, 1].max()), "arcgis_one_neighbour"
-        log.info("Distance band set to %g metres automatically (rule: %s, largest "
-                 "nearest-neighbour centroid distance)", distance_band_m, rule)
+        log.info(
+            "Distance band set to %g metres automatically (rule: %s, largest "
+            "nearest-neighbour centroid distance)",
+            distance_band_m,
+            rule,
+        )
     else:
-        distance_band_m = check_scalar(distance_band_m, "distance_band_m", float, min_val=0,
-                                       include_boundaries="neither", unit="metres")
+        distance_band_m = check_scalar(
+            distance_band_m,
+            "distance_band_m",
+            float,
+            min_val=0,
+            include_boundaries="neither",
+            unit="metres",
+        )
     pairs = tree.query_pairs(float(distance_band_m) * (1 + _EPS), output_type="ndarray")
     a, b = pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
     return np.concatenate([a, b]), np.concatenate([b, a]), float(distance_band_m), rule
@@ -479,10 +544,10 @@ def _check_options(permutations: object, seed: object, fdr: object) -> None:
         raise InputError(f"fdr must be True or False, got {fdr!r}")
 
 
-def _check_grid(counts: object, mask: object, cell_size_m: object
-                ) -> tuple[np.ndarray, np.ndarray]:
-    check_scalar(cell_size_m, "cell_size_m", float, min_val=0, include_boundaries="neither",
-                 unit="metres")
+def _check_grid(counts: object, mask: object, cell_size_m: object) -> tuple[np.ndarray, np.ndarray]:
+    check_scalar(
+        cell_size_m, "cell_size_m", float, min_val=0, include_boundaries="neither", unit="metres"
+    )
     try:
         values = np.asarray(counts, dtype=float)
     except (TypeError, ValueError) as err:
@@ -494,13 +559,17 @@ def _check_grid(counts: object, mask: object, cell_size_m: object
     else:
         valid = np.asarray(mask)
         if valid.dtype != bool or valid.shape != values.shape:
-            raise InputError(f"mask must be a boolean array of shape {values.shape}, got "
-                             f"{valid.dtype} of shape {valid.shape}")
+            raise InputError(
+                f"mask must be a boolean array of shape {values.shape}, got "
+                f"{valid.dtype} of shape {valid.shape}"
+            )
     bad = valid & ~np.isfinite(values)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise InputError(f"counts has {int(bad.sum())} non-finite value(s) in the study area, "
-                         f"first at row {r}, column {c}: {values[r, c]!r}; mask those cells out")
+        raise InputError(
+            f"counts has {int(bad.sum())} non-finite value(s) in the study area, "
+            f"first at row {r}, column {c}: {values[r, c]!r}; mask those cells out"
+        )
     return values, valid
 
 
@@ -513,16 +582,23 @@ def _check_polygons(gdf: object, column: object) -> np.ndarray:
     if column not in gdf.columns:
         raise InputError(f"column {column!r} not in gdf; columns are {list(gdf.columns)}")
     kinds = set(gdf.geometry.geom_type.dropna())
-    if gdf.geometry.isna().any() or gdf.geometry.is_empty.any() \
-            or not kinds <= {"Polygon", "MultiPolygon"}:
-        raise InputError(f"gdf geometry must be non-empty polygons, got types {sorted(kinds)} "
-                         "or missing/empty geometries")
+    if (
+        gdf.geometry.isna().any()
+        or gdf.geometry.is_empty.any()
+        or not kinds <= {"Polygon", "MultiPolygon"}
+    ):
+        raise InputError(
+            f"gdf geometry must be non-empty polygons, got types {sorted(kinds)} "
+            "or missing/empty geometries"
+        )
     col = gdf[column]
     if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         raise InputError(f"column {column!r} must be numeric, got dtype {col.dtype}")
     x = col.to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(x)
     if bad.any():
-        raise InputError(f"column {column!r} has {int(bad.sum())} missing or infinite value(s), "
-                         f"first at index {gdf.index[np.argmax(bad)]!r}")
+        raise InputError(
+            f"column {column!r} has {int(bad.sum())} missing or infinite value(s), "
+            f"first at index {gdf.index[np.argmax(bad)]!r}"
+        )
     return x

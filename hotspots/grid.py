@@ -314,8 +314,9 @@ def points_xy(points: Any, what: str = "incidents") -> tuple[np.ndarray, str | N
                 "GeoDataFrame or an (N, 2) array"
             )
         crs = CRS_METRIC
-        xy = np.column_stack([pd.to_numeric(points[c], errors="coerce").to_numpy(float)
-                              for c in ("x", "y")]).reshape(-1, 2)
+        xy = np.column_stack(
+            [pd.to_numeric(points[c], errors="coerce").to_numpy(float) for c in ("x", "y")]
+        ).reshape(-1, 2)
     else:
         crs = None
         try:
@@ -334,4 +335,3 @@ def points_xy(points: Any, what: str = "incidents") -> tuple[np.ndarray, str | N
             "geocode such rows first"
         )
     return xy, crs
-

@@ -255,8 +255,12 @@ def microplace_hotspots(
     # _result renumbers the places; map each new id to the peak of its old component.
     old_of_new = pd.Series(raw[raw > 0], index=hs.labels[raw > 0]).groupby(level=0).first()
     table = _extra_columns(hs, incidents, x, y, study, peak, old_of_new)
-    return HotspotSet(polygons=table, labels=hs.labels, method=hs.method,
-                      params={**hs.params, "study_area_m2": study})
+    return HotspotSet(
+        polygons=table,
+        labels=hs.labels,
+        method=hs.method,
+        params={**hs.params, "study_area_m2": study},
+    )
 
 
 def _extra_columns(

@@ -69,8 +69,7 @@ _COMPONENTS = ("incidents", "density", "gistar", "harm", "persistence")
 RANK_SCORES: tuple[str, ...] = (*_COMPONENTS, "concentration")
 #: Weights of the ``"concentration"`` score, and with a harm column.
 CONCENTRATION_WEIGHTS = {"density": 0.5, "persistence": 0.25, "incidents": 0.25}
-CONCENTRATION_WEIGHTS_HARM = {"density": 0.4, "harm": 0.2, "persistence": 0.2,
-                              "incidents": 0.2}
+CONCENTRATION_WEIGHTS_HARM = {"density": 0.4, "harm": 0.2, "persistence": 0.2, "incidents": 0.2}
 _DEFINITIONS = {
     "incidents": "number of incidents in the hotspot",
     "density": "incidents per km2 of hotspot area",
@@ -124,16 +123,18 @@ def rank_hotspots(
         raise InputError(f"hotspots must be a HotspotSet or a table, got {type(table).__name__}")
     missing = [c for c in ("hotspot_id", "incidents") if c not in table.columns]
     if missing:
-        raise InputError(f"hotspots table has no {missing} column(s); columns are "
-                         f"{list(table.columns)}")
+        raise InputError(
+            f"hotspots table has no {missing} column(s); columns are {list(table.columns)}"
+        )
     table = table.reset_index(drop=True)
     if persistence is None and "persistence" in table.columns:
         persistence = table["persistence"].fillna(0).to_numpy(float)
     supplied = {"gistar": gistar_z, "persistence": persistence}
     harm = harm_column or "harm"
     if score == "concentration":
-        weights = dict(CONCENTRATION_WEIGHTS_HARM if harm in table.columns
-                       else CONCENTRATION_WEIGHTS)
+        weights = dict(
+            CONCENTRATION_WEIGHTS_HARM if harm in table.columns else CONCENTRATION_WEIGHTS
+        )
         if persistence is None:
             weights["density"] += weights.pop("persistence")
         values, definition = _weighted(table, weights, supplied, harm)
@@ -147,14 +148,17 @@ def rank_hotspots(
         values = _component(table, score, supplied, harm)
         definition = _DEFINITIONS[score].format(harm=repr(harm))
     else:
-        raise InputError(f"score must be one of {', '.join(map(repr, RANK_SCORES))}, a "
-                         f"callable or a dict of weights, got {score!r}")
+        raise InputError(
+            f"score must be one of {', '.join(map(repr, RANK_SCORES))}, a "
+            f"callable or a dict of weights, got {score!r}"
+        )
     excluded = _excluded(table, exclude)
     out = table.assign(score=values)
     if exclude is not None:
         out["excluded"] = excluded
-    order = np.lexsort((out["hotspot_id"].to_numpy(), -out["incidents"].to_numpy(float),
-                        -values, excluded))
+    order = np.lexsort(
+        (out["hotspot_id"].to_numpy(), -out["incidents"].to_numpy(float), -values, excluded)
+    )
     out = out.iloc[order].reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)
     out["score_definition"] = definition
@@ -195,8 +199,10 @@ def patrol_list(
     budget = np.inf
     if max_area_share is not None:
         if not (isinstance(max_area_share, int | float) and 0 < max_area_share <= 1):
-            raise InputError("max_area_share must be a fraction between 0 and 1 (0.05 for 5%), "
-                             f"got {max_area_share!r}")
+            raise InputError(
+                "max_area_share must be a fraction between 0 and 1 (0.05 for 5%), "
+                f"got {max_area_share!r}"
+            )
         budget = max_area_share * _study_area(study_area_m2, "max_area_share")
     if max_area_km2 is not None:
         if not (isinstance(max_area_km2, int | float) and max_area_km2 > 0):
@@ -215,10 +221,15 @@ def patrol_list(
     study = np.nan if study_area_m2 is None else _study_area(study_area_m2, "study_area_m2")
     share = table["share"] if "share" in table.columns else pd.Series(np.nan, table.index)
     areas = [c for c in table.columns if f"{c}_all" in table.columns]
-    cols = [c for c in ("rank", "hotspot_id", "label", *areas, "incidents", "area_m2", "score")
-            if c in table.columns]
-    out = table[cols].assign(cumulative_area_share=table["area_m2"].cumsum() / study,
-                             cumulative_incident_share=share.cumsum())
+    cols = [
+        c
+        for c in ("rank", "hotspot_id", "label", *areas, "incidents", "area_m2", "score")
+        if c in table.columns
+    ]
+    out = table[cols].assign(
+        cumulative_area_share=table["area_m2"].cumsum() / study,
+        cumulative_incident_share=share.cumsum(),
+    )
     return pd.DataFrame(out).reset_index(drop=True)
 
 
@@ -279,8 +290,12 @@ def repeat_locations(
     frame = frame[keep].assign(_loc=code[keep])
     when = frame["when"]
     start = when.to_numpy().astype("datetime64[s]").astype(np.int64)
-    end = (pd.DatetimeIndex(when) + pd.DateOffset(months=window_months)
-           ).to_numpy().astype("datetime64[s]").astype(np.int64)
+    end = (
+        (pd.DatetimeIndex(when) + pd.DateOffset(months=window_months))
+        .to_numpy()
+        .astype("datetime64[s]")
+        .astype(np.int64)
+    )
     loc = frame["_loc"].to_numpy()
     order = np.lexsort((start, loc))
     frame, start, end, loc = frame.iloc[order], start[order], end[order], loc[order]
@@ -293,33 +308,42 @@ def repeat_locations(
     g = frame.groupby("_loc", sort=True)
     best = frame.loc[g["_n"].idxmax()]
     last_pos = best["_pos"].to_numpy() + best["_n"].to_numpy() - 1
-    out = pd.DataFrame({
-        "x": g["x"].median().to_numpy(), "y": g["y"].median().to_numpy(),
-        "location": _mode_by(frame, "location").to_numpy(),
-        "incidents_total": g.size().to_numpy(),
-        "max_in_window": best["_n"].to_numpy(),
-        "window_start": best["when"].to_numpy(),
-        "window_end": frame["when"].to_numpy()[last_pos],
-        "first": g["when"].min().to_numpy(), "last": g["when"].max().to_numpy(),
-        "categories": _category_text(frame).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "x": g["x"].median().to_numpy(),
+            "y": g["y"].median().to_numpy(),
+            "location": _mode_by(frame, "location").to_numpy(),
+            "incidents_total": g.size().to_numpy(),
+            "max_in_window": best["_n"].to_numpy(),
+            "window_start": best["when"].to_numpy(),
+            "window_end": frame["when"].to_numpy()[last_pos],
+            "first": g["when"].min().to_numpy(),
+            "last": g["when"].max().to_numpy(),
+            "categories": _category_text(frame).to_numpy(),
+        }
+    )
     for col in area_columns:
         out[col] = _mode_by(frame, col).to_numpy()
     out = out[out["max_in_window"] >= min_incidents]
-    return out.sort_values(["max_in_window", "incidents_total", "x", "y"],
-                           ascending=[False, False, True, True], kind="stable"
-                           ).reset_index(drop=True)
+    return out.sort_values(
+        ["max_in_window", "incidents_total", "x", "y"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    ).reset_index(drop=True)
 
 
 # --- helpers ----------------------------------------------------------------------------
+
 
 def _excluded(table: pd.DataFrame, exclude: Any) -> np.ndarray:
     if exclude is None:
         return np.zeros(len(table), dtype=bool)
     if isinstance(exclude, str):
         if exclude not in table.columns:
-            raise InputError(f"exclude={exclude!r} is not a column of the hotspots table; "
-                             f"columns are {list(table.columns)}")
+            raise InputError(
+                f"exclude={exclude!r} is not a column of the hotspots table; "
+                f"columns are {list(table.columns)}"
+            )
         col = table[exclude]
         return (col.notna() & ~col.astype(object).isin(["", False, 0])).to_numpy(bool)
     mask = np.asarray(exclude, dtype=bool)
@@ -328,8 +352,7 @@ def _excluded(table: pd.DataFrame, exclude: Any) -> np.ndarray:
     return mask
 
 
-def _component(table: pd.DataFrame, name: str, supplied: dict[str, Any], harm: str
-               ) -> np.ndarray:
+def _component(table: pd.DataFrame, name: str, supplied: dict[str, Any], harm: str) -> np.ndarray:
     if name == "incidents":
         return _numbers(table["incidents"].to_numpy(float), table, "incidents")
     if name == "density":
@@ -338,10 +361,11 @@ def _component(table: pd.DataFrame, name: str, supplied: dict[str, Any], harm: s
         return _numbers(table["density_km2"].to_numpy(float), table, "density_km2")
     if name == "harm":
         if harm not in table.columns:
-            raise InputError(f"score 'harm' needs a column {harm!r} in the hotspots table "
-                             f"(set harm_column=); columns are {list(table.columns)}")
-        return _numbers(pd.to_numeric(table[harm], errors="coerce").to_numpy(float), table,
-                        harm)
+            raise InputError(
+                f"score 'harm' needs a column {harm!r} in the hotspots table "
+                f"(set harm_column=); columns are {list(table.columns)}"
+            )
+        return _numbers(pd.to_numeric(table[harm], errors="coerce").to_numpy(float), table, harm)
     value = supplied[name]
     arg = "gistar_z" if name == "gistar" else name
     if value is None:
@@ -359,18 +383,26 @@ def _component(table: pd.DataFrame, name: str, supplied: dict[str, Any], harm: s
     return _numbers(array, table, arg)
 
 
-def _weighted(table: pd.DataFrame, weights: Mapping[str, float], supplied: dict[str, Any],
-              harm: str) -> tuple[np.ndarray, str]:
+def _weighted(
+    table: pd.DataFrame, weights: Mapping[str, float], supplied: dict[str, Any], harm: str
+) -> tuple[np.ndarray, str]:
     unknown = [k for k in weights if k not in _COMPONENTS]
     bad = [k for k, w in weights.items() if not (isinstance(w, int | float) and w >= 0)]
     if unknown or bad or not weights or sum(weights.values()) <= 0:
-        raise InputError(f"score weights must map {', '.join(_COMPONENTS)} to non-negative "
-                         f"numbers with a positive total, got {dict(weights)!r}")
+        raise InputError(
+            f"score weights must map {', '.join(_COMPONENTS)} to non-negative "
+            f"numbers with a positive total, got {dict(weights)!r}"
+        )
     total = float(sum(weights.values()))
     score = np.zeros(len(table))
     for name, w in weights.items():
-        score += w / total * pd.Series(_component(table, name, supplied, harm)).rank(
-            pct=True, method="average").to_numpy()
+        score += (
+            w
+            / total
+            * pd.Series(_component(table, name, supplied, harm))
+            .rank(pct=True, method="average")
+            .to_numpy()
+        )
     terms = " + ".join(f"{w / total:.3g} x {name}" for name, w in weights.items())
     return score, f"weighted mean of percentile ranks among hotspots (0-1): {terms}"
 
@@ -380,8 +412,10 @@ def _numbers(values: np.ndarray, table: pd.DataFrame, what: str) -> np.ndarray:
         raise InputError(f"{what} gave {values.size} scores for {len(table)} hotspots")
     bad = ~np.isfinite(values)
     if bad.any():
-        raise InputError(f"{what} is missing or not a number for hotspot_id "
-                         f"{table['hotspot_id'][bad].tolist()[:10]}")
+        raise InputError(
+            f"{what} is missing or not a number for hotspot_id "
+            f"{table['hotspot_id'][bad].tolist()[:10]}"
+        )
     return values
 
 
@@ -397,9 +431,11 @@ def _location_frame(incidents: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     if "when" not in incidents.columns:
         raise InputError("incidents have no 'when' column")
     xy, _ = points_xy(incidents)
-    frame = pd.DataFrame(incidents.drop(columns="geometry", errors="ignore")).assign(
-        x=np.round(xy[:, 0]), y=np.round(xy[:, 1]), when=pd.to_datetime(incidents["when"])
-    ).reset_index(drop=True)
+    frame = (
+        pd.DataFrame(incidents.drop(columns="geometry", errors="ignore"))
+        .assign(x=np.round(xy[:, 0]), y=np.round(xy[:, 1]), when=pd.to_datetime(incidents["when"]))
+        .reset_index(drop=True)
+    )
     missing = [c for c in by if c not in frame.columns]
     if missing or not len(by):
         raise InputError(f"by must name columns of the incidents, got {list(by)!r}")

@@ -21,8 +21,15 @@ from hotspots.data_areas import STRAY_DISTRICT_SHARE, areas_from_rows, district_
 from hotspots.io import InputSpec
 from hotspots.pipeline import RunConfig, prepare
 
-LINCS_DISTRICTS = {"Boston", "East Lindsey", "Lincoln", "North Kesteven", "South Holland",
-                   "South Kesteven", "West Lindsey"}
+LINCS_DISTRICTS = {
+    "Boston",
+    "East Lindsey",
+    "Lincoln",
+    "North Kesteven",
+    "South Holland",
+    "South Kesteven",
+    "West Lindsey",
+}
 
 
 @pytest.fixture(scope="module")
@@ -84,26 +91,57 @@ def test_a_force_the_package_does_not_ship(lincs, tmp_path, capsys):
 
 
 def test_wrong_boundaries_are_refused_with_the_fix(lincs, tmp_path, capsys):
-    code, err = _run(["run", "--incidents", str(lincs), "--areas", "leicestershire/beats",
-                      "--out", str(tmp_path / "out")], capsys)
+    code, err = _run(
+        [
+            "run",
+            "--incidents",
+            str(lincs),
+            "--areas",
+            "leicestershire/beats",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
     assert code == 2
     line = err.strip().splitlines()
     assert len(line) == 1
-    for words in ("100% of the 68,522 located rows fall outside", "leicestershire/beats",
-                  "Lincolnshire Police", "--areas lincolnshire/beats", "--allow-outside"):
+    for words in (
+        "100% of the 68,522 located rows fall outside",
+        "leicestershire/beats",
+        "Lincolnshire Police",
+        "--areas lincolnshire/beats",
+        "--allow-outside",
+    ):
         assert words in line[0], words
-    code, err = _run(["validate", "--incidents", str(lincs), "--areas",
-                      "leicestershire/beats"], capsys)
+    code, err = _run(
+        ["validate", "--incidents", str(lincs), "--areas", "leicestershire/beats"], capsys
+    )
     assert code == 2 and "Lincolnshire Police" in err
 
 
 def test_allow_outside_runs_anyway(police_slice, tmp_path, capsys):
-    far = gpd.GeoDataFrame({"beat": ["Elsewhere", "Centre"]}, crs=27700, geometry=[
-        shapely.box(300000, 300000, 400000, 400000), shapely.box(458000, 303500, 459000, 304500)])
+    far = gpd.GeoDataFrame(
+        {"beat": ["Elsewhere", "Centre"]},
+        crs=27700,
+        geometry=[
+            shapely.box(300000, 300000, 400000, 400000),
+            shapely.box(458000, 303500, 459000, 304500),
+        ],
+    )
     areas = tmp_path / "far.geojson"
     far.to_file(areas, driver="GeoJSON")
-    args = ["run", "--incidents", str(police_slice), "--areas", str(areas), "--area-field",
-            "beat=beat", "--out", str(tmp_path / "out")]
+    args = [
+        "run",
+        "--incidents",
+        str(police_slice),
+        "--areas",
+        str(areas),
+        "--area-field",
+        "beat=beat",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     code, err = _run(args, capsys)
     assert code == 2 and "fall outside the areas" in err
     code, err = _run([*args, "--allow-outside"], capsys)
@@ -123,14 +161,22 @@ def test_slice_without_areas_uses_shipped_leicestershire_lsoas(police_slice):
 def test_strays_and_cell_outlines_hand_worked():
     """Three LSOAs of one district and a stray; the 100 m cell (0, 0) holds two of E1 and
     one of E2, so it is E1's; E2 keeps its other cell; the stray's rows are left out."""
-    rows = pd.DataFrame({
-        "x": [10.0, 20.0, 30.0, 150.0, 250.0, 9e5],
-        "y": [10.0, 20.0, 30.0, 50.0, 50.0, 9e5],
-        "lsoa_code": ["E1", "E1", "E2", "E2", "E3", "W9"],
-        "lsoa_name": ["Town 001A", "Town 001A", "Town 001B", "Town 001B", "Town 002A",
-                      "Far 001A"],
-        "force": ["A Police"] * 5 + ["B Police"],
-    })
+    rows = pd.DataFrame(
+        {
+            "x": [10.0, 20.0, 30.0, 150.0, 250.0, 9e5],
+            "y": [10.0, 20.0, 30.0, 50.0, 50.0, 9e5],
+            "lsoa_code": ["E1", "E1", "E2", "E2", "E3", "W9"],
+            "lsoa_name": [
+                "Town 001A",
+                "Town 001A",
+                "Town 001B",
+                "Town 001B",
+                "Town 002A",
+                "Far 001A",
+            ],
+            "force": ["A Police"] * 5 + ["B Police"],
+        }
+    )
     found = areas_from_rows(rows, cell_size_m=100.0, stray_district_share=0.2)
     lsoa = found.layers[0].polygons.set_index("name").geometry
     assert lsoa["E1"].equals(shapely.box(0, 0, 100, 100))
@@ -141,8 +187,7 @@ def test_strays_and_cell_outlines_hand_worked():
     assert dict(force.parent_names) == {"E1": "A Police", "E2": "A Police", "E3": "A Police"}
     assert force.polygons.area.tolist() == [30_000.0]
     # shipped polygons are used where the code has one
-    shipped = gpd.GeoDataFrame({"name": ["E3"]}, geometry=[shapely.box(200, 0, 260, 40)],
-                               crs=27700)
+    shipped = gpd.GeoDataFrame({"name": ["E3"]}, geometry=[shapely.box(200, 0, 260, 40)], crs=27700)
     found = areas_from_rows(rows, shipped, cell_size_m=100.0, stray_district_share=0.2)
     assert (found.shipped_polygons, found.cell_polygons) == (1, 2)
     assert found.layers[0].polygons.set_index("name").geometry["E3"].area == 2400.0
@@ -153,23 +198,49 @@ def test_default_stray_share_separates_real_districts():
     district measured (1.8%)."""
     assert 0.001 < STRAY_DISTRICT_SHARE < 0.018
     names = pd.Series(["Stoke-on-Trent 001A", "Bournemouth, Christchurch and Poole 015D", ""])
-    assert list(district_of(names)) == ["Stoke-on-Trent", "Bournemouth, Christchurch and Poole",
-                                        ""]
+    assert list(district_of(names)) == ["Stoke-on-Trent", "Bournemouth, Christchurch and Poole", ""]
     assert np.all(district_of(pd.Series([None], dtype=object)) == "")
 
 
 def test_rows_outside_are_not_reported_as_a_missing_category(police_slice, tmp_path, capsys):
-    far = gpd.GeoDataFrame({"beat": ["Elsewhere"]}, crs=27700,
-                           geometry=[shapely.box(300000, 300000, 310000, 310000)])
+    far = gpd.GeoDataFrame(
+        {"beat": ["Elsewhere"]}, crs=27700, geometry=[shapely.box(300000, 300000, 310000, 310000)]
+    )
     areas = tmp_path / "far.geojson"
     far.to_file(areas, driver="GeoJSON")
-    code, err = _run(["validate", "--incidents", str(police_slice), "--areas", str(areas),
-                      "--area-field", "beat=beat", "--allow-outside", "--category",
-                      "Anti-social behaviour"], capsys)
+    code, err = _run(
+        [
+            "validate",
+            "--incidents",
+            str(police_slice),
+            "--areas",
+            str(areas),
+            "--area-field",
+            "beat=beat",
+            "--allow-outside",
+            "--category",
+            "Anti-social behaviour",
+        ],
+        capsys,
+    )
     assert code == 0  # validate lists the rejects
-    code, err = _run(["run", "--incidents", str(police_slice), "--areas", str(areas),
-                      "--area-field", "beat=beat", "--allow-outside", "--category",
-                      "Anti-social behaviour", "--out", str(tmp_path / "o")], capsys)
+    code, err = _run(
+        [
+            "run",
+            "--incidents",
+            str(police_slice),
+            "--areas",
+            str(areas),
+            "--area-field",
+            "beat=beat",
+            "--allow-outside",
+            "--category",
+            "Anti-social behaviour",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
     assert code == 2 and "outside_study_area" in err and "no incident has the category" not in err
 
 
@@ -180,17 +251,20 @@ def test_export_without_lsoas_gets_a_cell_study_area_without_strays(tmp_path):
 
     rng = np.random.default_rng(3)
     n = 300
-    rows = pd.DataFrame({
-        "Ref": [f"C{i}" for i in range(n + 1)],
-        "Date": ["2025-06-01"] * (n + 1),
-        "Type": ["Anti-social behaviour"] * (n + 1),
-        "E": np.r_[458_000 + rng.uniform(0, 3000, n), 530_043],
-        "N": np.r_[304_000 + rng.uniform(0, 3000, n), 180_358],
-    })
+    rows = pd.DataFrame(
+        {
+            "Ref": [f"C{i}" for i in range(n + 1)],
+            "Date": ["2025-06-01"] * (n + 1),
+            "Type": ["Anti-social behaviour"] * (n + 1),
+            "E": np.r_[458_000 + rng.uniform(0, 3000, n), 530_043],
+            "N": np.r_[304_000 + rng.uniform(0, 3000, n), 180_358],
+        }
+    )
     rows.to_csv(tmp_path / "cases.csv", index=False)
     mapping = ColumnMapping(id="Ref", date="Date", category="Type", easting="E", northing="N")
-    prepared = prepare(RunConfig(inputs=[InputSpec((str(tmp_path / "cases.csv"),), "council",
-                                                   mapping)]))
+    prepared = prepare(
+        RunConfig(inputs=[InputSpec((str(tmp_path / "cases.csv"),), "council", mapping)])
+    )
     assert prepared.layers == [] and prepared.cell_study_area is not None
     assert prepared.counts["rejects_by_reason"] == {"outside_study_area": 1}
     assert prepared.cell_study_area.polygon.bounds[0] >= 456_000

@@ -1,4 +1,5 @@
-"""The layer contract (import-linter), ruff and deptry run as part of the test suite."""
+"""The layer contract (import-linter), ruff (lint and format), deptry and mypy run as part of
+the test suite."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def test_ruff_clean() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_formatted() -> None:
+    proc = subprocess.run(
+        [_tool("ruff"), "format", "--check", "hotspots", "tests", "benchmarks", "scripts"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, "run `ruff format`:\n" + proc.stdout + proc.stderr
 
 
 def test_dependencies_are_declared_and_used() -> None:

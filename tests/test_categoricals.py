@@ -121,10 +121,12 @@ def test_last_months_of_exports_count_back_from_the_latest_row_of_any_category(
         "3,15/12/2025,Drugs,458500,304500\n"
     )
     spec = InputSpec((str(tmp_path / "x.csv"),), "council", _EXPORT)
-    prepared = prepare(RunConfig(
-        inputs=[spec],
-        filter=FilterConfig(last_months=2, categories=["burglary"]),
-    ))
+    prepared = prepare(
+        RunConfig(
+            inputs=[spec],
+            filter=FilterConfig(last_months=2, categories=["burglary"]),
+        )
+    )
     assert prepared.period[0] == pd.Timestamp("2025-11-01")
     assert prepared.incidents["incident_id"].tolist() == ["2"]
     reasons = dict(zip(prepared.rejects["_row"], prepared.rejects["reason"], strict=True))

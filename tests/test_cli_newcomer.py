@@ -47,9 +47,10 @@ def test_errors_use_the_cli_names(police_slice, capsys, args, words):
     ("args", "words"),
     [
         (["--top-n", "0"], "--top-n ([hotspots] top_n) must be at least 1, got 0"),
-        (["--cell-size-m", "-5"], (
-            "--cell-size-m ([grid] cell_size_m) must be a positive number of metres, got -5.0"
-        )),
+        (
+            ["--cell-size-m", "-5"],
+            ("--cell-size-m ([grid] cell_size_m) must be a positive number of metres, got -5.0"),
+        ),
         (["--bandwidth-m", "0"], "bandwidth_m) must be a positive number of metres, got 0.0"),
         (["--bandwidth-m", "nan"], "bandwidth_m) must be a positive number of metres, got nan"),
         (["--min-count", "-1"], "--min-count ([output] min_count) must be at least 0, got -1"),

@@ -37,8 +37,9 @@ def _cell_points(grid: Grid, cells: list[tuple[int, int]]) -> pd.DataFrame:
     r = np.array([c[0] for c in cells], float)
     c = np.array([c[1] for c in cells], float)
     half = grid.cell_size_m / 2
-    return pd.DataFrame({"x": grid.xmin + c * grid.cell_size_m + half,
-                         "y": grid.ymax - r * grid.cell_size_m - half})
+    return pd.DataFrame(
+        {"x": grid.xmin + c * grid.cell_size_m + half, "y": grid.ymax - r * grid.cell_size_m - half}
+    )
 
 
 def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -47,18 +48,22 @@ def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
-def _blobs(seed: int = 0, n: int = 150, sd: float = 15.0, noise: int = 40
-           ) -> tuple[pd.DataFrame, np.ndarray]:
+def _blobs(
+    seed: int = 0, n: int = 150, sd: float = 15.0, noise: int = 40
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Three tight blobs 2 km apart plus sparse noise, in metres; returns truth 1..3 / 0."""
     rng = np.random.default_rng(seed)
     centres = np.array([[X0, Y0], [X0 + 2000, Y0], [X0, Y0 + 2000]])
-    xy = np.vstack([rng.normal(c, sd, (n, 2)) for c in centres]
-                   + [rng.uniform([X0 - 5000, Y0 - 5000], [X0 - 3000, Y0 - 3000], (noise, 2))])
+    xy = np.vstack(
+        [rng.normal(c, sd, (n, 2)) for c in centres]
+        + [rng.uniform([X0 - 5000, Y0 - 5000], [X0 - 3000, Y0 - 3000], (noise, 2))]
+    )
     truth = np.repeat([1, 2, 3, 0], [n, n, n, noise])
     return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), truth
 
 
 # --- threshold -------------------------------------------------------------------------
+
 
 def test_threshold_two_blobs_exact_counts_and_areas():
     g = _grid()
@@ -70,8 +75,7 @@ def test_threshold_two_blobs_exact_counts_and_areas():
     for r, c in blob_b:
         scores[r, c] = 4.0
     scores[4, 4] = 1.0
-    inc = _cell_points(g, [(1, 1), (2, 1), (1, 2)] + [(6, 6)] * 3 + [(7, 7)] * 2
-                       + [(4, 4), (0, 9)])
+    inc = _cell_points(g, [(1, 1), (2, 1), (1, 2)] + [(6, 6)] * 3 + [(7, 7)] * 2 + [(4, 4), (0, 9)])
     hs = threshold_hotspots(scores, g, inc, threshold=3.0)
     p = hs.polygons
     assert p["hotspot_id"].tolist() == [1, 2]
@@ -81,8 +85,10 @@ def test_threshold_two_blobs_exact_counts_and_areas():
     assert p["share"].tolist() == [0.5, 0.3]
     assert hs.labels.tolist() == [2, 2, 2, 1, 1, 1, 1, 1, 0, 0]
     assert p.crs.to_epsg() == 27700
-    blob_a_shape = shapely.union(shapely.box(X0 + 10, Y0 + 80, X0 + 30, Y0 + 90),
-                                 shapely.box(X0 + 10, Y0 + 70, X0 + 20, Y0 + 80))
+    blob_a_shape = shapely.union(
+        shapely.box(X0 + 10, Y0 + 80, X0 + 30, Y0 + 90),
+        shapely.box(X0 + 10, Y0 + 70, X0 + 20, Y0 + 80),
+    )
     assert shapely.equals(p.geometry[1], blob_a_shape)
     assert list(p.columns[:7]) == list(LEADING_COLUMNS)
     assert hs.params["cutoff"] == 3.0 and hs.params["threshold_rule"] == "explicit"
@@ -131,8 +137,9 @@ def test_threshold_mean_sd_rule_and_mask_and_nan():
 def test_find_hotspots_accepts_a_surface_object_and_counts_by_default():
     g = _grid()
     inc = _cell_points(g, [(2, 2)] * 4 + [(8, 8)])
-    surface = SimpleNamespace(values=np.where(np.arange(100).reshape(10, 10) == 22, 1.0, 0.0),
-                              grid=g)
+    surface = SimpleNamespace(
+        values=np.where(np.arange(100).reshape(10, 10) == 22, 1.0, 0.0), grid=g
+    )
     hs = find_hotspots(inc, scores=surface)
     assert hs.polygons["incidents"].tolist() == [4]
     counted = find_hotspots(inc, grid=g, threshold=2.0)
@@ -151,6 +158,7 @@ def test_no_hotspots_gives_empty_table_with_fixed_columns():
 
 # --- summaries -------------------------------------------------------------------------
 
+
 def test_summary_columns():
     g = _grid()
     inc = _cell_points(g, [(1, 1)] * 5 + [(1, 2)] * 2 + [(9, 9)])
@@ -161,14 +169,14 @@ def test_summary_columns():
     scores = np.zeros(g.shape)
     scores[1, 1:3] = 1.0
     repeats = pd.DataFrame({"x": [X0 + 15.0, X0 + 95.0, X0 + 20.0], "y": [Y0 + 85.0] * 3})
-    hs = threshold_hotspots(scores, g, inc, threshold=1.0, area_columns=["beat", "npa"],
-                            repeat_locations_table=repeats)
+    hs = threshold_hotspots(
+        scores, g, inc, threshold=1.0, area_columns=["beat", "npa"], repeat_locations_table=repeats
+    )
     row = hs.polygons.iloc[0]
     # Streets by the hotspots.labels rule (Mill Lane's 3 >= 25% of High Street's 4), then the
     # majority beat (issue #18: labels name streets, beat, not only the commonest text).
     assert row["label"] == "High Street / Mill Lane, B2"
-    assert row["top_categories"] == ("Anti-social behaviour (43%); Burglary (29%); "
-                                     "Drugs (29%)")
+    assert row["top_categories"] == ("Anti-social behaviour (43%); Burglary (29%); Drugs (29%)")
     assert (row["beat"], row["beat_all"]) == ("B2", "B2; B1")  # most incidents first
     assert (row["npa"], row["npa_all"]) == ("N1", "N1; N2; N9")  # 3-3 tie: by name
     assert row["repeat_locations"] == 2  # the point on the cell edge counts, x+95 does not
@@ -188,6 +196,7 @@ def test_label_falls_back_to_coordinates_without_location_text():
 
 # --- DBSCAN / HDBSCAN -----------------------------------------------------------------
 
+
 def test_dbscan_recovers_blobs_in_metres():
     inc, truth = _blobs()
     hs = dbscan_hotspots(inc, eps_m=30, min_samples=10, hull="convex")
@@ -197,8 +206,10 @@ def test_dbscan_recovers_blobs_in_metres():
         assert len(set(members)) == 1 and members[0] != 0
         assert len(members) >= 0.95 * 150
     assert (hs.labels[truth == 0] == 0).all()
-    covered = shapely.covers(hs.polygons.geometry.to_numpy()[hs.labels[hs.labels > 0] - 1],
-                             shapely.points(inc[["x", "y"]].to_numpy()[hs.labels > 0]))
+    covered = shapely.covers(
+        hs.polygons.geometry.to_numpy()[hs.labels[hs.labels > 0] - 1],
+        shapely.points(inc[["x", "y"]].to_numpy()[hs.labels > 0]),
+    )
     assert covered.all()
 
 
@@ -220,8 +231,9 @@ def test_dbscan_on_weighted_locations_equals_dbscan_on_every_duplicate():
     assert ((hs.labels > 0) == (ref.labels_ >= 0)).all()
     assert _same_partition(hs.labels[core], ref.labels_[core])
     border = np.flatnonzero((ref.labels_ >= 0) & ~core)
-    nearest = np.argmin(np.where(core, np.hypot(*(xy[border, None] - xy[None]).transpose(2, 0, 1)),
-                                 np.inf), axis=1)
+    nearest = np.argmin(
+        np.where(core, np.hypot(*(xy[border, None] - xy[None]).transpose(2, 0, 1)), np.inf), axis=1
+    )
     np.testing.assert_array_equal(hs.labels[border], hs.labels[nearest])
 
 
@@ -275,8 +287,7 @@ def test_hdbscan_recovers_blobs(engine):
     if engine == "fast_hdbscan":
         pytest.importorskip("fast_hdbscan")
     inc, truth = _blobs(n=100, noise=0)  # HDBSCAN would call the 40 noise points a cluster
-    hs = hdbscan_hotspots(inc, min_cluster_size=30, engine=engine,
-                          cluster_selection_method="eom")
+    hs = hdbscan_hotspots(inc, min_cluster_size=30, engine=engine, cluster_selection_method="eom")
     assert hs.params["engine"].startswith(engine.replace("sklearn", "sklearn.cluster"))
     assert _recovers(hs.labels, truth, 0.9)
 
@@ -287,10 +298,12 @@ def test_hdbscan_weighted_locations_match_every_duplicate_on_blobs():
     reps = np.random.default_rng(2).integers(1, 8, len(snap))
     inc = snap.loc[np.repeat(snap.index, reps)].reset_index(drop=True)
     truth = np.repeat(truth, reps)
-    fast = hdbscan_hotspots(inc, min_cluster_size=40, engine="fast_hdbscan",
-                            cluster_selection_method="eom")
-    slow = hdbscan_hotspots(inc, min_cluster_size=40, engine="sklearn",
-                            cluster_selection_method="eom")
+    fast = hdbscan_hotspots(
+        inc, min_cluster_size=40, engine="fast_hdbscan", cluster_selection_method="eom"
+    )
+    slow = hdbscan_hotspots(
+        inc, min_cluster_size=40, engine="sklearn", cluster_selection_method="eom"
+    )
     assert fast.params["n_locations"] == len(snap)
     assert _recovers(fast.labels, truth, 0.9) and _recovers(slow.labels, truth, 0.9)
 
@@ -309,8 +322,11 @@ def test_geographic_crs_refused_and_metric_geodataframe_accepted():
     b = dbscan_hotspots(geo, eps_m=30, min_samples=10)
     np.testing.assert_array_equal(a.labels, b.labels)
     wgs = geo.to_crs(4326)
-    for call in (lambda: dbscan_hotspots(wgs), lambda: hdbscan_hotspots(wgs),
-                 lambda: find_hotspots(wgs)):
+    for call in (
+        lambda: dbscan_hotspots(wgs),
+        lambda: hdbscan_hotspots(wgs),
+        lambda: find_hotspots(wgs),
+    ):
         with pytest.raises(CRSError, match="EPSG:4326"):
             call()
     utm = geo.to_crs(32630)
@@ -363,6 +379,7 @@ def test_row_order_does_not_change_hotspots():
 
 # --- properties ------------------------------------------------------------------------
 
+
 def _check_consistent(hs, xy: np.ndarray) -> None:
     labels = hs.labels
     n = hs.n_hotspots
@@ -392,14 +409,24 @@ def test_property_dbscan_counts_add_up(pts, min_samples, eps, hull):
 
 
 @settings(max_examples=40, deadline=None)
-@given(coords, st.integers(0, 2**32 - 1), st.sampled_from([4, 8]),
-       st.sampled_from(["quantile", "mean_sd"]))
+@given(
+    coords,
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([4, 8]),
+    st.sampled_from(["quantile", "mean_sd"]),
+)
 def test_property_threshold_counts_add_up(pts, seed, connectivity, rule):
     g = _grid(8, 25.0)
     xy = np.array(pts, float) * 5 + [X0, Y0]
     scores = np.random.default_rng(seed).gamma(0.5, 1.0, g.shape)
-    hs = threshold_hotspots(scores, g, pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}),
-                            threshold=rule, quantile=0.8, connectivity=connectivity)
+    hs = threshold_hotspots(
+        scores,
+        g,
+        pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}),
+        threshold=rule,
+        quantile=0.8,
+        connectivity=connectivity,
+    )
     _check_consistent(hs, xy)
     cells = hs.params["cells_selected"]
     assert hs.polygons["area_m2"].sum() <= cells * 625.0 + 1e-6

@@ -21,13 +21,22 @@ from hotspots.io.readers import ColumnMapping
 from hotspots.pipeline import OutputConfig, PopulationConfig, RunConfig, run
 from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, seasonal_profiles
 
-NEW_COLUMNS = ["dow_rows", "peak_day", "day_p", *DOW_COLUMNS,
-               "hour_rows", "peak_hour", "hour_p", *HOUR_COLUMNS]
+NEW_COLUMNS = [
+    "dow_rows",
+    "peak_day",
+    "day_p",
+    *DOW_COLUMNS,
+    "hour_rows",
+    "peak_hour",
+    "hour_p",
+    *HOUR_COLUMNS,
+]
 
 
 def frame(whens: list[str], precisions: list[str], groups: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"when": pd.to_datetime(whens, format="ISO8601"),
-                         "precision": precisions, "beat": groups})
+    return pd.DataFrame(
+        {"when": pd.to_datetime(whens, format="ISO8601"), "precision": precisions, "beat": groups}
+    )
 
 
 def test_hand_worked_counts_and_peaks():
@@ -77,16 +86,19 @@ def test_day_p_is_chi_square_against_weekday_exposure():
     # Each weekday's rows on one date with that weekday (Mon 2024-01-01 … Sun 2024-01-07),
     # plus a dated row in every other month and on the last day, so that the dated rows
     # cover all seven months from their first day to their last.
-    first_week = np.repeat(pd.date_range("2024-01-01", periods=7, freq="D"),
-                           [60, 55, 70, 50, 65, 90, 80])
+    first_week = np.repeat(
+        pd.date_range("2024-01-01", periods=7, freq="D"), [60, 55, 70, 50, 65, 90, 80]
+    )
     spread = pd.to_datetime([f"{m}-15" for m in months[1:]] + ["2025-03-31"])
     days = pd.DatetimeIndex(np.concatenate([first_week.to_numpy(), spread.to_numpy()]))
     observed = np.bincount(days.day_of_week, minlength=7)
     hours = np.arange(len(days)) % 24 * 5 % 24  # 24 hours, unevenly
-    inc = pd.DataFrame({"when": days + pd.to_timedelta(hours, unit="h"),
-                        "precision": "minute", "beat": "A"})
-    row = seasonal_profiles(inc, by="beat", period=("2024-01", "2025-03"),
-                            months_with_data=pd.to_datetime(months)).iloc[0]
+    inc = pd.DataFrame(
+        {"when": days + pd.to_timedelta(hours, unit="h"), "precision": "minute", "beat": "A"}
+    )
+    row = seasonal_profiles(
+        inc, by="beat", period=("2024-01", "2025-03"), months_with_data=pd.to_datetime(months)
+    ).iloc[0]
     assert row[list(DOW_COLUMNS)].tolist() == observed.tolist()
     assert row["peak_day"] == int(np.argmax(observed)) + 1
     expected = observed.sum() * exposure / exposure.sum()
@@ -101,8 +113,9 @@ def test_day_p_is_chi_square_against_weekday_exposure():
 
 def test_small_counts_use_monte_carlo():
     # Three rows in the same hour: P(all three share an hour | flat) = 24 / 24**3 = 1/576.
-    inc = frame(["2025-05-02 22:01", "2025-05-09 22:30", "2025-05-16 22:59"], ["minute"] * 3,
-                ["A"] * 3)
+    inc = frame(
+        ["2025-05-02 22:01", "2025-05-09 22:30", "2025-05-16 22:59"], ["minute"] * 3, ["A"] * 3
+    )
     row = seasonal_profiles(inc, by="beat").iloc[0]
     assert row["peak_hour"] == 22 and row["peak_day"] == 5
     assert abs(row["hour_p"] - 1 / 576) < 0.0015  # 9,999 draws: standard error ≈ 0.0004
@@ -114,13 +127,23 @@ def test_small_counts_use_monte_carlo():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 364), st.integers(0, 1439),
-                          st.sampled_from(["month", "day", "minute"]), st.sampled_from("AB")),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 364),
+            st.integers(0, 1439),
+            st.sampled_from(["month", "day", "minute"]),
+            st.sampled_from("AB"),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_counts_peaks_and_p_are_consistent(rows):
     when = [pd.Timestamp("2025-01-01") + pd.Timedelta(days=d, minutes=m) for d, m, _, _ in rows]
-    inc = pd.DataFrame({"when": when, "precision": [p for _, _, p, _ in rows],
-                        "beat": [g for _, _, _, g in rows]})
+    inc = pd.DataFrame(
+        {"when": when, "precision": [p for _, _, p, _ in rows], "beat": [g for _, _, _, g in rows]}
+    )
     inc["when"] = inc["when"].where(inc["precision"] == "minute", inc["when"].dt.floor("D"))
     inc.loc[inc["precision"] == "month", "when"] = inc["when"].dt.to_period("M").dt.start_time
     for _, row in seasonal_profiles(inc, by="beat").iterrows():
@@ -165,20 +188,23 @@ def partner_export(rng: np.random.Generator) -> pd.DataFrame:
     text = rows["when"].dt.strftime("%d/%m/%Y %H:%M")
     dated_only = rng.random(len(rows)) < 0.15  # some cases record the date only
     text[dated_only] = rows.loc[dated_only, "when"].dt.strftime("%d/%m/%Y")
-    return pd.DataFrame({
-        "Ref": [f"C{i:05d}" for i in range(len(rows))],
-        "Reported": text,
-        "Type": "Anti-social behaviour",
-        "Easting": rows["x"].round(0),
-        "Northing": rows["y"].round(0),
-    })
+    return pd.DataFrame(
+        {
+            "Ref": [f"C{i:05d}" for i in range(len(rows))],
+            "Reported": text,
+            "Type": "Anti-social behaviour",
+            "Easting": rows["x"].round(0),
+            "Northing": rows["y"].round(0),
+        }
+    )
 
 
 def run_partner_export(folder: Path, *, seed: int, min_count: int = 1):
     """Write :func:`partner_export` to ``folder`` and run it; (result, output folder)."""
     partner_export(np.random.default_rng(seed)).to_csv(folder / "cases.csv", index=False)
-    mapping = ColumnMapping(id="Ref", datetime="Reported", category="Type",
-                            easting="Easting", northing="Northing")
+    mapping = ColumnMapping(
+        id="Ref", datetime="Reported", category="Type", easting="Easting", northing="Northing"
+    )
     config = RunConfig(
         inputs=[InputSpec((str(folder / "cases.csv"),), "council", mapping)],
         areas=[("leicestershire/beats", {})],
@@ -202,7 +228,8 @@ def reference(incidents: pd.DataFrame, key: str) -> pd.DataFrame:
         ("hour", precision == "minute", when.dt.hour, HOUR_COLUMNS, 0),
     ):
         counts = pd.crosstab(incidents.loc[use, key].astype(object), part[use]).reindex(
-            columns=range(len(cols)), fill_value=0)
+            columns=range(len(cols)), fill_value=0
+        )
         counts.columns = list(cols)
         counts[f"{name}_rows_ref"] = counts[list(cols)].sum(axis=1)
         counts[f"peak_{name}_ref"] = counts[list(cols)].to_numpy().argmax(axis=1) + first
@@ -255,15 +282,20 @@ def test_partner_run_publishes_day_and_hour(partner_run):
     texts = popups((out / "map.html").read_text())
     hot = [t for t in texts if t.startswith('<div class="hs-pop"><h4>Hotspot')]
     for dated, timed in zip(sat["dow_rows"], sat["hour_rows"], strict=True):
-        line = (f"Peak day: Saturday (p < 0.001, {dated} dated incidents) · "
-                f"peak hour: 22:00 (p < 0.001, {timed} timed)")
+        line = (
+            f"Peak day: Saturday (p < 0.001, {dated} dated incidents) · "
+            f"peak hour: 22:00 (p < 0.001, {timed} timed)"
+        )
         assert sum(line in t for t in hot) == 1
     castle = beats.loc["Castle"]  # the beat of the Saturday-night cluster
-    line = (f"Peak day: Saturday (p < 0.001, {castle['dow_rows']} dated incidents) · "
-            f"peak hour: 22:00 (p < 0.001, {castle['hour_rows']} timed)")
+    line = (
+        f"Peak day: Saturday (p < 0.001, {castle['dow_rows']} dated incidents) · "
+        f"peak hour: 22:00 (p < 0.001, {castle['hour_rows']} timed)"
+    )
     assert sum(line in t for t in texts if "<h4>Beat Castle</h4>" in t) == 1
-    assert not any("Peak day" in t for t in texts if "<h4>Beat" in t and "<th>Incidents</th>"
-                   "<td>0</td>" in t)
+    assert not any(
+        "Peak day" in t for t in texts if "<h4>Beat" in t and "<th>Incidents</th><td>0</td>" in t
+    )
 
 
 def test_police_uk_run_has_no_day_or_hour_columns(tmp_path: Path, police_slice: Path):

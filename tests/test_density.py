@@ -162,8 +162,7 @@ def test_any_points_match_brute_force_on_binned_points(xy, ratio, kernel, seed):
     xy = np.array(xy) + [1e-4 * math.sqrt(2), 1e-4 * math.sqrt(3)]
     w = np.random.default_rng(seed).uniform(0.1, 3.0, len(xy))
     bw = 50 * ratio * (1 + 1e-6 / math.pi)
-    s = kde_surface(xy, weights=w, kernel=kernel, bandwidth_m=bw, cell_size_m=50,
-                    snap_spacing_m=1)
+    s = kde_surface(xy, weights=w, kernel=kernel, bandwidth_m=bw, cell_size_m=50, snap_spacing_m=1)
     nodes, nw = lattice_binning(xy, w, s.grid, s.subcell_factor)
     ref = brute_force(nodes, nw, s.grid, kernel, bw)
     assert max_rel_error(s.values, ref) < 1e-6
@@ -186,8 +185,7 @@ def test_study_area_mask_gives_nan_outside():
 
 def test_study_area_geodataframe_and_crs_mismatch():
     area = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1000, 1000)], crs=27700)
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([500.0, 520.0], [500.0, 480.0]),
-                           crs=27700)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([500.0, 520.0], [500.0, 480.0]), crs=27700)
     s = kde_surface(pts, bandwidth_m=200, cell_size_m=50, extent=area)
     assert s.crs == "EPSG:27700" and s.grid.shape == (21, 21)
     with pytest.raises(CRSError, match="EPSG:3857"):
@@ -218,8 +216,9 @@ def test_edge_correction_divides_by_kernel_mass_inside():
     area = shapely.box(0, 0, 1000, 1000)
     xy = np.array([[25.0, 525.0]])  # a cell centre on the western edge
     plain = kde_surface(xy, bandwidth_m=200, cell_size_m=50, extent=area, snap_spacing_m=1)
-    fixed = kde_surface(xy, bandwidth_m=200, cell_size_m=50, extent=area,
-                        edge_correction=True, snap_spacing_m=1)
+    fixed = kde_surface(
+        xy, bandwidth_m=200, cell_size_m=50, extent=area, edge_correction=True, snap_spacing_m=1
+    )
     xs, ys = centres(plain.grid)
     row, col = int(np.argmin(np.abs(ys - 525))), int(np.argmin(np.abs(xs - 25)))
     offsets = np.arange(-5, 6) * 50.0
@@ -241,31 +240,34 @@ def test_geographic_crs_is_refused():
 
 def test_geodataframe_equals_array():
     xy = clustered(300, seed=2, span=2000.0)
-    gdf = gpd.GeoDataFrame({"harm": np.arange(300.0) % 3},
-                           geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=27700)
+    gdf = gpd.GeoDataFrame(
+        {"harm": np.arange(300.0) % 3}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=27700
+    )
     a = kde_surface(gdf, bandwidth_m=200, cell_size_m=50, weights="harm")
     b = kde_surface(xy, bandwidth_m=200, cell_size_m=50, weights=np.arange(300.0) % 3)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.total_weight == 300.0
 
 
-@pytest.mark.parametrize("points", [np.empty((0, 2)),
-                                    gpd.GeoDataFrame(geometry=[], crs=27700)])
+@pytest.mark.parametrize("points", [np.empty((0, 2)), gpd.GeoDataFrame(geometry=[], crs=27700)])
 def test_no_points_is_a_clear_error(points):
     with pytest.raises(InputError, match="no incidents"):
         kde_surface(points, bandwidth_m=200)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"kernel": "epanechnikov"}, "kernel"),
-    ({"bandwidth_m": -5}, "bandwidth_m"),
-    ({"bandwidth_rule": "scott"}, "bandwidth_rule"),
-    ({"weights": [1.0, -1.0]}, "weights"),
-    ({"weights": [1.0]}, "one value per incident"),
-    ({"weights": [0.0, 0.0]}, "weights sum to zero"),
-    ({"weights": "harm"}, "weights='harm' is not a column"),
-    ({"extent": "Leicester"}, "extent"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"kernel": "epanechnikov"}, "kernel"),
+        ({"bandwidth_m": -5}, "bandwidth_m"),
+        ({"bandwidth_rule": "scott"}, "bandwidth_rule"),
+        ({"weights": [1.0, -1.0]}, "weights"),
+        ({"weights": [1.0]}, "one value per incident"),
+        ({"weights": [0.0, 0.0]}, "weights sum to zero"),
+        ({"weights": "harm"}, "weights='harm' is not a column"),
+        ({"extent": "Leicester"}, "extent"),
+    ],
+)
 def test_bad_options_name_the_argument(kwargs, match):
     with pytest.raises(InputError, match=match):
         kde_surface(np.array([[0.0, 0.0], [100.0, 50.0]]), **kwargs)
@@ -288,13 +290,12 @@ def test_one_point():
 
 
 def test_all_points_at_one_location():
-    one = kde_surface(np.array([[500.0, 500.0]]), bandwidth_m=150, cell_size_m=50,
-                      kernel="gaussian")
-    many = kde_surface(np.full((7, 2), 500.0), bandwidth_m=150, cell_size_m=50,
-                       kernel="gaussian")
+    one = kde_surface(
+        np.array([[500.0, 500.0]]), bandwidth_m=150, cell_size_m=50, kernel="gaussian"
+    )
+    many = kde_surface(np.full((7, 2), 500.0), bandwidth_m=150, cell_size_m=50, kernel="gaussian")
     np.testing.assert_allclose(many.values, 7 * one.values, rtol=1e-12, atol=1e-12)
-    auto = kde_surface(np.full((7, 2), 500.0), bandwidth_rule="normal_reference",
-                       cell_size_m=50)
+    auto = kde_surface(np.full((7, 2), 500.0), bandwidth_rule="normal_reference", cell_size_m=50)
     assert auto.bandwidth_m == 100.0  # quartic radius floor: 2 cells
     assert np.nansum(auto.per_cell) == pytest.approx(7.0, rel=1e-3)  # centre sampling
 
@@ -303,8 +304,9 @@ def test_weights_scale_and_zero_weight_drops_a_point():
     xy = clustered(200, seed=4, span=2000.0)
     grid = make_grid((-500.0, -500.0, 2500.0, 2500.0), cell_size_m=50)
     base = kde_surface(xy, bandwidth_m=200, extent=grid, snap_spacing_m=1)
-    double = kde_surface(xy, bandwidth_m=200, extent=grid, weights=np.full(200, 2.0),
-                         snap_spacing_m=1)
+    double = kde_surface(
+        xy, bandwidth_m=200, extent=grid, weights=np.full(200, 2.0), snap_spacing_m=1
+    )
     np.testing.assert_allclose(double.values, 2 * base.values, rtol=1e-12, atol=1e-12)
     w = np.ones(200)
     w[0] = 0.0
@@ -328,7 +330,8 @@ def test_arcgis_rule_by_hand():
     expected = 0.9 * math.sqrt(1 / math.log(2)) * 250 * 8**-0.2
     assert bandwidth_arcgis(RECT, w) == pytest.approx(expected)
     assert bandwidth_arcgis(RECT, kernel="gaussian") == pytest.approx(
-        0.9 * math.sqrt(200_000) * 5**-0.2 / QUARTIC_PER_GAUSSIAN)
+        0.9 * math.sqrt(200_000) * 5**-0.2 / QUARTIC_PER_GAUSSIAN
+    )
 
 
 def test_normal_reference_rule_by_hand_uses_both_axes():
@@ -359,8 +362,7 @@ def exact_lcv(xy, sigma, sigma_max):
 
 def test_lcv_rule_matches_exact_cross_validation():
     rng = np.random.default_rng(7)
-    xy = np.concatenate([c + rng.normal(0, 40, (8, 2))
-                         for c in ([0, 0], [400, 100], [150, 500])])
+    xy = np.concatenate([c + rng.normal(0, 40, (8, 2)) for c in ([0, 0], [400, 100], [150, 500])])
     xy = np.concatenate([xy, [[3000.0, 3000.0]]])  # an outlier: floored, it cannot dominate
     gaps = np.hypot(*(xy[:, None] - xy[None, :]).transpose(2, 0, 1))
     assert gaps[np.triu_indices(len(xy), 1)].min() > 5  # no two share a 3.3 m lattice cell
@@ -380,8 +382,9 @@ def test_lcv_is_not_fooled_by_repeated_locations():
     once = bandwidth_lcv(xy)
     assert bandwidth_lcv(xy, np.full(600, 3.0)) == pytest.approx(once, rel=1e-9)
     candidates = np.geomspace(20.0, 2000.0, 15)
-    assert bandwidth_lcv(np.repeat(xy, 3, axis=0), candidates_m=candidates) == \
-        bandwidth_lcv(xy, candidates_m=candidates)
+    assert bandwidth_lcv(np.repeat(xy, 3, axis=0), candidates_m=candidates) == bandwidth_lcv(
+        xy, candidates_m=candidates
+    )
 
 
 def test_lcv_default_search_finds_a_local_maximum():
@@ -395,8 +398,9 @@ def test_lcv_default_search_finds_a_local_maximum():
 
 def test_lcv_needs_spread_at_the_candidate_scale():
     with pytest.raises(InputError, match="one 0.3 m LCV lattice cell"):
-        bandwidth_lcv(np.array([[0.1, 0.1], [0.11, 0.11]]), kernel="gaussian",
-                      candidates_m=[1.0, 2.0])
+        bandwidth_lcv(
+            np.array([[0.1, 0.1], [0.11, 0.11]]), kernel="gaussian", candidates_m=[1.0, 2.0]
+        )
 
 
 def test_rules_are_reported_and_logged(caplog):
@@ -429,8 +433,7 @@ def test_warns_when_bandwidth_is_finer_than_cells_or_snap_points(caplog):
 def test_relative_surface_ratio_difference_and_guards():
     xy = clustered(300, seed=10, span=2_000.0)
     grid = make_grid((-400.0, -400.0, 2400.0, 2400.0), cell_size_m=50)
-    a = kde_surface(xy, bandwidth_m=200, extent=grid, weights=np.full(300, 3.0),
-                    snap_spacing_m=1)
+    a = kde_surface(xy, bandwidth_m=200, extent=grid, weights=np.full(300, 3.0), snap_spacing_m=1)
     b = kde_surface(xy, bandwidth_m=200, extent=grid, snap_spacing_m=1)
     ratio = relative_surface(a, b)
     kept = b.values > 0.01 * np.nanmax(b.values)

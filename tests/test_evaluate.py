@@ -90,7 +90,8 @@ def test_mask_excludes_cells_and_their_test_incidents() -> None:
     t = hit_rate_pai(scores, test, mask=mask, area_shares=[1 / 3])
     # N = 3, T = 4 (the 50 outside are ignored); top in-area cell is (1,1) with 3
     assert t[["cells", "hits", "hit_rate", "pai"]].iloc[0].tolist() == pytest.approx(
-        [1, 3.0, 0.75, 2.25])
+        [1, 3.0, 0.75, 2.25]
+    )
     # None mask: NaN scores are outside the study area
     nan_scores = np.where(mask, scores, np.nan)
     pd.testing.assert_frame_equal(t, hit_rate_pai(nan_scores, test, area_shares=[1 / 3]))
@@ -98,13 +99,15 @@ def test_mask_excludes_cells_and_their_test_incidents() -> None:
 
 def test_nan_where_undefined() -> None:
     scores = np.array([[2.0, 1.0]])
-    t = hit_rate_pai(scores, np.zeros((1, 2)), train_counts=np.array([[0.0, 4.0]]),
-                     area_shares=[0.5])
+    t = hit_rate_pai(
+        scores, np.zeros((1, 2)), train_counts=np.array([[0.0, 4.0]]), area_shares=[0.5]
+    )
     assert t[["hit_rate", "pai", "pei", "rri"]].isna().all(axis=None)
     t = hit_rate_pai(scores, np.array([[1.0, 1.0]]), area_shares=[0.5])
     assert math.isnan(t["rri"].iloc[0])  # no training counts given
-    t = hit_rate_pai(scores, np.array([[1.0, 1.0]]), train_counts=np.array([[0.0, 4.0]]),
-                     area_shares=[0.5])
+    t = hit_rate_pai(
+        scores, np.array([[1.0, 1.0]]), train_counts=np.array([[0.0, 4.0]]), area_shares=[0.5]
+    )
     assert math.isnan(t["rri"].iloc[0])  # no training incidents in the selection
 
 
@@ -119,8 +122,9 @@ def test_shape_mismatch() -> None:
         hit_rate_pai(np.ones((2, 2)), np.ones((2, 3)))
 
 
-def _brute_force(scores: np.ndarray, test: np.ndarray, train: np.ndarray,
-                 share: float) -> tuple[float, float, float, float]:
+def _brute_force(
+    scores: np.ndarray, test: np.ndarray, train: np.ndarray, share: float
+) -> tuple[float, float, float, float]:
     cells = [(-s, i) for i, s in enumerate(scores.ravel())]
     n = len(cells)
     k = max(1, int(math.floor(share * n + 0.5)))
@@ -188,8 +192,7 @@ def test_default_method_exists_and_runs(caplog: pytest.LogCaptureFixture) -> Non
     assert float(weight[0].split()[4]) in BLEND_WEIGHTS_TRIED
     # counts order kept: the busiest cell scores highest
     counts = bin_counts(GRID, inc["x"].to_numpy(), inc["y"].to_numpy())
-    assert np.unravel_index(np.argmax(s), s.shape) == np.unravel_index(np.argmax(counts),
-                                                                      s.shape)
+    assert np.unravel_index(np.argmax(s), s.shape) == np.unravel_index(np.argmax(counts), s.shape)
 
 
 def test_blend_weight_cv_picks_the_smallest_weight_that_finds_the_held_out_cell() -> None:
@@ -200,14 +203,19 @@ def test_blend_weight_cv_picks_the_smallest_weight_that_finds_the_held_out_cell(
     def centre(r: int, c: int) -> tuple[float, float]:
         return 50.0 + 100 * c, 950.0 - 100 * r
 
-    rows = [(*centre(r, c), "2024-01-01") for r, c in [(1, 2), (3, 2), (2, 1), (2, 3)]
-            for _ in range(10)]
+    rows = [
+        (*centre(r, c), "2024-01-01")
+        for r, c in [(1, 2), (3, 2), (2, 1), (2, 3)]
+        for _ in range(10)
+    ]
     rows += [(*centre(r, c), "2024-02-01") for r, c in [(8, 8), (8, 1), (1, 8), (6, 6)]]
     rows += [(*centre(2, 2), m) for m in ("2024-04-01", "2024-05-01", "2024-06-01")]
-    inc = pd.DataFrame(rows, columns=["x", "y", "when"]).assign(when=lambda d:
-                                                                pd.to_datetime(d["when"]))
-    np.testing.assert_array_equal(cell_scores(inc, GRID),
-                                  cell_scores(inc, GRID, weight=1.0, bandwidth_m=200.0))
+    inc = pd.DataFrame(rows, columns=["x", "y", "when"]).assign(
+        when=lambda d: pd.to_datetime(d["when"])
+    )
+    np.testing.assert_array_equal(
+        cell_scores(inc, GRID), cell_scores(inc, GRID, weight=1.0, bandwidth_m=200.0)
+    )
 
 
 def test_blend_weight_falls_back_without_months(caplog: pytest.LogCaptureFixture) -> None:
@@ -226,8 +234,13 @@ def test_blend_is_counts_plus_weighted_kde() -> None:
 
 
 def test_half_life_weights_by_month_age() -> None:
-    inc = pd.DataFrame({"when": pd.to_datetime(["2024-07-01", "2024-01-01", "2024-01-01"]),
-                        "x": [50.0, 950.0, 950.0], "y": [950.0, 50.0, 50.0]})
+    inc = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2024-07-01", "2024-01-01", "2024-01-01"]),
+            "x": [50.0, 950.0, 950.0],
+            "y": [950.0, 50.0, 50.0],
+        }
+    )
     s = cell_scores(inc, GRID, method="counts", half_life_months=6)
     assert s[0, 0] == 1.0 and s[9, 9] == 1.0  # two incidents six months older: 2 · 0.5
     with pytest.raises(InputError, match="'when'"):
@@ -259,23 +272,34 @@ def test_evaluate_table_and_params() -> None:
     inc = _incidents(300, ["2024-01", "2024-02"], seed=1)
     train, test = inc[inc["when"] < "2024-02-01"], inc[inc["when"] >= "2024-02-01"]
     ev = evaluate(train, test, GRID, area_shares=[0.01, 0.1])
-    assert list(ev.table.columns) == ["method", "area_share", "cells", "hits", "hit_rate",
-                                      "pai", "pei", "rri"]
+    assert list(ev.table.columns) == [
+        "method",
+        "area_share",
+        "cells",
+        "hits",
+        "hit_rate",
+        "pai",
+        "pei",
+        "rri",
+    ]
     assert ev.table["method"].unique().tolist() == ["default", "counts", "kde"]
     assert (ev.n_train, ev.n_test) == (len(train), len(test))
     counts = ev.table[ev.table["method"] == "counts"].reset_index(drop=True)
-    want = hit_rate_pai(cell_scores(train, GRID, method="counts"),
-                        bin_counts(GRID, test["x"].to_numpy(), test["y"].to_numpy()),
-                        train_counts=bin_counts(GRID, train["x"].to_numpy(),
-                                                train["y"].to_numpy()),
-                        area_shares=[0.01, 0.1])
+    want = hit_rate_pai(
+        cell_scores(train, GRID, method="counts"),
+        bin_counts(GRID, test["x"].to_numpy(), test["y"].to_numpy()),
+        train_counts=bin_counts(GRID, train["x"].to_numpy(), train["y"].to_numpy()),
+        area_shares=[0.01, 0.1],
+    )
     pd.testing.assert_frame_equal(counts.drop(columns="method"), want)
     assert ev.params()["methods"]["default"] == {"name": "blend", "params": {}}
 
 
 def test_folds_follow_runs_of_months_without_leaks() -> None:
-    months = [*pd.period_range("2020-01", "2020-12", freq="M"),
-              *pd.period_range("2022-01", "2022-09", freq="M")]
+    months = [
+        *pd.period_range("2020-01", "2020-12", freq="M"),
+        *pd.period_range("2022-01", "2022-09", freq="M"),
+    ]
     folds = backtest_folds(months, train_months=6, test_months=3, step_months=3)
     got = [(str(f.train_from), str(f.train_to), str(f.test_from), str(f.test_to)) for f in folds]
     assert got == [
@@ -290,9 +314,16 @@ def test_folds_follow_runs_of_months_without_leaks() -> None:
 def test_rolling_backtest_uses_the_right_months() -> None:
     months = [f"2023-{m:02d}" for m in range(1, 13)]
     inc = _incidents(600, months, seed=2)
-    table = rolling_backtest(inc, GRID, train_months=6, test_months=2, step_months=2,
-                             categories=[None, "burglary"], methods=["counts"],
-                             area_shares=[0.05])
+    table = rolling_backtest(
+        inc,
+        GRID,
+        train_months=6,
+        test_months=2,
+        step_months=2,
+        categories=[None, "burglary"],
+        methods=["counts"],
+        area_shares=[0.05],
+    )
     assert table["fold"].unique().tolist() == [0, 1, 2]
     assert table["category"].unique().tolist() == [ALL_CATEGORIES, "burglary"]
     month = inc["when"].dt.to_period("M").astype(str)
@@ -320,8 +351,9 @@ def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
     from hotspots.pipeline.evaluation import run_evaluation
 
     cfg = RunConfig(inputs=[InputSpec.police_uk(police_slice)], areas=[])
-    backtest = run_evaluation(cfg, train=("2025-06", "2025-06"), test=("2025-07", "2025-07"),
-                              out=tmp_path)
+    backtest = run_evaluation(
+        cfg, train=("2025-06", "2025-06"), test=("2025-07", "2025-07"), out=tmp_path
+    )
     table = backtest.table
     written = json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))
     assert backtest.metadata["rows"] == written["rows"] and written["rows"]["rows_used"] > 0
@@ -336,8 +368,7 @@ def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
     assert csv["pai"].between(0, 1 / 0.005 + 1e-6).all()
     assert (tmp_path / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(InputError, match="must start after"):
-        run_evaluation(cfg, train=("2025-06", "2025-07"), test=("2025-07", "2025-07"),
-                       out=tmp_path)
+        run_evaluation(cfg, train=("2025-06", "2025-07"), test=("2025-07", "2025-07"), out=tmp_path)
 
 
 def test_run_evaluation_with_beats_uses_the_run_grid(police_slice, tmp_path) -> None:
@@ -350,8 +381,13 @@ def test_run_evaluation_with_beats_uses_the_run_grid(police_slice, tmp_path) -> 
         areas=[("leicestershire/beats", {})],
         grid=GridConfig(cell_size_m=500),
     )
-    table = run_evaluation(cfg, train=("2025-06", "2025-06"), test=("2025-07", "2025-07"),
-                           category="anti-social behaviour", out=tmp_path).table
+    table = run_evaluation(
+        cfg,
+        train=("2025-06", "2025-06"),
+        test=("2025-07", "2025-07"),
+        category="anti-social behaviour",
+        out=tmp_path,
+    ).table
     assert (table["cell_size_m"] == 500).all()
     assert (table["category"] == "anti-social behaviour").all()
     # The study area is the union of the beats: k = 0.5 % of its 500 m cells.

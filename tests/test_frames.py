@@ -31,12 +31,11 @@ def test_map_distinct_equals_mapping_every_row(values: list[str]) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_words, min_size=1, max_size=4), st.booleans())
 def test_concat_categorical_equals_text_concat(parts: list[list[str]], compact: bool) -> None:
-    frames = [
-        pd.DataFrame({"t": pd.Series(p, dtype="str"), "n": np.arange(len(p))}) for p in parts
-    ]
+    frames = [pd.DataFrame({"t": pd.Series(p, dtype="str"), "n": np.arange(len(p))}) for p in parts]
     if compact:  # a mix of categorical and text columns, as files compacted one by one
-        frames = [f.assign(t=as_categorical(f["t"])) if i % 2 == 0 else f
-                  for i, f in enumerate(frames)]
+        frames = [
+            f.assign(t=as_categorical(f["t"])) if i % 2 == 0 else f for i, f in enumerate(frames)
+        ]
     joined = concat_categorical(frames, ignore_index=True)
     expected = pd.concat([f.astype({"t": str}) for f in frames], ignore_index=True)
     assert joined["t"].astype(str).tolist() == expected["t"].tolist()
@@ -55,8 +54,9 @@ def test_compact_text_keeps_ids_as_text() -> None:
 
 
 def test_prepared_incidents_are_compact_and_give_points(police_slice) -> None:
-    config = RunConfig(inputs=[InputSpec.police_uk(police_slice)],
-                       areas=[("leicestershire/beats", {})])
+    config = RunConfig(
+        inputs=[InputSpec.police_uk(police_slice)], areas=[("leicestershire/beats", {})]
+    )
     prepared = prepare(config)
     inc = prepared.incidents
     assert "geometry" not in inc
@@ -73,12 +73,16 @@ def test_write_gpkg_builds_points_per_chunk(tmp_path, monkeypatch) -> None:
     import hotspots.io.writers as writers
 
     monkeypatch.setattr(writers, "GPKG_CHUNK_ROWS", 2)
-    frame = pd.DataFrame({
-        "x": [450000.0, 451000.0, 452000.0],
-        "y": [300000.0, 301000.0, 302000.0],
-        "category": pd.Categorical(["b", "a", "b"]),
-        "when": pd.to_datetime(["2025-01-01", "2025-02-01 10:30", "2025-03-01"], format="ISO8601"),
-    })
+    frame = pd.DataFrame(
+        {
+            "x": [450000.0, 451000.0, 452000.0],
+            "y": [300000.0, 301000.0, 302000.0],
+            "category": pd.Categorical(["b", "a", "b"]),
+            "when": pd.to_datetime(
+                ["2025-01-01", "2025-02-01 10:30", "2025-03-01"], format="ISO8601"
+            ),
+        }
+    )
     write_gpkg({"incidents": frame}, tmp_path / "x.gpkg")
     back = pyogrio.read_dataframe(tmp_path / "x.gpkg", layer="incidents")
     assert back.crs.to_epsg() == 27700

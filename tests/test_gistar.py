@@ -45,10 +45,7 @@ def dense_gistar_z(values: np.ndarray, valid: np.ndarray, band_cells: float) -> 
 
 
 def test_hand_worked_4x4_band_of_one_cell():
-    counts = np.array([[0, 1, 2, 0],
-                       [3, 5, 1, 0],
-                       [0, 2, 4, 1],
-                       [1, 0, 0, 2]], dtype=float)
+    counts = np.array([[0, 1, 2, 0], [3, 5, 1, 0], [0, 2, 4, 1], [1, 0, 0, 2]], dtype=float)
     res = gistar_grid(counts, cell_size_m=100.0, distance_band_m=100.0)
     flat = [v for row in counts.tolist() for v in row]
     n = len(flat)
@@ -123,11 +120,8 @@ def exact_conditional_p(values: np.ndarray, band_cells: float) -> np.ndarray:
 
 
 def test_pseudo_p_matches_exact_enumeration():
-    values = np.array([[0, 3, 1, 7],
-                       [2, 9, 4, 0],
-                       [1, 1, 5, 2]], dtype=float)
-    res = gistar_grid(values, cell_size_m=10.0, distance_band_m=10.0, permutations=20_000,
-                      seed=1)
+    values = np.array([[0, 3, 1, 7], [2, 9, 4, 0], [1, 1, 5, 2]], dtype=float)
+    res = gistar_grid(values, cell_size_m=10.0, distance_band_m=10.0, permutations=20_000, seed=1)
     exact = exact_conditional_p(values, 1.0)
     # Monte Carlo standard error of 2 * a proportion over 20k draws is at most 0.0071.
     np.testing.assert_allclose(res.p_sim, exact, rtol=0, atol=0.03)
@@ -148,16 +142,24 @@ def test_pseudo_p_close_to_normal_approximations_for_large_n():
     rng = np.random.default_rng(11)
     values = rng.normal(10.0, 1.0, (60, 60))
     band_cells = 3.0
-    res = gistar_grid(values, cell_size_m=100.0, distance_band_m=100.0 * band_cells,
-                      permutations=1999, seed=2)
+    res = gistar_grid(
+        values, cell_size_m=100.0, distance_band_m=100.0 * band_cells, permutations=1999, seed=2
+    )
     # Normal approximation of the conditional null: the cell fixed, its k - 1 neighbours
     # drawn without replacement from the other n - 1 values.
     x = values.ravel()
     n, m = x.size, res.n_neighbours.ravel() - 1
     rows, cols = np.indices(values.shape)
     rows, cols = rows.ravel(), cols.ravel()
-    obs = np.array([x[(rows - rows[i]) ** 2 + (cols - cols[i]) ** 2 <= band_cells**2].sum()
-                    for i in range(n)]) - x
+    obs = (
+        np.array(
+            [
+                x[(rows - rows[i]) ** 2 + (cols - cols[i]) ** 2 <= band_cells**2].sum()
+                for i in range(n)
+            ]
+        )
+        - x
+    )
     mean_o = (x.sum() - x) / (n - 1)
     var_o = ((x**2).sum() - x**2) / (n - 1) - mean_o**2
     zc = (obs - m * mean_o) / np.sqrt(m * var_o * (n - 1 - m) / (n - 2))
@@ -166,8 +168,7 @@ def test_pseudo_p_close_to_normal_approximations_for_large_n():
     assert diff.mean() < 0.015 and diff.max() < 0.07
     # The analytic p also lets the cell's own value vary, a shift of about 1/sqrt(k) in z:
     # close to p_sim only in large neighbourhoods (k = 113 here).
-    wide = gistar_grid(values, cell_size_m=100.0, distance_band_m=600.0, permutations=1999,
-                       seed=2)
+    wide = gistar_grid(values, cell_size_m=100.0, distance_band_m=600.0, permutations=1999, seed=2)
     assert np.corrcoef(wide.p.ravel(), wide.p_sim.ravel())[0, 1] > 0.97
     assert np.abs(wide.p - wide.p_sim).mean() < 0.06
 
@@ -189,8 +190,9 @@ def brute_force_bh(p: np.ndarray) -> np.ndarray:
 def test_q_is_benjamini_hochberg_from_its_definition():
     rng = np.random.default_rng(4)
     p = np.concatenate([rng.random(200) ** 3, [0.5, 0.5, 0.01, 1.0, 0.0]])
-    np.testing.assert_allclose(false_discovery_control(p, method="bh"), brute_force_bh(p),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        false_discovery_control(p, method="bh"), brute_force_bh(p), rtol=1e-12
+    )
     counts = rng.poisson(3.0, (30, 30)).astype(float)
     counts[10:13, 10:13] += 4
     mask = np.ones(counts.shape, dtype=bool)
@@ -208,8 +210,9 @@ def test_q_is_benjamini_hochberg_from_its_definition():
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=60))
 def test_polygon_q_matches_the_definition(values):
-    gdf = gpd.GeoDataFrame({"n": values},
-                           geometry=[shapely.box(i, 0, i + 1, 1) for i in range(len(values))])
+    gdf = gpd.GeoDataFrame(
+        {"n": values}, geometry=[shapely.box(i, 0, i + 1, 1) for i in range(len(values))]
+    )
     res = gistar_polygons(gdf, "n", weights="rook")
     q = brute_force_bh(res.p)
     np.testing.assert_allclose(res.q, q, rtol=1e-12, atol=1e-300)
@@ -234,8 +237,9 @@ def test_fdr_changes_classes():
     raw = gistar_grid(counts, cell_size_m=100.0, fdr=False)
     adj = gistar_grid(counts, cell_size_m=100.0, fdr=True)
     assert np.array_equal(raw.classes, classify(raw.z, raw.p))
-    assert np.array_equal(adj.classes, classify(adj.z, brute_force_bh(adj.p.ravel()).reshape(
-        adj.p.shape)))
+    assert np.array_equal(
+        adj.classes, classify(adj.z, brute_force_bh(adj.p.ravel()).reshape(adj.p.shape))
+    )
     assert np.abs(adj.classes).sum() < np.abs(raw.classes).sum()
     assert adj.classes[11, 11] == 3
 
@@ -254,9 +258,15 @@ def test_masked_cells_are_nan_and_unlabelled():
     assert res.classes[0, 0] == 0 and res.n_neighbours[0, 0] == 0
     labels = res.labels()
     assert labels[0, 0] == "" and labels.shape == (6, 6)
-    assert set(labels[mask]) <= {"Hot spot 99%", "Hot spot 95%", "Hot spot 90%",
-                                 "Not significant", "Cold spot 90%", "Cold spot 95%",
-                                 "Cold spot 99%"}
+    assert set(labels[mask]) <= {
+        "Hot spot 99%",
+        "Hot spot 95%",
+        "Hot spot 90%",
+        "Not significant",
+        "Cold spot 90%",
+        "Cold spot 95%",
+        "Cold spot 99%",
+    }
 
 
 def test_all_zero_counts_are_not_significant():
@@ -274,8 +284,11 @@ def test_neighbourhood_covering_whole_area_is_not_significant():
 def test_default_band_is_two_cells_and_result_carries_parameters():
     res = gistar_grid(np.eye(10), cell_size_m=250.0, permutations=0)
     assert isinstance(res, GiStarResult)
-    assert (res.distance_band_m, res.band_rule, res.weights) == (500.0, "two_cells",
-                                                                 "distance_band")
+    assert (res.distance_band_m, res.band_rule, res.weights) == (
+        500.0,
+        "two_cells",
+        "distance_band",
+    )
     assert res.n_neighbours[5, 5] == 13 and res.p_sim is None
     assert res.classes.dtype == np.int8 and res.z.shape == (10, 10)
     explicit = gistar_grid(np.eye(10), cell_size_m=250.0, distance_band_m=500.0)
@@ -286,16 +299,27 @@ def test_default_band_is_two_cells_and_result_carries_parameters():
 def test_params_say_which_rule_chose_the_band_and_are_json_ready():
     res = gistar_grid(np.eye(10), cell_size_m=250.0, permutations=9, seed=3)
     assert json.loads(json.dumps(res.params())) == {
-        "weights": "distance_band", "distance_band_m": 500.0, "band_rule": "two_cells",
-        "band_auto": True, "permutations": 9, "seed": 3, "p_used": "p_sim", "fdr": True,
-        "classes": "hot/cold at 90/95/99% after Benjamini-Hochberg FDR", "n": 100}
+        "weights": "distance_band",
+        "distance_band_m": 500.0,
+        "band_rule": "two_cells",
+        "band_auto": True,
+        "permutations": 9,
+        "seed": 3,
+        "p_used": "p_sim",
+        "fdr": True,
+        "classes": "hot/cold at 90/95/99% after Benjamini-Hochberg FDR",
+        "n": 100,
+    }
     explicit = gistar_grid(np.eye(10), cell_size_m=250.0, distance_band_m=500, fdr=False)
     p = explicit.params()
     assert (p["band_rule"], p["band_auto"], p["p_used"]) == ("explicit", False, "p")
     assert p["classes"] == "hot/cold at 90/95/99% by the unadjusted p"
     rook = gistar_polygons(squares([1.0] * 8 + [2.0]), "n", weights="rook").params()
     assert (rook["distance_band_m"], rook["band_rule"], rook["band_auto"]) == (
-        None, "contiguity", False)
+        None,
+        "contiguity",
+        False,
+    )
     with pytest.raises(TypeError):  # keyword-only, like every result
         GiStarResult(*[getattr(res, f) for f in res.__dataclass_fields__])
 
@@ -318,10 +342,15 @@ def test_z_invariant_to_affine_change_of_values(scale, shift, seed):
 
 def squares(values: list[float], side: float = 100.0) -> gpd.GeoDataFrame:
     """A 3 x 3 block of square polygons (row-major from the south-west) plus any extras."""
-    boxes = [shapely.box(c * side, r * side, (c + 1) * side, (r + 1) * side)
-             for r in range(3) for c in range(3)]
-    boxes += [shapely.box(1000.0 + i * side, 0.0, 1000.0 + (i + 0.5) * side, side / 2)
-              for i in range(len(values) - 9)]
+    boxes = [
+        shapely.box(c * side, r * side, (c + 1) * side, (r + 1) * side)
+        for r in range(3)
+        for c in range(3)
+    ]
+    boxes += [
+        shapely.box(1000.0 + i * side, 0.0, 1000.0 + (i + 0.5) * side, side / 2)
+        for i in range(len(values) - 9)
+    ]
     return gpd.GeoDataFrame({"n": values}, geometry=boxes, crs="EPSG:27700")
 
 
@@ -355,8 +384,9 @@ def test_polygon_distance_band_default_and_explicit():
     assert auto.band_rule == "arcgis_one_neighbour"
     rook = gistar_polygons(gdf, "n", weights="rook")
     np.testing.assert_allclose(auto.z, rook.z, atol=1e-12)
-    wide = gistar_polygons(gdf, "n", weights="distance_band", distance_band_m=150.0,
-                           permutations=99, seed=3)
+    wide = gistar_polygons(
+        gdf, "n", weights="distance_band", distance_band_m=150.0, permutations=99, seed=3
+    )
     assert wide.n_neighbours.tolist() == [4, 6, 4, 6, 9, 6, 4, 6, 4]
     assert wide.p_sim is not None and wide.p_sim.shape == (9,)
     with pytest.raises(CRSError):
@@ -366,24 +396,27 @@ def test_polygon_distance_band_default_and_explicit():
 # --- invalid input ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"counts": np.ones(9)},
-    {"counts": [["a", "b"], ["c", "d"]]},
-    {"cell_size_m": 0.0},
-    {"cell_size_m": float("nan")},
-    {"cell_size_m": "100"},
-    {"mask": np.ones((4, 4), dtype=int)},
-    {"mask": np.ones((3, 4), dtype=bool)},
-    {"counts": np.where(np.eye(4) == 1, np.nan, 1.0)},
-    {"mask": np.eye(4, dtype=bool) & (np.arange(4) < 2)},
-    {"distance_band_m": 50.0},
-    {"distance_band_m": float("inf")},
-    {"permutations": -1},
-    {"permutations": 9.5},
-    {"permutations": True},
-    {"seed": -3},
-    {"fdr": "yes"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"counts": np.ones(9)},
+        {"counts": [["a", "b"], ["c", "d"]]},
+        {"cell_size_m": 0.0},
+        {"cell_size_m": float("nan")},
+        {"cell_size_m": "100"},
+        {"mask": np.ones((4, 4), dtype=int)},
+        {"mask": np.ones((3, 4), dtype=bool)},
+        {"counts": np.where(np.eye(4) == 1, np.nan, 1.0)},
+        {"mask": np.eye(4, dtype=bool) & (np.arange(4) < 2)},
+        {"distance_band_m": 50.0},
+        {"distance_band_m": float("inf")},
+        {"permutations": -1},
+        {"permutations": 9.5},
+        {"permutations": True},
+        {"seed": -3},
+        {"fdr": "yes"},
+    ],
+)
 def test_invalid_grid_inputs_raise(kwargs):
     args = {"counts": np.arange(16.0).reshape(4, 4), "cell_size_m": 100.0, **kwargs}
     with pytest.raises(InputError):

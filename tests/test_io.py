@@ -187,8 +187,10 @@ def test_counts_always_add_up(tmp_path_factory, rows) -> None:
 
 def test_asb_subtypes_from_the_category_mapping(tmp_path: Path) -> None:
     p = tmp_path / "council.csv"
-    p.write_text("Ref,Date,Type,E,N\n1,01/06/2025,Noise,458000,304000\n"
-                 "2,02/06/2025,Fly tipping,458100,304100\n3,03/06/2025,Burglary,458200,304200\n")
+    p.write_text(
+        "Ref,Date,Type,E,N\n1,01/06/2025,Noise,458000,304000\n"
+        "2,02/06/2025,Fly tipping,458100,304100\n3,03/06/2025,Burglary,458200,304200\n"
+    )
     m = ColumnMapping(id="Ref", date="Date", category="Type", easting="E", northing="N")
     cats = {"Noise": "Anti-social behaviour: nuisance", "Fly tipping": "environmental"}
     r = load_incidents(InputSpec((str(p),), "council", m, cats))
@@ -218,8 +220,9 @@ def test_last_months_of_an_export_count_back_from_its_latest_row(tmp_path: Path)
         f"R{i},15/{m:02d}/2025,Youth nuisance,458500,304500\n" for i, m in enumerate(range(1, 13))
     )
     (tmp_path / "export.csv").write_text(text)
-    m = ColumnMapping(id="Ref", date="Date", category="Type", easting="Easting",
-                      northing="Northing")
+    m = ColumnMapping(
+        id="Ref", date="Date", category="Type", easting="Easting", northing="Northing"
+    )
     config = RunConfig(
         inputs=[InputSpec((str(tmp_path / "export.csv"),), "council", m)],
         filter=FilterConfig(last_months=3),

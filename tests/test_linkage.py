@@ -459,7 +459,6 @@ def test_postcode_points_widen_but_never_tighten_the_distance_limit() -> None:
         link_duplicates(frame, postcode_points=np.zeros((3, 3)))
 
 
-
 def _rec(loc: list[float], spread: list[float], xy: list[tuple[float, float]], source: list[int]):
     """Per-record arrays as link_duplicates builds them: one family, all on one day."""
     n = len(loc)
@@ -531,6 +530,7 @@ def test_scale_lies_between_the_floor_and_the_limit(records, min_distance, allow
     same = np.isclose(rec["spread"], rec["loc"])
     both = same[got["a"]] & same[got["b"]]
     np.testing.assert_allclose(got["scale"][both], got["limit"][both])
+
 
 def _learnable(test_days: int, test_gap_m: float) -> pd.DataFrame:
     """40 clear duplicates one day apart, far-away coincidences at every offset, and one

@@ -540,14 +540,20 @@ def test_funnel_plot_png_decodes_and_is_deterministic():
 def test_popups_show_peak_day_and_hour_only_where_present():
     inputs = make_inputs()
     hot = inputs["hotspots"].assign(
-        peak_day=[6.0, np.nan, 2.0], day_p=[0.003, np.nan, 0.4567], dow_rows=[412, 0, 1],
-        peak_hour=[22.0, np.nan, np.nan], hour_p=[0.0123, np.nan, np.nan], hour_rows=[380, 0, 0],
+        peak_day=[6.0, np.nan, 2.0],
+        day_p=[0.003, np.nan, 0.4567],
+        dow_rows=[412, 0, 1],
+        peak_hour=[22.0, np.nan, np.nan],
+        hour_p=[0.0123, np.nan, np.nan],
+        hour_rows=[380, 0, 0],
     )
     beats = inputs["areas"]["beat"].assign(peak_day=[XSS, 8], day_p=[0.5, 0.5])
     page = map_html(patrol_map(**make_inputs(hotspots=hot, areas={"beat": beats})))
     pops = {f["properties"]["rank"]: f["properties"]["p"] for f in geo_layers(page)["hs-hotspots"]}
-    assert ("<div>Peak day: Saturday (p 0.003, 412 dated incidents) · peak hour: 22:00 "
-            "(p 0.012, 380 timed)</div>") in pops[2]
+    assert (
+        "<div>Peak day: Saturday (p 0.003, 412 dated incidents) · peak hour: 22:00 "
+        "(p 0.012, 380 timed)</div>"
+    ) in pops[2]
     # A date without a time; the rows a peak rests on are said even when there is one.
     assert "<div>Peak day: Tuesday (p 0.46, 1 dated incident)</div>" in pops[3]
     assert "Peak day" not in pops[1] and "peak hour" not in pops[1]
@@ -565,8 +571,9 @@ def test_blanked_small_counts_are_said_not_shown():
     hot = inputs["hotspots"].assign(incidents=[40, 90, np.nan])
     beats = inputs["areas"]["beat"].assign(incidents=[np.nan, 300.0])
     repeat = inputs["repeat_locations"].assign(max_in_window=[np.nan, 3])
-    page = map_html(patrol_map(**make_inputs(hotspots=hot, areas={"beat": beats},
-                                             repeat_locations=repeat)))
+    page = map_html(
+        patrol_map(**make_inputs(hotspots=hot, areas={"beat": beats}, repeat_locations=repeat))
+    )
     layers = geo_layers(page)
     hidden = {f["properties"]["rank"]: f["properties"] for f in layers["hs-hotspots"]}[3]
     assert hidden["t"].endswith("<br>incidents: small count, not shown")

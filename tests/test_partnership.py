@@ -27,8 +27,18 @@ def partner_run(tmp_path_factory, police_slice: Path) -> Path:
     config = pair.config_toml + '\n[callers]\nperson_column = "Caller ID"\n'
     (folder / "hotspots.toml").write_text(config)
     out = folder / "out"
-    code = main(["-q", "run", "--config", str(folder / "hotspots.toml"),
-                 "--areas", "leicestershire/beats", "--out", str(out)])
+    code = main(
+        [
+            "-q",
+            "run",
+            "--config",
+            str(folder / "hotspots.toml"),
+            "--areas",
+            "leicestershire/beats",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     return out
 
@@ -51,13 +61,25 @@ def test_duplicates_report(partner_run: Path) -> None:
 
 def test_rates_funnels_and_no_person_ids_published(partner_run: Path) -> None:
     areas = pd.read_csv(partner_run / "areas.csv")
-    assert {"residents", "rate_per_1000", "rate_low", "rate_high", "significance",
-            "repeat_callers"} <= set(areas.columns)
+    assert {
+        "residents",
+        "rate_per_1000",
+        "rate_low",
+        "rate_high",
+        "significance",
+        "repeat_callers",
+    } <= set(areas.columns)
     assert (partner_run / "funnel_beat.png").read_bytes()[:4] == b"\x89PNG"
     import re
 
-    for name in ["hotspots.geojson", "hotspots.csv", "areas.csv", "map.html", "patrol_list.csv",
-                 "duplicates.csv"]:
+    for name in [
+        "hotspots.geojson",
+        "hotspots.csv",
+        "areas.csv",
+        "map.html",
+        "patrol_list.csv",
+        "duplicates.csv",
+    ]:
         text = (partner_run / name).read_text()
         assert "Caller ID" not in text, name
         assert not re.search(r"\bC\d{6}\b", text), name  # no caller id value anywhere

@@ -17,16 +17,19 @@ from hotspots.schema import CRSError, InputError
 
 
 def _table() -> pd.DataFrame:
-    return pd.DataFrame({
-        "hotspot_id": [1, 2, 3, 4, 5],
-        "label": ["High St", "Mill Ln", "Park", "Market", "Station"],
-        "incidents": [40, 40, 25, 40, 10],
-        "share": [0.2, 0.2, 0.125, 0.2, 0.05],
-        "area_m2": [4e5, 1e5, 5e4, 1e5, 2e5],
-        "density_km2": [100.0, 400.0, 500.0, 400.0, 50.0],
-        "beat": ["B1", "B2", "B2", "B3", "B1"], "beat_all": ["B1", "B2", "B2", "B3", "B1"],
-        "harm": [10.0, 300.0, 20.0, 5.0, 300.0],
-    })
+    return pd.DataFrame(
+        {
+            "hotspot_id": [1, 2, 3, 4, 5],
+            "label": ["High St", "Mill Ln", "Park", "Market", "Station"],
+            "incidents": [40, 40, 25, 40, 10],
+            "share": [0.2, 0.2, 0.125, 0.2, 0.05],
+            "area_m2": [4e5, 1e5, 5e4, 1e5, 2e5],
+            "density_km2": [100.0, 400.0, 500.0, 400.0, 50.0],
+            "beat": ["B1", "B2", "B2", "B3", "B1"],
+            "beat_all": ["B1", "B2", "B2", "B3", "B1"],
+            "harm": [10.0, 300.0, 20.0, 5.0, 300.0],
+        }
+    )
 
 
 def test_default_rank_is_incidents_with_deterministic_tie_breaks():
@@ -56,10 +59,20 @@ def test_harm_gistar_persistence_and_callable():
     z = {1: 1.0, 2: 4.0, 3: 2.5, 4: 3.0, 5: 0.0}
     assert rank_hotspots(t, score="gistar", gistar_z=z)["hotspot_id"].tolist() == [2, 4, 3, 1, 5]
     assert rank_hotspots(t, score="gistar", gistar_z=pd.Series(z))["score"].tolist() == [
-        4.0, 3.0, 2.5, 1.0, 0.0]
+        4.0,
+        3.0,
+        2.5,
+        1.0,
+        0.0,
+    ]
     pers = np.array([0.1, 0.2, 0.9, 0.2, 0.5])  # row order
     assert rank_hotspots(t, score="persistence", persistence=pers)["hotspot_id"].tolist() == [
-        3, 5, 2, 4, 1]
+        3,
+        5,
+        2,
+        4,
+        1,
+    ]
 
     def fewest(frame):
         return -frame["incidents"]
@@ -107,10 +120,20 @@ def test_rank_errors():
 
 # --- patrol list ---------------------------------------------------------------------------
 
+
 def test_patrol_list_top_n_and_columns():
     p = patrol_list(rank_hotspots(_table()), top_n=2, study_area_m2=1e7)
-    assert list(p.columns) == ["rank", "hotspot_id", "label", "beat", "incidents", "area_m2",
-                               "score", "cumulative_area_share", "cumulative_incident_share"]
+    assert list(p.columns) == [
+        "rank",
+        "hotspot_id",
+        "label",
+        "beat",
+        "incidents",
+        "area_m2",
+        "score",
+        "cumulative_area_share",
+        "cumulative_incident_share",
+    ]
     assert p["hotspot_id"].tolist() == [1, 2]
     assert p["cumulative_area_share"].tolist() == pytest.approx([0.04, 0.05])
     assert p["cumulative_incident_share"].tolist() == pytest.approx([0.2, 0.4])
@@ -136,9 +159,11 @@ def test_patrol_list_area_budget_skips_what_does_not_fit():
 
 # --- repeat locations ------------------------------------------------------------------
 
+
 def _inc(months: list[str], x: float = 100.0, y: float = 200.0, **cols) -> pd.DataFrame:
-    return pd.DataFrame({"x": x, "y": y, "when": pd.to_datetime(months),
-                         "precision": "month", **cols})
+    return pd.DataFrame(
+        {"x": x, "y": y, "when": pd.to_datetime(months), "precision": "month", **cols}
+    )
 
 
 def test_three_in_six_months_is_a_repeat_location():
@@ -169,22 +194,44 @@ def test_window_boundaries_with_precise_timestamps():
 
 
 def test_repeat_location_columns_rounding_and_areas():
-    a = _inc(["2024-01-01"] * 2 + ["2024-02-01"], x=10.4, y=20.0,
-             category=["Anti-social behaviour", "Drugs", "Anti-social behaviour"],
-             location=["On or near Elm Road"] * 3, beat=["B1", "B2", "B2"])
-    b = _inc(["2024-05-01"], x=9.6, y=20.2, category="Drugs", location="On or near Elm Road",
-             beat="B2")
-    far = _inc(["2024-01-01"] * 5, x=500.0, y=20.0, category="Burglary",
-               location="On or near Oak Way", beat="B7")
+    a = _inc(
+        ["2024-01-01"] * 2 + ["2024-02-01"],
+        x=10.4,
+        y=20.0,
+        category=["Anti-social behaviour", "Drugs", "Anti-social behaviour"],
+        location=["On or near Elm Road"] * 3,
+        beat=["B1", "B2", "B2"],
+    )
+    b = _inc(
+        ["2024-05-01"], x=9.6, y=20.2, category="Drugs", location="On or near Elm Road", beat="B2"
+    )
+    far = _inc(
+        ["2024-01-01"] * 5,
+        x=500.0,
+        y=20.0,
+        category="Burglary",
+        location="On or near Oak Way",
+        beat="B7",
+    )
     r = repeat_locations(pd.concat([a, b, far], ignore_index=True), area_columns=None)
     assert r["x"].tolist() == [500.0, 10.0] and r["y"].tolist() == [20.0, 20.0]
     assert r["max_in_window"].tolist() == [5, 4]
     assert r["categories"].tolist() == ["Burglary (5)", "Anti-social behaviour (2); Drugs (2)"]
     assert r["location"].tolist() == ["On or near Oak Way", "On or near Elm Road"]
     assert r["beat"].tolist() == ["B7", "B2"]
-    assert list(r.columns) == ["x", "y", "location", "incidents_total", "max_in_window",
-                               "window_start", "window_end", "first", "last", "categories",
-                               "beat"]
+    assert list(r.columns) == [
+        "x",
+        "y",
+        "location",
+        "incidents_total",
+        "max_in_window",
+        "window_start",
+        "window_end",
+        "first",
+        "last",
+        "categories",
+        "beat",
+    ]
     by_text = repeat_locations(pd.concat([a, b, far]), by=("location",))
     assert by_text["incidents_total"].tolist() == [5, 4]
 
@@ -200,9 +247,7 @@ def test_areas_of_a_location_are_the_most_frequent_ties_to_the_lowest_whatever_t
 
 def test_mode_per_group_counts_weights_and_category_order():
     groups = ["a", "a", "a", "b", "b", None]
-    assert mode_per_group(groups, ["x", "y", "y", "q", "p", "z"]).to_dict() == {
-        "a": "y", "b": "p"
-    }
+    assert mode_per_group(groups, ["x", "y", "y", "q", "p", "z"]).to_dict() == {"a": "y", "b": "p"}
     # By weight (e.g. overlap area): one large piece beats two small ones.
     assert mode_per_group(["a"] * 3, ["x", "x", "y"], weights=[1.0, 1.0, 5.0]).to_dict() == {
         "a": "y"
@@ -216,8 +261,9 @@ def test_mode_per_group_counts_weights_and_category_order():
 
 def test_repeat_locations_geodataframe_and_errors():
     inc = _inc(["2024-01-01"] * 3)
-    geo = gpd.GeoDataFrame(inc.drop(columns=["x", "y"]),
-                           geometry=gpd.points_from_xy(inc.x, inc.y), crs=27700)
+    geo = gpd.GeoDataFrame(
+        inc.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(inc.x, inc.y), crs=27700
+    )
     assert repeat_locations(geo)["x"].tolist() == [100.0]
     with pytest.raises(CRSError):
         repeat_locations(geo.to_crs(4326))
@@ -230,12 +276,16 @@ def test_repeat_locations_geodataframe_and_errors():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30)), min_size=1, max_size=60),
-       st.integers(1, 4), st.integers(1, 8))
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30)), min_size=1, max_size=60),
+    st.integers(1, 4),
+    st.integers(1, 8),
+)
 def test_property_matches_brute_force_over_months(rows, min_incidents, window):
     when = [pd.Timestamp("2022-01-01") + pd.DateOffset(months=m) for _, m in rows]
-    inc = pd.DataFrame({"x": [float(loc) * 10 for loc, _ in rows], "y": 0.0,
-                        "when": pd.to_datetime(when)})
+    inc = pd.DataFrame(
+        {"x": [float(loc) * 10 for loc, _ in rows], "y": 0.0, "when": pd.to_datetime(when)}
+    )
     got = repeat_locations(inc, min_incidents=min_incidents, window_months=window)
     want = {}
     for loc in {r[0] for r in rows}:
@@ -243,5 +293,13 @@ def test_property_matches_brute_force_over_months(rows, min_incidents, window):
         best = max(sum(start <= m < start + window for m in ms) for start in range(0, 31))
         if best >= min_incidents:
             want[loc * 10.0] = (len(ms), best)
-    assert dict(zip(got["x"], zip(got["incidents_total"], got["max_in_window"], strict=True),
-                    strict=True)) == want
+    assert (
+        dict(
+            zip(
+                got["x"],
+                zip(got["incidents_total"], got["max_in_window"], strict=True),
+                strict=True,
+            )
+        )
+        == want
+    )

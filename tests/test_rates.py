@@ -273,7 +273,7 @@ def test_coverage_min_must_be_a_share_above_0(bad) -> None:
 
 def test_your_own_table_blank_reasons(tmp_path: Path) -> None:
     table = tmp_path / "pop.csv"
-    table.write_text("BEAT,RESIDENTS\nA,\"1,000\"\nB,0\n", encoding="utf-8")
+    table.write_text('BEAT,RESIDENTS\nA,"1,000"\nB,0\n', encoding="utf-8")
     beats = AreaLayer(
         "beat",
         gpd.GeoDataFrame(

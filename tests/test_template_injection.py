@@ -55,13 +55,22 @@ def _map_inputs() -> dict:
         crs=27700,
     )
     repeat = pd.DataFrame(
-        {"x": [458100.0], "y": [304100.0], "location": [tagged("repeat")],
-         "incidents_total": [9], "max_in_window": [3]}
+        {
+            "x": [458100.0],
+            "y": [304100.0],
+            "location": [tagged("repeat")],
+            "incidents_total": [9],
+            "max_in_window": [3],
+        }
     )
     incidents = pd.DataFrame(
-        {"x": [458100.0, 458150.0], "y": [304100.0, 304150.0],
-         "category": [tagged("category")] * 2, "location": [tagged("location")] * 2,
-         "when": pd.Timestamp("2025-07-01")}
+        {
+            "x": [458100.0, 458150.0],
+            "y": [304100.0, 304150.0],
+            "category": [tagged("category")] * 2,
+            "location": [tagged("location")] * 2,
+            "when": pd.Timestamp("2025-07-01"),
+        }
     )
     return dict(
         hotspots=hot,
@@ -76,8 +85,22 @@ def _map_inputs() -> dict:
     )
 
 
-CHANNELS = ("label", "categories", "hotbeat", "areaname", "zonename", "repeat", "category",
-            "location", "season", "title", "period", "paramkey", "paramvalue", "attribution")
+CHANNELS = (
+    "label",
+    "categories",
+    "hotbeat",
+    "areaname",
+    "zonename",
+    "repeat",
+    "category",
+    "location",
+    "season",
+    "title",
+    "period",
+    "paramkey",
+    "paramvalue",
+    "attribution",
+)
 
 
 def test_every_map_channel_shows_jinja_syntax_literally():
@@ -94,8 +117,9 @@ def test_rendered_page_parts_are_all_inert_text():
     map_html(m)
     fig = m.get_root()
     for part in (fig.header, fig.html, fig.script):
-        kinds = {name: type(el).__name__ for name, el in part._children.items()
-                 if name != "meta_http"}
+        kinds = {
+            name: type(el).__name__ for name, el in part._children.items() if name != "meta_http"
+        }
         assert kinds and set(kinds.values()) == {Text.__name__}, kinds
 
 
@@ -138,9 +162,26 @@ def test_run_with_jinja_in_every_input_channel(tmp_path, police_slice, capsys):
     marker = tmp_path / "pwned"
     incidents, areas = _hostile_inputs(tmp_path, police_slice, marker)
     out = tmp_path / "out"
-    code = main(["-q", "run", "--incidents", str(incidents), "--areas", str(areas),
-                 "--area-field", "beat=beat_name", "--area-field", "npa=npa_name",
-                 "--map-per-area", "npa", "--title", tagged("title"), "--out", str(out)])
+    code = main(
+        [
+            "-q",
+            "run",
+            "--incidents",
+            str(incidents),
+            "--areas",
+            str(areas),
+            "--area-field",
+            "beat=beat_name",
+            "--area-field",
+            "npa=npa_name",
+            "--map-per-area",
+            "npa",
+            "--title",
+            tagged("title"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert not marker.exists()  # the payload never ran
     page = (out / "map.html").read_text(encoding="utf-8")

@@ -35,14 +35,18 @@ def _error_line(capsys, args: list[str]) -> str:
         ('[[inputs]]\npath = ["a.csv", 7]\n', ("[[inputs]] path = 7: expected text",)),
         ('[[inputs]]\npath = "a.csv"\ncategories = "x"\n', ("[inputs.categories]",)),
         ('[[inputs]]\npath = "a.csv"\ncolumns = 3\n', ("[inputs.columns] must be a table",)),
-        ('[[areas]]\npath = "beats.gpkg"\nfields = "beat"\n',
-         ("[[areas]] fields must be a table", "'beat'")),
-        ('[[areas]]\npath = "beats.gpkg"\ncolour = "red"\n',
-         ("unknown key(s) ['colour'] in [[areas]]",)),
+        (
+            '[[areas]]\npath = "beats.gpkg"\nfields = "beat"\n',
+            ("[[areas]] fields must be a table", "'beat'"),
+        ),
+        (
+            '[[areas]]\npath = "beats.gpkg"\ncolour = "red"\n',
+            ("unknown key(s) ['colour'] in [[areas]]",),
+        ),
         ("[[areas]]\npath = 3\n", ("[[areas]] path = 3: expected text",)),
         ("areas = 3\n", ("areas must be [[areas]] tables",)),
         ("postcodes = 3\n", ("postcodes = 3: expected text",)),
-        ("[density]\nbandwidth_m = \"wide\"\n", ("[density] bandwidth_m", "'wide'")),
+        ('[density]\nbandwidth_m = "wide"\n', ("[density] bandwidth_m", "'wide'")),
     ],
 )
 def test_config_values_of_the_wrong_shape(tmp_path, capsys, toml, words):
@@ -62,8 +66,10 @@ def test_a_config_that_is_not_text(tmp_path, capsys):
 
 @pytest.mark.parametrize("value", ["1e12", "1e308", str(MAX_BANDWIDTH_M * 2)])
 def test_a_huge_bandwidth_is_refused(tmp_path, capsys, value):
-    line = _error_line(capsys, ["run", "--incidents", str(SLICE), "--bandwidth-m", value,
-                                "--out", str(tmp_path / "out")])
+    line = _error_line(
+        capsys,
+        ["run", "--incidents", str(SLICE), "--bandwidth-m", value, "--out", str(tmp_path / "out")],
+    )
     assert "bandwidth_m must be at most 100,000 metres" in line
     assert not (tmp_path / "out" / "run.json").exists()
 
@@ -76,8 +82,19 @@ def test_a_layer_drawn_by_its_own_file_replaces_the_derived_one(tmp_path, capsys
     assert [x.layer for x in layers] == ["beat", "npa", "district"]
     assert layers[1] is npas[0]
     out = tmp_path / "out"
-    code = main(["-q", "run", "--incidents", str(SLICE), "--areas", "leicestershire/beats",
-                 "leicestershire/npas", "--out", str(out)])
+    code = main(
+        [
+            "-q",
+            "run",
+            "--incidents",
+            str(SLICE),
+            "--areas",
+            "leicestershire/beats",
+            "leicestershire/npas",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     header = (out / "areas.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert len(header) == len(set(header))

@@ -56,9 +56,11 @@ def dbscan_hotspots(
     xy, crs = points_xy(incidents)
     _check_hull(hull)
     pts, inverse, weight = _unique_locations(xy)
-    params: dict[str, Any] = {"engine": "sklearn.cluster.DBSCAN on distinct locations, "
-                              "sample_weight = incidents per location",
-                              "n_locations": len(pts)}
+    params: dict[str, Any] = {
+        "engine": "sklearn.cluster.DBSCAN on distinct locations, "
+        "sample_weight = incidents per location",
+        "n_locations": len(pts),
+    }
     ms, rule = _size(min_samples, "min_samples", len(xy))
     params |= {"min_samples": ms, "min_samples_rule": rule}
     if eps_m is None:
@@ -74,8 +76,18 @@ def dbscan_hotspots(
     buffer_m, brule = _buffer(buffer_m, grid, eps_m / 2, "eps_m / 2")
     params |= _hull_params(hull, buffer_m, brule)
     params |= _min_params(min_incidents, 1, "default 1")
-    return _point_result(incidents, pts, ulab, inverse, crs, "dbscan", params, hull,
-                         area_columns, repeat_locations_table)
+    return _point_result(
+        incidents,
+        pts,
+        ulab,
+        inverse,
+        crs,
+        "dbscan",
+        params,
+        hull,
+        area_columns,
+        repeat_locations_table,
+    )
 
 
 def hdbscan_hotspots(
@@ -113,17 +125,25 @@ def hdbscan_hotspots(
     mcs, mcs_rule = _size(min_cluster_size, "min_cluster_size", len(xy))
     ms = mcs if min_samples is None else whole_number(min_samples, "min_samples")
     if cluster_selection_method not in ("leaf", "eom"):
-        raise InputError("cluster_selection_method must be 'leaf' or 'eom', got "
-                         f"{cluster_selection_method!r}")
+        raise InputError(
+            f"cluster_selection_method must be 'leaf' or 'eom', got {cluster_selection_method!r}"
+        )
     engine = _hdbscan_engine(engine)
     pts, inverse, weight = _unique_locations(xy)
     params: dict[str, Any] = {
-        "min_cluster_size": mcs, "min_cluster_size_rule": mcs_rule,
-        "min_samples": ms, "min_samples_rule": "explicit" if min_samples else "min_cluster_size",
-        "cluster_selection_method": cluster_selection_method, "n_locations": len(pts)}
+        "min_cluster_size": mcs,
+        "min_cluster_size_rule": mcs_rule,
+        "min_samples": ms,
+        "min_samples_rule": "explicit" if min_samples else "min_cluster_size",
+        "cluster_selection_method": cluster_selection_method,
+        "n_locations": len(pts),
+    }
     buffer_m, brule = _buffer(buffer_m, grid, *_half_nn(pts))
-    opts = {"min_cluster_size": mcs, "min_samples": ms,
-            "cluster_selection_method": cluster_selection_method}
+    opts = {
+        "min_cluster_size": mcs,
+        "min_samples": ms,
+        "cluster_selection_method": cluster_selection_method,
+    }
     if engine == "fast_hdbscan":
         import fast_hdbscan
 
@@ -131,8 +151,11 @@ def hdbscan_hotspots(
         ulab = np.full(len(pts), -1)
         if len(pts) >= 2:
             # fast_hdbscan works in float32: centre the coordinates so metres keep ~mm.
-            ulab = fast_hdbscan.HDBSCAN(**opts, reproducible=True).fit(
-                pts - pts.min(axis=0), sample_weight=weight.astype(float)).labels_
+            ulab = (
+                fast_hdbscan.HDBSCAN(**opts, reproducible=True)
+                .fit(pts - pts.min(axis=0), sample_weight=weight.astype(float))
+                .labels_
+            )
     else:
         from sklearn.cluster import HDBSCAN
 
@@ -143,8 +166,18 @@ def hdbscan_hotspots(
             ulab = HDBSCAN(**opts, copy=True).fit(pts).labels_
     params |= _hull_params(hull, buffer_m, brule)
     params |= _min_params(min_incidents, mcs, "min_cluster_size")
-    return _point_result(incidents, pts, ulab, inverse, crs, "hdbscan", params, hull,
-                         area_columns, repeat_locations_table)
+    return _point_result(
+        incidents,
+        pts,
+        ulab,
+        inverse,
+        crs,
+        "hdbscan",
+        params,
+        hull,
+        area_columns,
+        repeat_locations_table,
+    )
 
 
 def _hdbscan_engine(engine: str) -> str:
@@ -156,8 +189,10 @@ def _hdbscan_engine(engine: str) -> str:
         import fast_hdbscan  # noqa: F401
     except ImportError:
         if engine == "fast_hdbscan":
-            raise InputError("engine='fast_hdbscan' but fast_hdbscan is not installed; "
-                             "pip install fast-hdbscan (or use engine='sklearn')") from None
+            raise InputError(
+                "engine='fast_hdbscan' but fast_hdbscan is not installed; "
+                "pip install fast-hdbscan (or use engine='sklearn')"
+            ) from None
         log.info("fast_hdbscan not installed: using scikit-learn HDBSCAN on every incident")
         return "sklearn"
     return "fast_hdbscan"
@@ -186,15 +221,24 @@ def _nearest_core(pts: np.ndarray, labels: np.ndarray, core: np.ndarray) -> np.n
     return labels
 
 
-def _point_result(incidents: pd.DataFrame, pts: np.ndarray, plab: np.ndarray,
-                  inverse: np.ndarray, crs: str | None, method: str, params: dict[str, Any],
-                  hull: str, area_columns: Sequence[str], repeat_table: pd.DataFrame | None
-                  ) -> HotspotSet:
+def _point_result(
+    incidents: pd.DataFrame,
+    pts: np.ndarray,
+    plab: np.ndarray,
+    inverse: np.ndarray,
+    crs: str | None,
+    method: str,
+    params: dict[str, Any],
+    hull: str,
+    area_columns: Sequence[str],
+    repeat_table: pd.DataFrame | None,
+) -> HotspotSet:
     """The hotspots of cluster labels ``plab`` (-1: noise) of the locations ``pts``."""
     member = plab >= 0
     ids, dense = np.unique(plab[member], return_inverse=True)
     plab_dense = np.zeros(len(plab), dtype=np.int64)
     plab_dense[member] = dense.ravel() + 1
     geoms = _hull_polygons(pts, plab_dense, len(ids), hull, params["buffer_m"])
-    return _result(incidents, plab_dense[inverse], geoms, crs, method, params, area_columns,
-                   repeat_table)
+    return _result(
+        incidents, plab_dense[inverse], geoms, crs, method, params, area_columns, repeat_table
+    )

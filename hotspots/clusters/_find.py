@@ -52,8 +52,11 @@ def find_hotspots(
     >>> hs.labels.tolist()
     [1, 1, 0, 0]
     """
-    common: dict[str, Any] = {"area_columns": area_columns, "min_incidents": min_incidents,
-              "repeat_locations_table": repeat_locations_table}
+    common: dict[str, Any] = {
+        "area_columns": area_columns,
+        "min_incidents": min_incidents,
+        "repeat_locations_table": repeat_locations_table,
+    }
     if method == "threshold":
         if scores is not None and not isinstance(scores, np.ndarray) and hasattr(scores, "grid"):
             grid = scores.grid if grid is None else grid
@@ -65,14 +68,18 @@ def find_hotspots(
                 grid = make_grid((x.min(), y.min(), x.max(), y.max()) if len(x) else (0, 0, 0, 0))
             scores = bin_counts(grid, x, y)
         if grid is None:
-            raise InputError("scores were given without a grid; pass grid= (or a surface "
-                             "object with .values and .grid)")
-        return threshold_hotspots(scores, grid, incidents, threshold=threshold,
-                                  quantile=quantile, k_sd=k_sd, **common)
+            raise InputError(
+                "scores were given without a grid; pass grid= (or a surface "
+                "object with .values and .grid)"
+            )
+        return threshold_hotspots(
+            scores, grid, incidents, threshold=threshold, quantile=quantile, k_sd=k_sd, **common
+        )
     point: dict[str, Any] = {"hull": hull, "buffer_m": buffer_m, "grid": grid, **common}
     if method == "dbscan":
         return dbscan_hotspots(incidents, eps_m=eps_m, min_samples=min_samples, **point)
     if method == "hdbscan":
-        return hdbscan_hotspots(incidents, min_cluster_size=min_cluster_size,
-                                min_samples=min_samples, **point)
+        return hdbscan_hotspots(
+            incidents, min_cluster_size=min_cluster_size, min_samples=min_samples, **point
+        )
     raise InputError(f"method must be 'threshold', 'dbscan' or 'hdbscan', got {method!r}")

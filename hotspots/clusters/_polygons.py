@@ -35,8 +35,9 @@ def _hull_params(hull: str, buffer_m: float, rule: str) -> dict[str, Any]:
     return out
 
 
-def _cell_unions(grid: Grid, rows: np.ndarray, cols: np.ndarray, comp: np.ndarray,
-                 n: int) -> np.ndarray:
+def _cell_unions(
+    grid: Grid, rows: np.ndarray, cols: np.ndarray, comp: np.ndarray, n: int
+) -> np.ndarray:
     """One polygon per group ``1..n``: the union of the cells ``(rows, cols)`` labelled
     ``comp``.
 
@@ -54,12 +55,15 @@ def _cell_unions(grid: Grid, rows: np.ndarray, cols: np.ndarray, comp: np.ndarra
     boxes = shapely.box(xe[cols], ye[rows + 1], xe[cols + 1], ye[rows])
     order = np.argsort(comp, kind="stable")
     splits = np.searchsorted(comp[order], np.arange(2, n + 1))
-    return np.array([shapely.coverage_union_all(b) for b in np.split(boxes[order], splits)]
-                    if n else [], dtype=object)
+    return np.array(
+        [shapely.coverage_union_all(b) for b in np.split(boxes[order], splits)] if n else [],
+        dtype=object,
+    )
 
 
-def _hull_polygons(pts: np.ndarray, dense: np.ndarray, n: int, hull: str, buffer_m: float
-                   ) -> np.ndarray:
+def _hull_polygons(
+    pts: np.ndarray, dense: np.ndarray, n: int, hull: str, buffer_m: float
+) -> np.ndarray:
     """One polygon per cluster ``1..n``: the ``hull`` of its locations, buffered.
 
     ``dense`` is the cluster (1..n, 0 for none) of each distinct location ``pts``.

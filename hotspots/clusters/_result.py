@@ -28,8 +28,15 @@ log = logging.getLogger("hotspots.clusters")
 #: Number of categories listed in ``top_categories``.
 TOP_CATEGORIES = 3
 #: Fixed columns of ``HotspotSet.polygons`` (area-layer columns follow ``top_categories``).
-LEADING_COLUMNS = ("hotspot_id", "label", "incidents", "share", "area_m2", "density_km2",
-                   "top_categories")
+LEADING_COLUMNS = (
+    "hotspot_id",
+    "label",
+    "incidents",
+    "share",
+    "area_m2",
+    "density_km2",
+    "top_categories",
+)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -67,9 +74,16 @@ class HotspotSet:
         return len(self.polygons)
 
 
-def _result(incidents: pd.DataFrame, raw: np.ndarray, geoms: np.ndarray, crs: str | None,
-            method: str, params: dict[str, Any], area_columns: Sequence[str],
-            repeat_table: pd.DataFrame | None) -> HotspotSet:
+def _result(
+    incidents: pd.DataFrame,
+    raw: np.ndarray,
+    geoms: np.ndarray,
+    crs: str | None,
+    method: str,
+    params: dict[str, Any],
+    area_columns: Sequence[str],
+    repeat_table: pd.DataFrame | None,
+) -> HotspotSet:
     """Number hotspots by incidents (ties: north to south, then west to east), summarise.
 
     ``raw`` is each incident's group (1..len(geoms), 0 for none) and ``geoms`` the group
@@ -78,8 +92,10 @@ def _result(incidents: pd.DataFrame, raw: np.ndarray, geoms: np.ndarray, crs: st
     area_columns = list(area_columns)
     missing = [c for c in area_columns if c not in incidents.columns]
     if missing:
-        raise InputError(f"area_columns {missing} are not columns of the incidents; "
-                         f"columns are {list(incidents.columns)}")
+        raise InputError(
+            f"area_columns {missing} are not columns of the incidents; "
+            f"columns are {list(incidents.columns)}"
+        )
     counts = np.bincount(raw, minlength=len(geoms) + 1)[1:]
     centre = shapely.centroid(geoms)
     cx, cy = shapely.get_x(centre), shapely.get_y(centre)
@@ -92,26 +108,33 @@ def _result(incidents: pd.DataFrame, raw: np.ndarray, geoms: np.ndarray, crs: st
     n_inc = counts[order]
     area = shapely.area(geoms) if len(geoms) else np.zeros(0)
     ids = np.arange(1, len(order) + 1)
-    frame = pd.DataFrame({
-        "hotspot_id": ids,
-        "label": "",
-        "incidents": n_inc,
-        "share": n_inc / max(len(labels), 1),
-        "area_m2": area,
-        "density_km2": n_inc / (area / 1e6) if len(area) else np.zeros(0),
-        "top_categories": _top_categories(incidents, labels, ids, n_inc),
-    })
+    frame = pd.DataFrame(
+        {
+            "hotspot_id": ids,
+            "label": "",
+            "incidents": n_inc,
+            "share": n_inc / max(len(labels), 1),
+            "area_m2": area,
+            "density_km2": n_inc / (area / 1e6) if len(area) else np.zeros(0),
+            "top_categories": _top_categories(incidents, labels, ids, n_inc),
+        }
+    )
     for layer in area_columns:
         frame[layer], frame[f"{layer}_all"] = _areas(incidents[layer], labels, ids)
     # Labels name streets, then the beat (else the first area layer): hotspots.labels.
     suffix = "beat" if "beat" in area_columns else (area_columns[0] if area_columns else None)
-    frame["label"] = _labels(incidents, labels, ids, centre[order],
-                             frame[suffix].tolist() if suffix else None)
+    frame["label"] = _labels(
+        incidents, labels, ids, centre[order], frame[suffix].tolist() if suffix else None
+    )
     frame["repeat_locations"] = _repeat_counts(repeat_table, geoms)
-    params = {"method": method, "n_incidents": len(labels), "area_columns": area_columns,
-              **params}
-    log.info("%d %s hotspots hold %d of %d incidents", len(ids), method,
-             int((labels > 0).sum()), len(labels))
+    params = {"method": method, "n_incidents": len(labels), "area_columns": area_columns, **params}
+    log.info(
+        "%d %s hotspots hold %d of %d incidents",
+        len(ids),
+        method,
+        int((labels > 0).sum()),
+        len(labels),
+    )
     polygons = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs))
     return HotspotSet(polygons=polygons, labels=labels, method=method, params=params)
 
@@ -124,21 +147,35 @@ def _counts_by(labels: np.ndarray, values: pd.Series) -> pd.DataFrame:
     return c.sort_values(["id", "n", "value"], ascending=[True, False, True], kind="stable")
 
 
-def _labels(incidents: pd.DataFrame, labels: np.ndarray, ids: np.ndarray,
-            centres: np.ndarray, areas: list | None) -> list[str]:
+def _labels(
+    incidents: pd.DataFrame,
+    labels: np.ndarray,
+    ids: np.ndarray,
+    centres: np.ndarray,
+    areas: list | None,
+) -> list[str]:
     """Street labels by the rule of :mod:`hotspots.labels`; coordinates without text."""
     fallback = [f"near {shapely.get_x(p):.0f}, {shapely.get_y(p):.0f}" for p in centres]
     if "location" not in incidents.columns or not len(ids):
         return fallback
     xy, _ = points_xy(incidents)
     centre_xy = np.column_stack([shapely.get_x(centres), shapely.get_y(centres)])
-    table = place_labels(labels, ids, incidents["location"], x=xy[:, 0], y=xy[:, 1],
-                         centres=centre_xy, areas=areas, fallback=fallback)
+    table = place_labels(
+        labels,
+        ids,
+        incidents["location"],
+        x=xy[:, 0],
+        y=xy[:, 1],
+        centres=centre_xy,
+        areas=areas,
+        fallback=fallback,
+    )
     return table["label"].tolist()
 
 
-def _top_categories(incidents: pd.DataFrame, labels: np.ndarray, ids: np.ndarray,
-                    n_inc: np.ndarray) -> list[str]:
+def _top_categories(
+    incidents: pd.DataFrame, labels: np.ndarray, ids: np.ndarray, n_inc: np.ndarray
+) -> list[str]:
     if "category" not in incidents.columns or not len(ids):
         return [""] * len(ids)
     c = _counts_by(labels, incidents["category"])
@@ -160,8 +197,10 @@ def _repeat_counts(table: pd.DataFrame | None, geoms: np.ndarray) -> pd.Series:
     if table is None:
         return pd.Series(pd.NA, index=range(len(geoms)), dtype="Int64")
     if not {"x", "y"} <= set(table.columns):
-        raise InputError("repeat_locations_table needs x and y columns (as made by "
-                         f"hotspots.rank.repeat_locations); it has {list(table.columns)}")
+        raise InputError(
+            "repeat_locations_table needs x and y columns (as made by "
+            f"hotspots.rank.repeat_locations); it has {list(table.columns)}"
+        )
     points = shapely.points(table["x"].to_numpy(float), table["y"].to_numpy(float))
     inside, _ = shapely.STRtree(points).query(geoms, predicate="covers")
     return pd.Series(np.bincount(inside, minlength=len(geoms)), dtype="Int64")

@@ -67,7 +67,7 @@ def weighted_k_distance(points: np.ndarray, weights: np.ndarray, k: int) -> np.n
         step = max(1, _KNN_BLOCK // kq)
         short = []
         for start in range(0, len(todo), step):
-            rows = todo[start:start + step]
+            rows = todo[start : start + step]
             d, idx = tree.query(points[rows], k=kq, workers=-1)
             d, idx = d.reshape(len(rows), kq), idx.reshape(len(rows), kq)
             reached = np.cumsum(w[idx], axis=1) >= k
@@ -86,8 +86,12 @@ def _size(value: int | None, name: str, n: int) -> tuple[int, str]:
     if value is not None:
         return whole_number(value, name), "explicit"
     size = auto_min_samples(n)
-    log.info("%s set to %d incidents automatically (rule: n/1000, 0.1%% of %d incidents, "
-             "at least 5)", name, size, n)
+    log.info(
+        "%s set to %d incidents automatically (rule: n/1000, 0.1%% of %d incidents, at least 5)",
+        name,
+        size,
+        n,
+    )
     return size, "n/1000"
 
 
@@ -97,9 +101,11 @@ def _auto_eps(pts: np.ndarray, weight: np.ndarray, min_samples: int) -> tuple[fl
     kd = kd[np.isfinite(kd)]
     raw = float(np.quantile(kd, EPS_QUANTILE)) if kd.size else EPS_RANGE_M[1]
     eps = float(min(max(round(raw), EPS_RANGE_M[0]), EPS_RANGE_M[1]))
-    return eps, (f"k-distance q{EPS_QUANTILE:g}: {EPS_QUANTILE:.0%} quantile ({raw:.1f} m) of "
-                 f"the distance within which each distinct location gathers {min_samples} "
-                 f"incidents, rounded and kept within {EPS_RANGE_M[0]:g}-{EPS_RANGE_M[1]:g} m")
+    return eps, (
+        f"k-distance q{EPS_QUANTILE:g}: {EPS_QUANTILE:.0%} quantile ({raw:.1f} m) of "
+        f"the distance within which each distinct location gathers {min_samples} "
+        f"incidents, rounded and kept within {EPS_RANGE_M[0]:g}-{EPS_RANGE_M[1]:g} m"
+    )
 
 
 def _half_nn(pts: np.ndarray) -> tuple[float, str]:
@@ -110,13 +116,14 @@ def _half_nn(pts: np.ndarray) -> tuple[float, str]:
     if len(pts) >= 2:
         d, _ = cKDTree(pts).query(pts, k=2)
         half = float(np.median(d[:, 1])) / 2
-    return (max(round(half, 1), MIN_BUFFER_M),
-            f"half the median nearest-neighbour distance of distinct locations, "
-            f"at least {MIN_BUFFER_M:g} m")
+    return (
+        max(round(half, 1), MIN_BUFFER_M),
+        f"half the median nearest-neighbour distance of distinct locations, "
+        f"at least {MIN_BUFFER_M:g} m",
+    )
 
 
-def _buffer(buffer_m: float | None, grid: Grid | None, auto: float, rule: str
-                ) -> tuple[float, str]:
+def _buffer(buffer_m: float | None, grid: Grid | None, auto: float, rule: str) -> tuple[float, str]:
     """``buffer_m`` given, else half a grid cell when there is a grid, else ``auto``."""
     if buffer_m is not None:
         return positive_number(buffer_m, "buffer_m", unit="metres"), "explicit"
@@ -130,5 +137,7 @@ def _min_params(min_incidents: int | None, auto: int, rule: str) -> dict[str, An
     """``min_incidents`` and its rule, for ``params`` (``auto`` by ``rule`` when None)."""
     if min_incidents is None:
         return {"min_incidents": auto, "min_incidents_rule": rule}
-    return {"min_incidents": whole_number(min_incidents, "min_incidents"),
-            "min_incidents_rule": "explicit"}
+    return {
+        "min_incidents": whole_number(min_incidents, "min_incidents"),
+        "min_incidents_rule": "explicit",
+    }

@@ -83,23 +83,33 @@ def threshold_hotspots(
     cutoff, rule = _cutoff(scores[valid], threshold, quantile, k_sd)
     log.info("Hotspot cutoff set to %.6g (rule: %s)", cutoff, rule)
     selected = valid & (scores >= cutoff) & (scores > 0)
-    comp, n_comp = ndimage.label(selected, structure=ndimage.generate_binary_structure(
-        2, 2 if connectivity == 8 else 1))
+    comp, n_comp = ndimage.label(
+        selected, structure=ndimage.generate_binary_structure(2, 2 if connectivity == 8 else 1)
+    )
     rows, cols = np.nonzero(comp)
     geoms = _cell_unions(grid, rows, cols, comp[rows, cols], n_comp)
     r, c, on = grid.cell_of(xy[:, 0], xy[:, 1])
     raw = np.zeros(len(xy), dtype=np.int64)
     raw[on] = comp[r[on], c[on]]
-    params = {"threshold": threshold, "threshold_rule": rule, "cutoff": float(cutoff),
-              "quantile": quantile, "k_sd": k_sd, "connectivity": connectivity,
-              "cells_selected": int(selected.sum()), "cell_size_m": grid.cell_size_m,
-              **_min_params(min_incidents, 1, "default 1")}
-    return _result(incidents, raw, geoms, crs, "threshold", params, area_columns,
-                   repeat_locations_table)
+    params = {
+        "threshold": threshold,
+        "threshold_rule": rule,
+        "cutoff": float(cutoff),
+        "quantile": quantile,
+        "k_sd": k_sd,
+        "connectivity": connectivity,
+        "cells_selected": int(selected.sum()),
+        "cell_size_m": grid.cell_size_m,
+        **_min_params(min_incidents, 1, "default 1"),
+    }
+    return _result(
+        incidents, raw, geoms, crs, "threshold", params, area_columns, repeat_locations_table
+    )
 
 
-def _cutoff(values: np.ndarray, threshold: str | float, quantile: float, k_sd: float
-            ) -> tuple[float, str]:
+def _cutoff(
+    values: np.ndarray, threshold: str | float, quantile: float, k_sd: float
+) -> tuple[float, str]:
     """The cutoff score over the in-area cell ``values``, and its rule.
 
     Examples
@@ -116,14 +126,21 @@ def _cutoff(values: np.ndarray, threshold: str | float, quantile: float, k_sd: f
         positive = values[values > top * 1e-9] if top > 0 else values[:0]
         if positive.size == 0:
             return math.inf, f"quantile {quantile:g} of cells above zero (none)"
-        return (float(np.quantile(positive, quantile)),
-                f"quantile {quantile:g} of the {positive.size} in-area cells above zero")
+        return (
+            float(np.quantile(positive, quantile)),
+            f"quantile {quantile:g} of the {positive.size} in-area cells above zero",
+        )
     if threshold == "mean_sd":
         if values.size == 0:
             return math.inf, f"mean + {k_sd:g} sd of in-area cells (none)"
-        return (float(values.mean() + k_sd * values.std()),
-                f"mean + {k_sd:g} sd of the {values.size} in-area cells")
-    if isinstance(threshold, int | float) and not isinstance(threshold, bool) \
-            and math.isfinite(threshold):
+        return (
+            float(values.mean() + k_sd * values.std()),
+            f"mean + {k_sd:g} sd of the {values.size} in-area cells",
+        )
+    if (
+        isinstance(threshold, int | float)
+        and not isinstance(threshold, bool)
+        and math.isfinite(threshold)
+    ):
         return float(threshold), "explicit"
     raise InputError(f"threshold must be 'quantile', 'mean_sd' or a number, got {threshold!r}")

@@ -360,4 +360,3 @@ def bandwidth_warnings(bw: float, cell: float, spacing: float | None) -> list[st
             "police.uk data, its anonymising snap points) rather than hotspots"
         )
     return notes
-

@@ -441,4 +441,3 @@ def _grid_params(g: Grid) -> dict[str, Any]:
         "crs": g.crs,
         "masked": g.mask is not None,
     }
-

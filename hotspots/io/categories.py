@@ -39,6 +39,7 @@ POLICE_UK_CATEGORIES: tuple[str, ...] = (
 ASB_SUBTYPES: tuple[str, ...] = ("personal", "nuisance", "environmental")
 _ASB = "Anti-social behaviour"
 
+
 def harmonise_categories(
     values: pd.Series, mapping: Mapping[str, str] | None = None
 ) -> tuple[pd.Series, list[str]]:

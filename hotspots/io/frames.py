@@ -173,5 +173,7 @@ def concat_categorical(
     table = pd.concat([f.drop(columns=list(joined)) for f in frames], ignore_index=ignore_index)
     for col, values in joined.items():
         table[col] = values
-    return table[[c for c in frames[0].columns if c in table.columns]
-                 + [c for c in table.columns if c not in frames[0].columns]]
+    return table[
+        [c for c in frames[0].columns if c in table.columns]
+        + [c for c in table.columns if c not in frames[0].columns]
+    ]

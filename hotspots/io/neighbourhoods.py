@@ -93,9 +93,7 @@ def is_police_neighbourhoods(source: str | Path) -> bool:
     if suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as zf:
-                return any(
-                    _wanted(PurePosixPath(m), (".kml", ".json")) for m in zf.namelist()
-                )
+                return any(_wanted(PurePosixPath(m), (".kml", ".json")) for m in zf.namelist())
         except (zipfile.BadZipFile, OSError):
             return False  # GDAL's reader says what is wrong with it
     if suffix == ".json":
@@ -170,7 +168,9 @@ def read_police_neighbourhoods(
     if unnamed:
         log.warning(
             "%s: %d neighbourhood(s) not in the neighbourhood list, named by file: %s",
-            where, len(unnamed), ", ".join(unnamed[:5]),
+            where,
+            len(unnamed),
+            ", ".join(unnamed[:5]),
         )
     labels = [names_map.get(i) or areas[i][0] or i for i in ids]
     # Two neighbourhoods of one name would be dissolved into one area: tell them apart.
@@ -181,8 +181,9 @@ def read_police_neighbourhoods(
     if table is not None:
         frame["npa"] = _npa_of(ids, labels, *table)
     # Parts stay parts: a union of rings as served (self-intersecting) could fail.
-    geometry = [shapely.MultiPolygon(areas[i][1]) if len(areas[i][1]) > 1 else areas[i][1][0]
-                for i in ids]
+    geometry = [
+        shapely.MultiPolygon(areas[i][1]) if len(areas[i][1]) > 1 else areas[i][1][0] for i in ids
+    ]
     log.info("%s: %d police.uk neighbourhoods", where, len(ids))
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS_WGS84)
 
@@ -415,8 +416,11 @@ def _load_json(data: bytes, where: str) -> object:
 
 
 def _is_name_list(value: object) -> bool:
-    return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and (
-        "id" in value[0]
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and isinstance(value[0], dict)
+        and ("id" in value[0])
     )
 
 
@@ -591,6 +595,8 @@ def _npa_of(ids: list[str], labels: list[str], table: dict[str, str], where: str
     if unknown:
         log.warning(
             "%s: %d row(s) name no neighbourhood of the boundaries: %s",
-            where, len(unknown), ", ".join(unknown[:5]),
+            where,
+            len(unknown),
+            ", ".join(unknown[:5]),
         )
     return out

@@ -19,8 +19,9 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty() and logging.getLogger("hotspots").isEnabledFor(logging.INFO)
 
 
-def progress(items: Iterable[T], *, desc: str, total: int | None = None,
-             unit: str = "it") -> Iterator[T]:
+def progress(
+    items: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it"
+) -> Iterator[T]:
     """Iterate over ``items`` with a tqdm bar when :func:`progress_enabled`.
 
     Examples

@@ -67,9 +67,16 @@ def write_geotiff(
         raise InputError(f"transform must be north-up (no rotation, negative y step): {transform}")
     out = np.where(np.isfinite(arr), arr, nodata).astype(np.float32)
     profile = {
-        "driver": "GTiff", "height": arr.shape[0], "width": arr.shape[1], "count": 1,
-        "dtype": "float32", "crs": crs, "transform": transform, "nodata": nodata,
-        "compress": "deflate", "predictor": 3,
+        "driver": "GTiff",
+        "height": arr.shape[0],
+        "width": arr.shape[1],
+        "count": 1,
+        "dtype": "float32",
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "predictor": 3,
     }
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(out, 1)

@@ -198,12 +198,21 @@ def write_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike[str])
             if isinstance(frame, gpd.GeoDataFrame):
                 _as_text(frame).to_file(tmp, layer=name, driver="GPKG")
                 continue
-            batches = (_point_batch(frame.iloc[i : i + GPKG_CHUNK_ROWS])
-                       for i in range(0, max(len(frame), 1), GPKG_CHUNK_ROWS))
+            batches = (
+                _point_batch(frame.iloc[i : i + GPKG_CHUNK_ROWS])
+                for i in range(0, max(len(frame), 1), GPKG_CHUNK_ROWS)
+            )
             first = next(batches)
             reader = pa.RecordBatchReader.from_batches(first.schema, chain([first], batches))
-            pyogrio.write_arrow(reader, tmp, layer=name, driver="GPKG", geometry_name="geom",
-                                geometry_type="Point", crs=CRS_METRIC)
+            pyogrio.write_arrow(
+                reader,
+                tmp,
+                layer=name,
+                driver="GPKG",
+                geometry_name="geom",
+                geometry_type="Point",
+                crs=CRS_METRIC,
+            )
 
 
 def _as_text(part: pd.DataFrame) -> pd.DataFrame:
@@ -220,8 +229,11 @@ def _as_text(part: pd.DataFrame) -> pd.DataFrame:
 def _point_batch(part: pd.DataFrame) -> pa.RecordBatch:
     """One batch of a point layer: its columns as text where categorical or datetime, plus
     WKB points from ``x``/``y``. Text is made once per distinct value, in Arrow."""
-    dates = {c: map_distinct(part[c], lambda s: s.dt.strftime("%Y-%m-%d %H:%M"))
-             for c in part.columns if pd.api.types.is_datetime64_any_dtype(part[c])}
+    dates = {
+        c: map_distinct(part[c], lambda s: s.dt.strftime("%Y-%m-%d %H:%M"))
+        for c in part.columns
+        if pd.api.types.is_datetime64_any_dtype(part[c])
+    }
     table = pa.Table.from_pandas(part.assign(**dates), preserve_index=False)
     schema = pa.schema(
         pa.field(f.name, pa.large_string()) if pa.types.is_dictionary(f.type) else f

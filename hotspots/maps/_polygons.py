@@ -41,8 +41,14 @@ NAME_GISTAR = "Gi* hot and cold spots"
 
 #: Colour of each Gi* bin (``gi_bin``: +3/+2/+1 hot at 99/95/90 %, -1/-2/-3 cold), in
 #: legend order.
-_GISTAR_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf",
-                   -3: "#2166ac"}
+_GISTAR_COLOURS = {
+    3: "#b2182b",
+    2: "#ef8a62",
+    1: "#fddbc7",
+    -1: "#d1e5f0",
+    -2: "#67a9cf",
+    -3: "#2166ac",
+}
 
 
 class _Styles:

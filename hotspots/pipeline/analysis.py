@@ -362,9 +362,7 @@ def _periods(when: pd.Series) -> pd.Series:
     return when.dt.to_period("Q" if span >= 12 else "M").astype(str)
 
 
-def _hotspot_classes(
-    members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid
-) -> pd.DataFrame:
+def _hotspot_classes(members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid) -> pd.DataFrame:
     """Emerging-hotspot class of each hotspot from Gi* per time step.
 
     A hotspot is hot in a time step when any of its cells is a Gi* hot spot at 95% or more

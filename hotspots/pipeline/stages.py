@@ -175,8 +175,12 @@ def _read_inputs(config: RunConfig) -> tuple[LoadResult, tuple[pd.Timestamp, pd.
         if len(load.incidents):
             period = config.period(load.incidents["when"].max().to_period("M").start_time)
             assert period is not None  # last_months and a latest month give a period
-            log.info("Last %d months: %s to %s (latest month in the data)",
-                     config.filter.last_months, f"{period[0]:%b %Y}", f"{period[1]:%b %Y}")
+            log.info(
+                "Last %d months: %s to %s (latest month in the data)",
+                config.filter.last_months,
+                f"{period[0]:%b %Y}",
+                f"{period[1]:%b %Y}",
+            )
         load = restrict_loaded(load, period=period, categories=categories)
     else:
         load = load_incidents(inputs, period=period, categories=categories)
@@ -225,8 +229,13 @@ def _assign_study_area(
         cells = study_area_from_cells(inc["x"].to_numpy(float), inc["y"].to_numpy(float))
         log.info("Study area: %s", cells.rule)
         if cells.outside.any():
-            rejects.append(make_rejects(inc.loc[cells.outside, "_row"],
-                                        Reason.OUTSIDE_STUDY_AREA, "in a stray group of cells"))
+            rejects.append(
+                make_rejects(
+                    inc.loc[cells.outside, "_row"],
+                    Reason.OUTSIDE_STUDY_AREA,
+                    "in a stray group of cells",
+                )
+            )
             inc = inc.loc[~cells.outside].reset_index(drop=True)
     if layers:
         inc, outside = assign_areas(inc, layers, tolerance_m=config.assign.tolerance_m)
@@ -334,9 +343,10 @@ def _area_layers(
     study area is then drawn from the cells they fall in)."""
     if config.areas:
         return combine_layers([load_areas(s, f or None) for s, f in config.areas]), None
-    if not set(DATA_AREA_COLUMNS) <= set(incidents.columns) or not (
-        incidents["lsoa_code"].astype("string").fillna("").str.strip() != ""
-    ).any():
+    if (
+        not set(DATA_AREA_COLUMNS) <= set(incidents.columns)
+        or not (incidents["lsoa_code"].astype("string").fillna("").str.strip() != "").any()
+    ):
         return [], None
     shipped, attribution = _shipped_lsoas(incidents)
     found = areas_from_rows(incidents, shipped, attribution=attribution)
@@ -364,8 +374,14 @@ def _shipped_lsoas(incidents: pd.DataFrame) -> tuple[gpd.GeoDataFrame | None, st
         fields = entry.get("fields", {})
         if name.split("/")[0] in forces and isinstance(fields, dict) and list(fields) == ["lsoa"]:
             polygons = load_areas(name)[0].polygons
-            found.append((-int(polygons["name"].isin(codes).sum()), name, polygons,
-                          str(entry.get("attribution", ""))))
+            found.append(
+                (
+                    -int(polygons["name"].isin(codes).sum()),
+                    name,
+                    polygons,
+                    str(entry.get("attribution", "")),
+                )
+            )
     if not found:
         return None, ""
     found.sort(key=lambda f: f[:2])
@@ -378,15 +394,16 @@ def _check_areas_fit(inc: pd.DataFrame, outside: np.ndarray, layers: list[AreaLa
     if not len(inc) or outside.mean() <= MAX_OUTSIDE_SHARE:
         return
     forces = (
-        ", ".join(sorted(str(f) for f in inc["force"].dropna().unique()))
-        if "force" in inc else ""
+        ", ".join(sorted(str(f) for f in inc["force"].dropna().unique())) if "force" in inc else ""
     )
     shipped = sorted(
-        f"{slug}/beats" for slug in {_force_slug(f) for f in forces.split(", ") if f}
+        f"{slug}/beats"
+        for slug in {_force_slug(f) for f in forces.split(", ") if f}
         if f"{slug}/beats" in registry()
     )
     fix = (
-        f"use --areas {' '.join(shipped)}" if shipped
+        f"use --areas {' '.join(shipped)}"
+        if shipped
         else "give that force's boundaries with --areas, or leave --areas out to use the "
         "rows' own LSOAs"
     )

@@ -244,4 +244,3 @@ def weekday_exposure(dated: pd.Series) -> np.ndarray:
         weekday = (int(start.astype(int)) + 3) % 7  # 1970-01-01 was a Thursday
         out += n // 7 + ((np.arange(7) - weekday) % 7 < n % 7)
     return out
-
