@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -67,8 +68,19 @@ class AreaLayer:
     name_column: str | None = None
 
 
+class RegistryEntry(TypedDict):
+    """One shipped layer in ``registry.json``."""
+
+    file: str
+    fields: dict[str, str]  # layer → name field; the first layer is the file's polygons
+    description: str
+    attribution: str
+    vintage: str
+    approximate: bool
+
+
 @cache
-def registry() -> dict[str, dict[str, object]]:
+def registry() -> dict[str, RegistryEntry]:
     """The shipped boundary registry: name → file, fields, description, attribution."""
     return json.loads((BOUNDARIES_DIR / "registry.json").read_text(encoding="utf-8"))
 
@@ -218,9 +230,9 @@ def load_areas(
     attribution = ""
     gdf: gpd.GeoDataFrame | None = None
     if entry is not None:
-        path = BOUNDARIES_DIR / str(entry["file"])
-        fields = dict(fields or entry["fields"])  # type: ignore[arg-type]
-        attribution = str(entry.get("attribution", ""))
+        path = BOUNDARIES_DIR / entry["file"]
+        fields = dict(fields or entry["fields"])
+        attribution = entry["attribution"]
         where = f"{source} ({path.name})"
     elif is_police_neighbourhoods(source):
         where = str(source)

@@ -447,7 +447,7 @@ def backtest_summary(
     """
     if measure not in MEASURES:
         raise InputError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
-    out = None
+    out: pd.DataFrame | None = None
     for share in _shares(area_shares):
         rows = table.loc[np.isclose(table["area_share"], share)]
         if rows.empty:
@@ -456,6 +456,7 @@ def backtest_summary(
         part = g[measure].mean().rename(f"{measure}_{share:g}").to_frame()
         part.insert(0, "folds", g["fold"].nunique())
         out = part if out is None else out.join(part.drop(columns="folds"))
+    assert out is not None  # _shares gives at least one share
     return out.reset_index()
 
 

@@ -73,6 +73,7 @@ def harm_weights(
         raise InputError(f"harm default must be a number ≥ 0, got {default!r}")
     if column is not None:
         return _from_column(incidents, column, default)
+    assert table is not None  # exactly one of column/table, checked above
     return _from_table(incidents, table, default)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hotspots._validation import check_scalar
 from hotspots.schema import InputError
 from hotspots.seasonal import (
     DOW_COLUMNS,
@@ -75,16 +76,10 @@ class PatrolDose:
     days_per_week: int = 7
 
     def __post_init__(self) -> None:
-        _positive(self.minutes_per_visit, "minutes_per_visit", high=24 * 60)
-        _positive(self.visit_interval_h, "visit_interval_h", high=24 * 7)
-        w = self.peak_window_h
-        if isinstance(w, bool) or not isinstance(w, int | np.integer) or not 1 <= w <= 24:
-            raise InputError(
-                f"[patrol] peak_window_h must be a whole number of hours 1–24, got {w!r}"
-            )
-        d = self.days_per_week
-        if isinstance(d, bool) or not isinstance(d, int | np.integer) or not 1 <= d <= 7:
-            raise InputError(f"[patrol] days_per_week must be a whole number 1–7, got {d!r}")
+        _above_zero(self.minutes_per_visit, "[patrol] minutes_per_visit", at_most=24 * 60)
+        _above_zero(self.visit_interval_h, "[patrol] visit_interval_h", at_most=24 * 7)
+        check_scalar(self.peak_window_h, "[patrol] peak_window_h", int, min_val=1, max_val=24)
+        check_scalar(self.days_per_week, "[patrol] days_per_week", int, min_val=1, max_val=7)
 
     @property
     def visits_per_week(self) -> int:
@@ -125,12 +120,10 @@ class PatrolDose:
         }
 
 
-def _positive(value: object, name: str, *, high: float) -> None:
-    ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-    if not ok or not 0 < float(value) <= high:
-        raise InputError(
-            f"[patrol] {name} must be a number above 0 and at most {high:g}, got {value!r}"
-        )
+def _above_zero(value: object, name: str, *, at_most: float) -> float:
+    return float(
+        check_scalar(value, name, float, min_val=0, max_val=at_most, include_boundaries="right")
+    )
 
 
 def allocate_visits(
@@ -200,16 +193,20 @@ def _values(row: pd.Series, cols: tuple[str, ...]) -> np.ndarray | None:
     return None if not np.isfinite(v).all() or v.sum() <= 0 else v
 
 
-def _p_text(p: object) -> str:
-    p = pd.to_numeric(pd.Series([p]), errors="coerce").iloc[0]
-    if pd.isna(p):
+def _p_value(value: object) -> float:
+    """A p-value cell as a float (NaN when missing or not a number)."""
+    return float(pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0])
+
+
+def _p_text(value: object) -> str:
+    p = _p_value(value)
+    if np.isnan(p):
         return ""
     return "p < 0.001" if p < 0.001 else f"p {p:.2g}"
 
 
-def _significant(p: object) -> bool:
-    p = pd.to_numeric(pd.Series([p]), errors="coerce").iloc[0]
-    return bool(pd.notna(p) and p < PEAK_P)
+def _significant(value: object) -> bool:
+    return bool(_p_value(value) < PEAK_P)
 
 
 def peak_window(hours: np.ndarray, width_h: int) -> tuple[int, float]:
@@ -228,13 +225,13 @@ def peak_window(hours: np.ndarray, width_h: int) -> tuple[int, float]:
     return start, round(float(sums[start] / h.sum()), 3)
 
 
-def _when_timed(row: pd.Series, dose: PatrolDose) -> dict | None:
+def _when_timed(row: pd.Series, dose: PatrolDose) -> dict[str, Any] | None:
     """Peak days and hours from the day and hour profiles, when the row has them."""
     hours = _values(row, HOUR_COLUMNS)
     days = _values(row, DOW_COLUMNS)
     if hours is None and days is None:
         return None
-    out = {"peak_days": "", "peak_hours": "", "window_share": np.nan}
+    out: dict[str, Any] = {"peak_days": "", "peak_hours": "", "window_share": np.nan}
     parts, basis = [], []
     if days is not None:
         if _significant(row.get("day_p")):
@@ -261,14 +258,19 @@ def _when_timed(row: pd.Series, dose: PatrolDose) -> dict | None:
     return out
 
 
-def _when_monthly(row: pd.Series) -> dict:
+def _when_monthly(row: pd.Series) -> dict[str, Any]:
     """Peak months or season from the month profile (police.uk: months only)."""
     months = None
     if all(c in row.index for c in MONTH_COLUMNS):
         months = pd.to_numeric(row[list(MONTH_COLUMNS)], errors="coerce").to_numpy(float)
         if not (np.isfinite(months) & (months > 0)).any():
             months = None
-    out = {"peak_days": "", "peak_hours": "", "window_share": np.nan, "peak_months": ""}
+    out: dict[str, Any] = {
+        "peak_days": "",
+        "peak_hours": "",
+        "window_share": np.nan,
+        "peak_months": "",
+    }
     if months is None:
         peak = pd.to_numeric(pd.Series([row.get("peak_month")]), errors="coerce").iloc[0]
         if pd.notna(peak) and 1 <= peak <= 12:
@@ -364,8 +366,8 @@ def patrol_plan(
     if patrol_hours is None:
         visits = np.full(n, dose.visits_per_week, dtype=int)
     else:
-        _positive(patrol_hours, "patrol_hours (--patrol-hours)", high=24 * 7 * 10_000)
-        total = int(np.floor(60 * float(patrol_hours) / dose.minutes_per_visit + 1e-9))
+        hours = _above_zero(patrol_hours, "patrol_hours (--patrol-hours)", at_most=24 * 7 * 10_000)
+        total = int(np.floor(60 * hours / dose.minutes_per_visit + 1e-9))
         visits = allocate_visits(
             scores.fillna(0).to_numpy(), total, max_visits=dose.max_visits_per_week
         )

@@ -152,12 +152,9 @@ def month_window(value: object, what: str) -> tuple[pd.Period, pd.Period]:
     """
     if isinstance(value, str):
         lo, sep, hi = value.partition(":")
-        parts = (lo, hi if sep else lo)
+        parts: tuple[object, ...] = (lo, hi if sep else lo)
     else:
-        try:
-            parts = tuple(value)  # type: ignore[arg-type]
-        except TypeError:
-            parts = ()
+        parts = tuple(value) if isinstance(value, Iterable) else ()
     if len(parts) != 2:
         raise InputError(f"{what} {value!r}: expected YYYY-MM:YYYY-MM, e.g. 2025-01:2025-06")
     out = []

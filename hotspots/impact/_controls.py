@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from hotspots.grid import bin_counts, cell_polygons, make_grid, mask_from_geometry
+from hotspots.grid import Grid, bin_counts, cell_polygons, make_grid, mask_from_geometry
 from hotspots.schema import CRS_METRIC, InputError
 
 CANDIDATE_RULE = (
@@ -41,7 +41,7 @@ MATCH_RULE = (
 
 def candidate_cells(
     treated: gpd.GeoDataFrame, *, study_area: shapely.Geometry, buffer_m: float
-) -> tuple[gpd.GeoDataFrame, object]:
+) -> tuple[gpd.GeoDataFrame, Grid]:
     """Candidate control cells (``name``, ``geometry``) and the grid they come from."""
     side = float(np.sqrt(np.median(treated.area.to_numpy())))
     if not np.isfinite(side) or side <= 0:

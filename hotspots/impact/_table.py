@@ -129,7 +129,7 @@ def impact_table(
         for col in frame:
             table[col] = frame[col].to_numpy()
     table["wdd_per_month"] = table["wdd"] / months_before
-    if weighted:  # effective counts (Σw)² / Σw²
+    if var is not None:  # weighted: effective counts (Σw)² / Σw²
         with np.errstate(invalid="ignore", divide="ignore"):
             t0, c0 = (np.nan_to_num(x**2 / v) for x, v in ((t0, var[0]), (c0, var[2])))
     small = too_small(t0, c0, after_scale=scale)

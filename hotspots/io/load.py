@@ -476,10 +476,10 @@ def _canon_mapped(raw: pd.DataFrame, spec: InputSpec) -> pd.DataFrame:
             "location": (raw[m.location] if m.location else blank).array,
         }
     )
-    coords = {}
-    if m.lon:
+    coords: dict[str, str] = {}  # canonical name → the export's column
+    if m.lon and m.lat:  # ColumnMapping gives both or neither
         coords.update(lon=m.lon, lat=m.lat)
-    if m.easting:
+    if m.easting and m.northing:
         coords.update(easting=m.easting, northing=m.northing)
     _add_coordinates(out, raw, coords)
     has_location = _has_text(raw, list(coords.values()))

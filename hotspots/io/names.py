@@ -87,10 +87,11 @@ def output_path(folder: str | os.PathLike[str], name: str) -> Path:
     """
     root = Path(folder)
     path = root / name
+    outside = RuntimeError(f"output file {name!r} resolves outside the output folder {root}")
     try:
         real, base = path.resolve(), root.resolve()
     except (OSError, ValueError):  # NUL in the name, a symbolic-link loop
-        real = base = None
-    if real is None or real == base or not real.is_relative_to(base):
-        raise RuntimeError(f"output file {name!r} resolves outside the output folder {root}")
+        raise outside from None
+    if real == base or not real.is_relative_to(base):
+        raise outside
     return path

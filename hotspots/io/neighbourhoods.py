@@ -138,7 +138,7 @@ def read_police_neighbourhoods(
     """
     where, files = _read_source(Path(source))
     areas: dict[str, tuple[str, list[shapely.Polygon], str]] = {}  # id → (name, parts, file)
-    boundary_files: list[tuple[_File, list[object]]] = []
+    boundary_files: list[tuple[_File, list[tuple[float, float]]]] = []
     name_lists: list[tuple[_File, dict[str, str]]] = []
     grouping: list[_File] = []
     for f in files:

@@ -393,7 +393,7 @@ def value_counts(
 
 def _filtered(
     path: str | Path,
-    filters: Mapping[str, FilterValue] | None,
+    filters: Mapping[str, FilterValue] | Iterable[tuple[str, str, Any]] | None,
     period: tuple[pd.Timestamp, pd.Timestamp] | None,
     categories: Sequence[str] | None,
 ) -> tuple[ds.Dataset, ds.Expression | None]:

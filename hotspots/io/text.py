@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -182,9 +183,7 @@ def require_regular(path: Path, what: str = "file") -> None:
         raise InputError(f"{path}: this is {kind}, not a {what}; give a regular file")
 
 
-def read_capped(
-    fh: io.RawIOBase | io.BufferedIOBase, name: str, *, compressed: int, budget: ReadBudget
-) -> bytes:
+def read_capped(fh: IO[bytes], name: str, *, compressed: int, budget: ReadBudget) -> bytes:
     """Every byte of a decompressing stream, in chunks, stopping past the limits.
 
     ``compressed``: the stream's compressed size, for the ratio. The sizes a header
@@ -300,7 +299,9 @@ def _gunzip_chunks(data: bytes) -> Iterator[tuple[bytes, int]]:
             chunk = d.decompress(feed, _READ_CHUNK)
             if chunk:
                 yield chunk, pos - len(d.unconsumed_tail)
-        start = _ZEROS.match(data, pos - len(d.unused_data)).end()  # padding after a member
+        padding = _ZEROS.match(data, pos - len(d.unused_data))  # zeros after a member
+        assert padding is not None  # ``\x00*`` matches the empty string too
+        start = padding.end()
         if start >= n:
             return
 

@@ -388,7 +388,7 @@ def _rank(
 def _greedy_groups(pairs: pd.DataFrame, source: np.ndarray, n: int) -> np.ndarray:
     """Group label per record (-1: not linked), merging candidates best first."""
     parent = np.arange(n)
-    mask = {}  # root -> bitmask of its sources
+    mask: dict[int, int] = {}  # root -> bitmask of its sources
     members: dict[int, list[int]] = {}
     pair_set = None
 

@@ -10,7 +10,14 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from hotspots.grid import Grid
-from hotspots.maps._elements import Chrome, EscapedLayerControl, OnlineTiles, PatrolMap, Setup
+from hotspots.maps._elements import (
+    Chrome,
+    EscapedLayerControl,
+    OnlineTiles,
+    PatrolMap,
+    Setup,
+    set_page_title,
+)
 from hotspots.maps._geo import check_frame, latlon_bounds
 from hotspots.maps._panel import CSS, panel_html
 from hotspots.maps._points import incident_layer, repeat_layer
@@ -147,7 +154,7 @@ def patrol_map(
         maxZoom=19,
         zoomSnap=0.25,  # fit the force snugly beside the panel
     )
-    m.get_root().title = esc(title)
+    set_page_title(m, esc(title))
     m.add_child(Setup(CSS))
     tiles = None
     if online_tiles:
@@ -161,12 +168,12 @@ def patrol_map(
     notes: list[str] = []
     for i, (key, frame) in enumerate(area_frames.items()):
         m.add_child(area_layer(key, frame, show=i == 0))
-    if density is not None:
-        layer = density_layer(density, density_grid)
-        if layer is None:
+    if density is not None and density_grid is not None:  # both or neither, checked above
+        surface = density_layer(density, density_grid)
+        if surface is None:
             notes.append("The density surface has no incidents to show.")
         else:
-            m.add_child(layer)
+            m.add_child(surface)
     if gistar_cells is not None:
         layer, more = gistar_layer(gistar_cells)
         m.add_child(layer)
@@ -184,9 +191,9 @@ def patrol_map(
         m.add_child(layer)
         notes += more
     if incidents is not None:
-        layer, more = incident_layer(incidents, max_markers)
-        if layer is not None:
-            m.add_child(layer)
+        markers, more = incident_layer(incidents, max_markers)
+        if markers is not None:
+            m.add_child(markers)
         notes += more
     m.add_child(EscapedLayerControl(collapsed=False))
     if len(others):

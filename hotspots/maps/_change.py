@@ -27,6 +27,7 @@ from hotspots.maps._elements import (
     ScriptLayer,
     Setup,
     js_json,
+    set_page_title,
 )
 from hotspots.maps._geo import check_frame, display_geometry, feature, latlon_bounds
 from hotspots.maps._panel import CSS, TILES_NOTE, legend_outline, legend_swatches
@@ -40,6 +41,7 @@ from hotspots.maps._polygons import (
 from hotspots.maps._text import (
     HIDDEN_COUNT,
     area_title,
+    as_number,
     count,
     esc,
     missing,
@@ -178,7 +180,7 @@ def change_map(
         maxZoom=19,
         zoomSnap=0.25,
     )
-    m.get_root().title = esc(title)
+    set_page_title(m, esc(title))
     m.add_child(Setup(CSS + CHANGE_CSS))
     tiles = None
     if online_tiles:
@@ -251,9 +253,8 @@ def _figure(value: object) -> str:
     """An overall figure to four significant digits ("not computed" when missing)."""
     if missing(value):
         return "not computed"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
+    v = as_number(value)
+    if v is None:
         return esc(value)
     return "not computed" if not math.isfinite(v) else f"{v:.4g}"
 
@@ -263,15 +264,13 @@ def _cells(n: int) -> str:
 
 
 def _pct(value: object) -> str:
-    if missing(value):
-        return ""
-    return f"{100 * float(value):.2f}%"
+    v = as_number(value)
+    return "" if v is None else f"{100 * v:.2f}%"
 
 
 def _points(value: object) -> str:
-    if missing(value):
-        return ""
-    return f"{100 * float(value):+.2f} points"
+    v = as_number(value)
+    return "" if v is None else f"{100 * v:+.2f} points"
 
 
 # --- layers ---------------------------------------------------------------------------------
@@ -324,9 +323,9 @@ def _cell_tooltip(row: Mapping, status: Mapping[int, str]) -> str:
     classes = ""
     if not missing(row.get("before_class")) and not missing(row.get("after_class")):
         classes = f"{esc(row['before_class'])} → {esc(row['after_class'])}"
-    hid = row.get("hotspot_id")
+    hid = as_number(row.get("hotspot_id"))
     spot = ""
-    if not missing(hid) and int(hid) > 0:
+    if hid is not None and hid > 0:
         spot = f"hotspot {int(hid)}" + (f" ({esc(status[int(hid)])})" if int(hid) in status else "")
     lines = [
         f"<b>{esc(row['change']).capitalize()}</b>",

@@ -23,6 +23,7 @@ libraries the page uses.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from branca.element import Element, Figure, MacroElement
 from folium import Map, TileLayer
@@ -97,6 +98,12 @@ class InertMacro(MacroElement):
 
     serial: int | None = None
 
+    def parent(self) -> Element:
+        """The element this one was added to (a :class:`TypeError` before it is added)."""
+        if self._parent is None:
+            raise TypeError(f"{self.get_name()} is not added to a map")
+        return self._parent
+
     def get_name(self) -> str:
         """``<kind>_<serial>`` (``layer_00004``): the same for the same map.
 
@@ -111,7 +118,9 @@ class InertMacro(MacroElement):
             return name
         return f"{name.rsplit('_', 1)[0]}_{self.serial:05d}"
 
-    def render(self, **kwargs: object) -> None:
+    # branca annotates Element.render as returning the page text, but MacroElement.render
+    # returns nothing (its output goes into the Figure), and so does this one.
+    def render(self, **kwargs: object) -> None:  # type: ignore[override]
         """Each macro of the template on the page as :class:`Text`, then the children, then
         the ``addTo`` call of a shown layer; any other kind of element is refused."""
         figure = self.get_root()
@@ -130,7 +139,7 @@ class InertMacro(MacroElement):
                 )
             child.render(**kwargs)
         if isinstance(self, Layer) and self.show:
-            add_to = _ADD_TO.format(layer=self.get_name(), parent=self._parent.get_name())
+            add_to = _ADD_TO.format(layer=self.get_name(), parent=self.parent().get_name())
             figure.script.add_child(Text(add_to), name=self.get_name() + "_add")
 
 
@@ -141,7 +150,7 @@ class PatrolMap(InertMacro, Map):
     number, so equal maps give equal pages. ``elements`` lists them in the order added.
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # folium.Map's arguments
         # Before folium's __init__, which may add a tile layer.
         self.serial = 1
         self._elements: list[Element] = []
@@ -156,10 +165,18 @@ class PatrolMap(InertMacro, Map):
         self, child: Element, name: str | None = None, index: int | None = None
     ) -> PatrolMap:
         if isinstance(child, InertMacro) and child.serial is None:
-            child.serial = self.serial + 1 + len(self._elements)
+            child.serial = 2 + len(self._elements)  # the map is number 1
         self._elements.append(child)
         super().add_child(child, name=name, index=index)
         return self
+
+
+def set_page_title(m: Map, title_html: str) -> None:
+    """The page's ``<title>`` (already escaped): the Figure folium made around ``m``."""
+    figure = m.get_root()
+    if not isinstance(figure, Figure):
+        raise TypeError("the map is not in a folium Figure")
+    figure.title = title_html
 
 
 class OnlineTiles(InertMacro, TileLayer):
@@ -306,7 +323,7 @@ class Setup(InertMacro):
         self.css = css
 
     def js(self) -> str:
-        return _SETUP_JS.render(panes=PANES, map=self._parent.get_name())
+        return _SETUP_JS.render(panes=PANES, map=self.parent().get_name())
 
 
 _CHROME_JS = _Jinja("""
@@ -418,9 +435,12 @@ class Chrome(InertMacro):
         self.attribution = attribution
         self.bounds = bounds
 
-    def _legend_layers(self) -> list[Layer]:
+    def _legend_layers(self) -> list[ScriptLayer | IncidentCluster]:
+        parent = self.parent()
+        if not isinstance(parent, PatrolMap):
+            raise TypeError(f"{self.get_name()} belongs on a PatrolMap")
         return [
-            c for c in self._parent.elements if isinstance(c, Layer) and getattr(c, "legend", "")
+            c for c in parent.elements if isinstance(c, ScriptLayer | IncidentCluster) and c.legend
         ]
 
     def legend_html(self) -> str:
@@ -436,7 +456,7 @@ class Chrome(InertMacro):
         ]
         hot = self.hotspots.get_name() if self.hotspots is not None else "null"
         return _CHROME_JS.render(
-            map=self._parent.get_name(),
+            map=self.parent().get_name(),
             legends=legends,
             hot=hot,
             attribution=js_json(self.attribution),

@@ -9,9 +9,9 @@ import pandas as pd
 from hotspots.maps._raster import palette_alpha
 from hotspots.maps._text import (
     area_title,
+    as_number,
     count,
     esc,
-    missing,
     month_name,
     number,
     p_text,
@@ -115,9 +115,10 @@ def _list_table(hot: pd.DataFrame, area_cols: Sequence[str]) -> str:
 
 
 def _share_text(value: object) -> str:
-    if missing(value):
+    share = as_number(value)
+    if share is None:
         return ""
-    v = 100 * float(value)
+    v = 100 * share
     return f"{v:.1f}%" if v >= 0.95 else f"{v:.2f}%"
 
 

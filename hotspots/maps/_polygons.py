@@ -66,10 +66,18 @@ class _Styles:
         return self._index[key]
 
 
-def _geojson_layer(features: list[dict], styles: _Styles, pane: str, **kw: object) -> ScriptLayer:
+def _geojson_layer(
+    features: list[dict],
+    styles: _Styles,
+    pane: str,
+    *,
+    name: str,
+    show: bool,
+    legend: str = "",
+) -> ScriptLayer:
     data = {"type": "FeatureCollection", "features": features}
     js = f"hsGeoJson({js_json(data)}, {js_json(styles.items)}, {js_json(pane)})"
-    return ScriptLayer(js, **kw)
+    return ScriptLayer(js, name=name, show=show, legend=legend)
 
 
 def _class_breaks(values: np.ndarray, *, integer: bool) -> np.ndarray:
@@ -163,7 +171,8 @@ def hotspot_layer(
     """Ranked hotspot outlines with rank badges (decluttered per zoom) and popups."""
     geoms = display_geometry(hot, tolerance_m=HOTSPOT_TOLERANCE_M)
     lon, lat = label_points(hot)
-    styles, features, labels = _Styles(), [], []
+    styles, features = _Styles(), []
+    labels: list[tuple[float, float, str]] = []  # lat, lon, rank as the badge text
     for i, (g, row) in enumerate(zip(geoms, hot.to_dict("records"), strict=True)):
         rank = int(row["rank"])
         style = {
@@ -187,7 +196,7 @@ def hotspot_layer(
             )
         )
         if rank <= LABELLED_RANKS:
-            labels.append([float(lat[i]), float(lon[i]), str(rank)])
+            labels.append((float(lat[i]), float(lon[i]), str(rank)))
     data = {"type": "FeatureCollection", "features": features}
     labels.sort(key=lambda r: int(r[2]))  # decluttered in rank order: the better rank wins
     js = (

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from hotspots.maps._text import (
     area_text,
     area_title,
+    as_number,
     esc,
     hour_text,
     incidents_text,
@@ -79,12 +80,10 @@ def hotspot_tooltip(row: Mapping) -> str:
 
 
 def _share(value: object) -> str:
-    if missing(value):
+    share = as_number(value)
+    if share is None:
         return ""
-    try:
-        v = 100 * float(value)
-    except (TypeError, ValueError):
-        return ""
+    v = 100 * share
     if 0 < v < 0.01:
         return "under 0.01%"
     return f"{v:.1f}%" if v >= 0.95 else f"{v:.2f}%"
@@ -92,8 +91,8 @@ def _share(value: object) -> str:
 
 def _patrol_text(row: Mapping) -> str:
     """``14 visits a week × 15 min`` from the plan columns merged into the row."""
-    visits = row.get("plan_visits_per_week")
-    if missing(visits):
+    visits = as_number(row.get("plan_visits_per_week"))
+    if visits is None:
         return ""
     v = int(visits)
     if v == 0:
@@ -112,7 +111,7 @@ def artefact_html(row: Mapping) -> str:
 
 
 def hotspot_popup(row: Mapping, area_cols: list[str]) -> str:
-    density = row.get("density_km2")
+    density = as_number(row.get("density_km2"))
     share = row.get("incident_share")
     share = row.get("share") if missing(share) else share
     if missing(row.get("incidents")):  # blanked by disclosure control: so is its share
@@ -125,7 +124,7 @@ def hotspot_popup(row: Mapping, area_cols: list[str]) -> str:
         ("Share of all incidents", _share(share)),
         ("Area", area_text(row.get("area_m2"))),
         ("Share of the area", _share(row.get("area_share"))),
-        ("Density", "" if missing(density) else f"{number(float(density))} incidents per km²"),
+        ("Density", "" if density is None else f"{number(density)} incidents per km²"),
         *[(area_title(c), esc(row.get(c))) for c in area_cols],
         ("Main categories", esc(row.get("top_categories"))),
         ("Peak month", month_name(row.get("peak_month"))),
@@ -144,14 +143,14 @@ def area_tooltip(row: Mapping, key: str, value_text: str) -> str:
 
 
 def area_popup(row: Mapping, key: str) -> str:
-    rate = row.get("rate_per_1000")
+    rate = as_number(row.get("rate_per_1000"))
     change = signed(row.get("change"))
-    pct = row.get("change_pct")
-    if change and not missing(pct):
-        change += f" ({float(pct):+.0f}%)"
+    pct = as_number(row.get("change_pct"))
+    if change and pct is not None:
+        change += f" ({pct:+.0f}%)"
     rows = [
         ("Incidents", shown_count(row["incidents"])),
-        ("Rate per 1,000 residents", "" if missing(rate) else number(float(rate))),
+        ("Rate per 1,000 residents", "" if rate is None else number(rate)),
         ("Compared with the force", significance(row.get("significance"))),
         ("Change", change),
         ("Peak month", month_name(row.get("peak_month"))),

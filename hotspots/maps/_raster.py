@@ -103,7 +103,7 @@ def density_image(density: np.ndarray, grid: Grid) -> DensityImage | None:
     ok = np.isfinite(warped)
     index[ok] = 1 + np.round(np.clip(warped[ok] / vmax, 0, 1) * 254).astype(np.uint8)
     rgb, alpha = palette_alpha()
-    img = Image.frombytes("P", (index.shape[1], index.shape[0]), index.tobytes())
+    img = Image.frombytes("P", (width, height), index.tobytes())
     img.putpalette(rgb.tobytes())
     buf = io.BytesIO()
     img.save(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 from collections.abc import Iterable
 
 import pandas as pd
@@ -62,6 +63,22 @@ def missing(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def as_number(value: object) -> float | None:
+    """``value`` as a float; None when it is missing or not a number (inf stays inf).
+
+    Examples
+    --------
+    >>> as_number(3), as_number("2.5"), as_number(None), as_number("n/a")
+    (3.0, 2.5, None, None)
+    """
+    if missing(value) or not isinstance(value, str | numbers.Real):
+        return None
+    try:
+        return float(value)
+    except ValueError:  # text that is not a number
+        return None
 
 
 #: Longest text shown for one value; longer text is cut with "…". A police.uk
@@ -119,7 +136,8 @@ def number(value: float) -> str:
 
 def count(value: object) -> str:
     """A count as an integer with separators ("" when missing)."""
-    return "" if missing(value) else f"{int(round(float(value))):,}"
+    v = as_number(value)
+    return "" if v is None or not math.isfinite(v) else f"{round(v):,}"
 
 
 #: Shown for a count that is missing: the pipeline blanks small counts (``min_count``).
@@ -172,26 +190,19 @@ def month_name(value: object, *, short: bool = False) -> str:
     >>> month_name(7), month_name(7.0, short=True), month_name(float("nan")), month_name(0)
     ('July', 'Jul', '', '')
     """
-    if missing(value):
+    v = as_number(value)
+    if v is None or not 1 <= v < 13:
         return ""
-    try:
-        m = int(value)
-    except (TypeError, ValueError):
-        return ""
-    if not 1 <= m <= 12:
-        return ""
+    m = int(v)
     return MONTHS[m - 1][:3] if short else MONTHS[m - 1]
 
 
 def _whole(value: object, low: int, high: int) -> int | None:
     """``value`` as a whole number in low..high, else None (missing, text, out of range)."""
-    if missing(value):
+    v = as_number(value)
+    if v is None or not low <= v <= high or v != int(v):
         return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(v) if v == int(v) and low <= v <= high else None
+    return int(v)
 
 
 def weekday_name(value: object) -> str:
@@ -228,11 +239,8 @@ def p_text(value: object) -> str:
     >>> p_text(float("nan")), p_text("x")
     ('', '')
     """
-    if missing(value):
-        return ""
-    try:
-        p = float(value)
-    except (TypeError, ValueError):
+    p = as_number(value)
+    if p is None:
         return ""
     return "p < 0.001" if p < 0.001 else f"p {p:.2g}"
 
@@ -245,9 +253,9 @@ def area_text(area_m2: object) -> str:
     >>> area_text(45_000), area_text(2_500_000), area_text(None)
     ('4.5 ha', '2.50 km²', '')
     """
-    if missing(area_m2):
+    a = as_number(area_m2)
+    if a is None:
         return ""
-    a = float(area_m2)
     return f"{a / 1e4:,.1f} ha" if a < 1e6 else f"{a / 1e6:,.2f} km²"
 
 
@@ -267,8 +275,9 @@ def trend_html(trend: object, slope: object = None, *, short: bool = False) -> s
     if short:
         return arrow or word
     text = f"{arrow} {word}".strip()
-    if not missing(slope) and str(trend) != "none":
-        text += f" ({float(slope):+.1f} incidents a month, per year)"
+    per_year = as_number(slope)
+    if per_year is not None and str(trend) != "none":
+        text += f" ({per_year:+.1f} incidents a month, per year)"
     return text
 
 
@@ -282,11 +291,10 @@ def signed(value: object) -> str:
     """
     if missing(value):
         return ""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
+    v = as_number(value)
+    if v is None:
         return esc(value)
-    return f"{v:+,.0f}" if v == int(v) else f"{v:+,.1f}"
+    return f"{v:+,.0f}" if v.is_integer() else f"{v:+,.1f}"
 
 
 def significance(value: object) -> str:

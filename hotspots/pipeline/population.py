@@ -270,7 +270,7 @@ def _lsoa_polygons() -> gpd.GeoDataFrame:
     names = [
         name
         for name, entry in sorted(registry().items())
-        if entry.get("fields") == {"lsoa": "LSOA11CD"}
+        if entry["fields"] == {"lsoa": "LSOA11CD"}
     ]
     parts = [load_areas(name)[0].polygons[["name", "geometry"]] for name in names]
     if not parts:

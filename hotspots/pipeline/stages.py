@@ -371,8 +371,7 @@ def _shipped_lsoas(incidents: pd.DataFrame) -> tuple[gpd.GeoDataFrame | None, st
     codes = set(incidents["lsoa_code"].dropna().astype(str))
     found = []
     for name, entry in registry().items():
-        fields = entry.get("fields", {})
-        if name.split("/")[0] in forces and isinstance(fields, dict) and list(fields) == ["lsoa"]:
+        if name.split("/")[0] in forces and list(entry["fields"]) == ["lsoa"]:
             polygons = load_areas(name)[0].polygons
             found.append(
                 (
