@@ -33,11 +33,15 @@ from pathlib import Path
 import pandas as pd
 
 from hotspots.evaluate import rolling_backtest
-from hotspots.io.load import InputSpec
-from hotspots.io.sources import embedded_police_uk
-from hotspots.pipeline.config import DuplicatesConfig, GridConfig, PopulationConfig, RunConfig
-from hotspots.pipeline.evaluation import evaluation_grid
-from hotspots.pipeline.stages import prepare
+from hotspots.io import InputSpec, embedded_police_uk
+from hotspots.pipeline import (
+    DuplicatesConfig,
+    GridConfig,
+    PopulationConfig,
+    RunConfig,
+    evaluation_grid,
+    prepare,
+)
 from hotspots.scoring import DEFAULT_METHOD, FORECAST_METHOD, ScoringMethod
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -44,8 +44,7 @@ import psutil
 from pyproj import Transformer
 
 from hotspots.batch import ingest, run_batch, slug
-from hotspots.io.load import InputSpec
-from hotspots.io.parquet import dataset_info
+from hotspots.io import InputSpec, dataset_info
 from hotspots.pipeline import PopulationConfig, RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]

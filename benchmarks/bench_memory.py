@@ -20,9 +20,9 @@ from pathlib import Path
 CHILD = """
 import sys, threading, time
 import hotspots.pipeline as pipeline
-import hotspots.pipeline.analysis as analysis
-import hotspots.pipeline.outputs as outputs
-from hotspots.io.load import InputSpec
+import hotspots.pipeline._analysis as analysis
+import hotspots.pipeline._outputs as outputs
+from hotspots.io import InputSpec
 
 PAGE = 4096
 stage = ["start"]

@@ -60,7 +60,7 @@ import dataclasses, json, logging, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 import hotspots.pipeline as pipeline
-from hotspots.io.load import InputSpec
+from hotspots.io import InputSpec
 t1 = time.perf_counter()
 logging.getLogger("hotspots").setLevel(logging.WARNING)
 config = pipeline.demo_config(out=sys.argv[2], last_months=0)

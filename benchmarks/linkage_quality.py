@@ -37,7 +37,7 @@ from hotspots.geocode import PostcodeIndex, locate_incidents
 from hotspots.io import InputSpec, load_incidents, read_postcode_table
 from hotspots.linkage import LinkResult, link_duplicates
 from hotspots.linkage._evidence import postcode_precision
-from hotspots.pipeline.config import load_config
+from hotspots.pipeline import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the synthetic pair builder is a test aid, in tests/

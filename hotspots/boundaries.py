@@ -22,8 +22,12 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
-from hotspots.io.text import require_regular, shorten
+from hotspots.io import (
+    is_police_neighbourhoods,
+    read_police_neighbourhoods,
+    require_regular,
+    shorten,
+)
 from hotspots.schema import CRS_METRIC, InputError, MissingFileError
 
 log = logging.getLogger(__name__)
@@ -213,7 +217,7 @@ def load_areas(
         A registry name (``"leicestershire/beats"``), a path to any vector file GDAL
         reads (GeoPackage, GeoJSON, Shapefile; ``.gz`` allowed), or police.uk
         neighbourhood boundaries: a folder or zip of KML or API boundary JSON files
-        (see :mod:`hotspots.io.neighbourhoods`).
+        (see :func:`hotspots.io.read_police_neighbourhoods`).
     fields
         Layer name → name field, e.g. ``{"beat": "beat_name", "npa": "npa_name"}``.
         Registry entries bring their own; police.uk neighbourhoods default to

@@ -61,7 +61,7 @@ DEFAULT_AREA_SHARES: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05, 0.1)
 CURVE_AREA_SHARES: tuple[float, ...] = tuple(round(0.0025 * i, 4) for i in range(1, 81))
 #: Methods compared by default: the default blend, the counts baseline, the density surface.
 #: (``hotspots evaluate`` adds :data:`~hotspots.scoring.FORECAST_METHOD`, the best measured,
-#: which needs six months and is slower: see :mod:`hotspots.pipeline.evaluation`.)
+#: which needs six months and is slower: see :func:`hotspots.pipeline.run_evaluation`.)
 DEFAULT_METHODS: dict[str, ScoringMethod | str] = {
     "default": DEFAULT_METHOD,
     "counts": "counts",

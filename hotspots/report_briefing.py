@@ -33,7 +33,7 @@ import shapely
 
 from hotspots._validation import require_metric_crs
 from hotspots.grid import Grid
-from hotspots.maps._render import _asset, _leaflet_css
+from hotspots.maps import leaflet_css, leaflet_js
 from hotspots.patrol import NO_TIMES
 from hotspots.report import static_map_png
 from hotspots.schema import CRS_WGS84, InputError
@@ -304,11 +304,11 @@ def live_map_html(data: dict) -> str:
         .replace("TILE_WAIT_MS", str(int(TILE_WAIT_MS)))
     )
     return (
-        f"<style>{_leaflet_css()}</style>"
+        f"<style>{leaflet_css()}</style>"
         '<figure class="live" id="hs-live" hidden><div class="live-map" role="img" '
         'aria-label="Street map of the patrol hotspots"></div></figure>'
         f'<script type="application/json" id="hs-live-data">{script_json(data)}</script>'
-        f"<script>{_asset('leaflet.js')}</script><script>{js}</script>"
+        f"<script>{leaflet_js()}</script><script>{js}</script>"
     )
 
 

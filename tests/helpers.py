@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hotspots.io.readers import POLICE_UK_COLUMNS
+from hotspots.io import POLICE_UK_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

@@ -3,6 +3,8 @@ the test suite."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import shutil
 import subprocess
 import sys
@@ -64,3 +66,65 @@ def test_core_does_not_import_dask() -> None:
     code = "import hotspots, hotspots.pipeline, sys; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _private_imports_across_packages() -> list[str]:
+    """``from hotspots.<pkg>._<module> import …`` written outside ``hotspots/<pkg>/``."""
+    found = []
+    for path in sorted((ROOT / "hotspots").rglob("*.py")):
+        here = path.relative_to(ROOT).with_suffix("").parts  # ("hotspots", "batch", "_run")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                parts = name.split(".")
+                private = [i for i, p in enumerate(parts) if p.startswith("_") and i >= 2]
+                if parts[0] == "hotspots" and private:
+                    package = tuple(parts[: private[0]])
+                    if here[: len(package)] != package:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    return found
+
+
+def test_private_modules_stay_behind_their_package() -> None:
+    # A package's interface is its __init__; other stages never reach into its _modules.
+    assert _private_imports_across_packages() == []
+
+
+@pytest.mark.parametrize(
+    "package",
+    [
+        "hotspots.io",
+        "hotspots.pipeline",
+        "hotspots.maps",
+        "hotspots.seasonal",
+        "hotspots.density",
+        "hotspots.clusters",
+        "hotspots.impact",
+        "hotspots.linkage",
+        "hotspots.change",
+        "hotspots.batch",
+    ],
+)
+def test_every_exported_name_resolves(package: str) -> None:
+    module = importlib.import_module(package)
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert missing == []
+
+
+def test_importing_the_pipeline_stays_light() -> None:
+    # The analysis modules (scikit-learn, folium, matplotlib) load on first use of the
+    # names that need them (run_change draws a map: folium); the CLI's --help and a
+    # config check do not pay for them.
+    code = (
+        "import sys, hotspots.pipeline as p; heavy = ('sklearn', 'folium', 'matplotlib');"
+        "print(sorted(m for m in heavy if m in sys.modules));"
+        "p.run_change; print('folium' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]

@@ -30,8 +30,8 @@ from hotspots.io import (
     make_rejects,
     read_postcode_table,
 )
-from hotspots.io.dates import parse_dates
-from hotspots.pipeline.config import load_config
+from hotspots.io._dates import parse_dates
+from hotspots.pipeline import load_config
 from hotspots.schema import (
     CRSError,
     HotspotsError,

@@ -23,11 +23,8 @@ from hypothesis import strategies as st
 from hotspots.batch import GROUP_MARKER, group_config, ingest, run_batch, slug
 from hotspots.batch._groups import group_slugs, list_groups
 from hotspots.geocode import locate_incidents
-from hotspots.io.load import InputSpec, load_incidents
-from hotspots.io.parquet import read_incident_dataset
-from hotspots.io.writers import write_csv
-from hotspots.pipeline import PopulationConfig, RunConfig, run
-from hotspots.pipeline.stages import Prepared
+from hotspots.io import InputSpec, load_incidents, read_incident_dataset, write_csv
+from hotspots.pipeline import PopulationConfig, Prepared, RunConfig, run
 
 distributed = pytest.importorskip("distributed")
 

@@ -8,8 +8,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from hotspots.io.load import InputSpec, load_incidents
-from hotspots.io.readers import ColumnMapping
+from hotspots.io import ColumnMapping, InputSpec, load_incidents
 from tests.helpers import write_police_csv
 
 _EXPORT = ColumnMapping(
@@ -20,7 +19,7 @@ _EXPORT = ColumnMapping(
 def test_ingest_of_exports_whose_extra_column_repeats_in_one_file_only(tmp_path: Path) -> None:
     """Each file's text is compacted on its own; the dataset schema must not depend on it."""
     from hotspots.batch import ingest
-    from hotspots.io.parquet import read_incident_dataset
+    from hotspots.io import read_incident_dataset
 
     head = "Ref,Date,Type,Easting,Northing,Team\n"
     (tmp_path / "a.csv").write_text(

@@ -174,7 +174,7 @@ def test_failed_run_leaves_previous_outputs(
 def test_failure_while_writing_changes_nothing(
     run_dir: Path, police_slice: Path, beats_file: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import hotspots.pipeline.outputs as outputs
+    import hotspots.pipeline._outputs as outputs
 
     out = _copy_of(run_dir, tmp_path)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
@@ -299,7 +299,7 @@ def test_evaluate_and_profile_commands(police_slice: Path, tmp_path: Path) -> No
 
 
 def test_personal_columns_are_not_published() -> None:
-    from hotspots.pipeline.outputs import personal_columns
+    from hotspots.pipeline._outputs import personal_columns
 
     assert personal_columns(["Caller Name", "victim_id", "Address", "risk", "category"]) == [
         "Caller Name",
@@ -383,7 +383,7 @@ def test_per_npa_maps_and_disclosure_control(police_slice: Path, tmp_path: Path)
     areas = pd.read_csv(out / "areas.csv")
     shown = areas["incidents"].dropna()
     assert ((shown == 0) | (shown >= 5)).all()
-    from hotspots.pipeline.outputs import suppress_small
+    from hotspots.pipeline._outputs import suppress_small
 
     assert suppress_small(pd.Series([0, 1, 4, 5, 9]), 5).tolist()[:1] == [0]
     assert suppress_small(pd.Series([0, 1, 4, 5, 9]), 5).isna().tolist() == [
@@ -560,7 +560,7 @@ def test_min_count_one_changes_no_output(
 
 
 def test_disclosure_control_by_hand() -> None:
-    from hotspots.pipeline.outputs import disclosure_control
+    from hotspots.pipeline import disclosure_control
 
     svg = "<svg><title>Feb: 3</title></svg>"
     areas = pd.DataFrame(
@@ -632,7 +632,7 @@ def published_tables(out: Path) -> dict[str, pd.DataFrame]:
 
 
 def test_min_count_blanks_every_small_count_and_what_gives_it_back(dated_run) -> None:
-    from hotspots.pipeline.outputs import SMALL_COUNT_COLUMNS
+    from hotspots.pipeline._outputs import SMALL_COUNT_COLUMNS
     from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, MONTH_COLUMNS
 
     result, out = dated_run
@@ -696,7 +696,7 @@ def test_min_count_map_shows_nothing_of_a_blanked_area(dated_run) -> None:
 def test_no_blanked_day_can_be_worked_out(days: list[list[int]], k: int) -> None:
     import numpy as np
 
-    from hotspots.pipeline.outputs import disclosure_control
+    from hotspots.pipeline import disclosure_control
 
     raw = pd.DataFrame(days, columns=[f"d{i}" for i in range(1, 8)])
     raw.insert(0, "dow_rows", raw.sum(axis=1))

@@ -146,7 +146,7 @@ def test_run_log_holds_the_info_lines(default_run):
     log = (out / "run.log").read_text(encoding="utf-8").splitlines()
     assert log and all(LOG_LINE.match(line) for line in log), log[:3]
     text = "\n".join(log)
-    assert "INFO hotspots.pipeline.stages: Read 4,197 rows: 4,187 used, 10 rejected" in text
+    assert "INFO hotspots.pipeline: Read 4,197 rows: 4,187 used, 10 rejected" in text
     assert "Cell size set to 100 metres automatically" in text
     covered = [line for line in log if "Covered period" in line]
     assert len(covered) == 1, covered  # once per run, not once per seasonal table
@@ -160,14 +160,14 @@ def test_quiet_after_the_subcommand(quiet_run):
     assert code == 0, stderr
     assert (stdout, stderr) == ("", "")
     log = (out / "run.log").read_text(encoding="utf-8")  # -q quietens the terminal only
-    assert "INFO hotspots.pipeline.stages: Read 4,197 rows" in log
+    assert "INFO hotspots.pipeline: Read 4,197 rows" in log
 
 
 def test_verbose_shows_the_log_on_stderr(police_slice, tmp_path, capsys):
     assert main(_run(police_slice, tmp_path / "out", "-v")) == 0
     err = capsys.readouterr().err.splitlines()
     assert (
-        "INFO hotspots.pipeline.stages: Read 4,197 rows: 4,187 used, 10 rejected "
+        "INFO hotspots.pipeline: Read 4,197 rows: 4,187 used, 10 rejected "
         "{'no_location': 10}" in err
     )
     assert any(line.startswith("INFO hotspots.grid: Cell size set to") for line in err)

@@ -17,12 +17,8 @@ import pytest
 from hotspots.batch import ingest
 from hotspots.cli import main
 from hotspots.geocode import POSTCODE_PRECISION_M, lonlat_to_bng
-from hotspots.io.load import InputSpec
-from hotspots.io.parquet import read_incident_dataset
-from hotspots.io.postcodes import read_postcode_table
-from hotspots.io.readers import ColumnMapping
-from hotspots.pipeline import DuplicatesConfig, FilterConfig, PopulationConfig, RunConfig
-from hotspots.pipeline.stages import prepare
+from hotspots.io import ColumnMapping, InputSpec, read_incident_dataset, read_postcode_table
+from hotspots.pipeline import DuplicatesConfig, FilterConfig, PopulationConfig, RunConfig, prepare
 from tests.helpers import write_police_csv
 
 POLICE = "Leicestershire Police"

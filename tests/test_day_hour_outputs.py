@@ -16,8 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from hotspots.io.load import InputSpec
-from hotspots.io.readers import ColumnMapping
+from hotspots.io import ColumnMapping, InputSpec
 from hotspots.pipeline import OutputConfig, PopulationConfig, RunConfig, run
 from hotspots.seasonal import DOW_COLUMNS, HOUR_COLUMNS, seasonal_profiles
 

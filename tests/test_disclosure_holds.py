@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 from hotspots.boundaries import load_areas
 from hotspots.cli import main
 from hotspots.density import kde_surface
-from hotspots.pipeline.disclosure import (
+from hotspots.pipeline._disclosure import (
     cross_layer_hidden,
     disclosure_control,
     published_surface,
@@ -54,7 +54,7 @@ def shared_run(tmp_path_factory, police_slice: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def incidents(police_slice: Path) -> pd.DataFrame:
-    from hotspots.io.load import InputSpec
+    from hotspots.io import InputSpec
     from hotspots.pipeline import FilterConfig, RunConfig, prepare
 
     cfg = RunConfig(

@@ -346,9 +346,8 @@ def test_rolling_backtest_uses_the_right_months() -> None:
 
 
 def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
-    from hotspots.io.load import InputSpec
-    from hotspots.pipeline.config import RunConfig
-    from hotspots.pipeline.evaluation import run_evaluation
+    from hotspots.io import InputSpec
+    from hotspots.pipeline import RunConfig, run_evaluation
 
     cfg = RunConfig(inputs=[InputSpec.police_uk(police_slice)], areas=[])
     backtest = run_evaluation(
@@ -372,9 +371,8 @@ def test_run_evaluation_end_to_end(police_slice, tmp_path) -> None:
 
 
 def test_run_evaluation_with_beats_uses_the_run_grid(police_slice, tmp_path) -> None:
-    from hotspots.io.load import InputSpec
-    from hotspots.pipeline.config import GridConfig, RunConfig
-    from hotspots.pipeline.evaluation import run_evaluation
+    from hotspots.io import InputSpec
+    from hotspots.pipeline import GridConfig, RunConfig, run_evaluation
 
     cfg = RunConfig(
         inputs=[InputSpec.police_uk(police_slice)],

@@ -10,7 +10,7 @@ from hotspots import forecast as fc
 from hotspots.cli import build_parser
 from hotspots.evaluate import evaluate, rolling_backtest
 from hotspots.grid import Grid
-from hotspots.pipeline.evaluation import parse_methods
+from hotspots.pipeline import parse_methods
 from hotspots.schema import InputError
 from hotspots.scoring import FORECAST_METHOD, ScoringMethod, as_method, cell_scores
 

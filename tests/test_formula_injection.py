@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hotspots.cli import main
-from hotspots.io.writers import FORMULA_START, formula_safe, write_csv
+from hotspots.io._writers import FORMULA_START, formula_safe, write_csv
 
 BEATS = Path(__file__).resolve().parents[1] / (
     "hotspots/_data/boundaries/leicestershire/beats_approx.geojson.gz"

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotspots.io import InputSpec, write_gpkg
-from hotspots.io.frames import as_categorical, compact_text, concat_categorical, map_distinct
-from hotspots.pipeline import RunConfig, prepare
-from hotspots.pipeline.stages import release_memory
+from hotspots.io._frames import as_categorical, compact_text, concat_categorical, map_distinct
+from hotspots.pipeline import RunConfig, prepare, release_memory
 
 _words = st.lists(st.sampled_from(["", "a", "b", " a", "Burglary", "é", "2025-01"]), max_size=30)
 
@@ -70,7 +69,7 @@ def test_prepared_incidents_are_compact_and_give_points(police_slice) -> None:
 
 
 def test_write_gpkg_builds_points_per_chunk(tmp_path, monkeypatch) -> None:
-    import hotspots.io.writers as writers
+    import hotspots.io._writers as writers
 
     monkeypatch.setattr(writers, "GPKG_CHUNK_ROWS", 2)
     frame = pd.DataFrame(
@@ -96,7 +95,7 @@ def test_write_gpkg_builds_points_per_chunk(tmp_path, monkeypatch) -> None:
 def test_point_wkb_equals_shapely(coords: list[tuple[float, float]]) -> None:
     import shapely
 
-    from hotspots.io.writers import point_wkb
+    from hotspots.io._writers import point_wkb
 
     xy = np.array(coords, dtype=float).reshape(-1, 2)
     ours = point_wkb(xy[:, 0], xy[:, 1]).to_pylist()

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotspots.io import ColumnMapping, InputSpec, load_incidents, read_police_uk
-from hotspots.io.text import decode_bytes, sniff_delimiter
+from hotspots.io._text import decode_bytes, sniff_delimiter
 from hotspots.schema import InputError, MissingFileError
 from tests.helpers import write_police_csv
 

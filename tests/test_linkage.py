@@ -25,7 +25,7 @@ from hotspots.linkage._evidence import (
     learn_probability,
     postcode_precision,
 )
-from hotspots.pipeline.config import load_config
+from hotspots.pipeline import load_config
 from hotspots.schema import InputError
 from tests.partner_pairs import (
     COUNCIL_CATEGORIES,

@@ -194,7 +194,7 @@ def test_exclude_ranks_artefacts_last_but_keeps_them():
 
 @pytest.fixture(scope="module")
 def slice_run(police_slice, tmp_path_factory):
-    from hotspots.io.load import InputSpec
+    from hotspots.io import InputSpec
     from hotspots.pipeline import OutputConfig, RunConfig, run
 
     cfg = RunConfig(

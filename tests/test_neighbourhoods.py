@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 import shapely
 
+import hotspots.io._neighbourhoods as neighbourhoods
 from hotspots.boundaries import POLICE_UK_ATTRIBUTION, list_boundaries, load_areas, registry
 from hotspots.cli import main
-from hotspots.io import is_police_neighbourhoods, neighbourhoods, read_police_neighbourhoods
+from hotspots.io import is_police_neighbourhoods, read_police_neighbourhoods
 from hotspots.schema import InputError
 from tests.helpers import ROOT, write_police_csv
 

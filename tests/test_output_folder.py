@@ -26,14 +26,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import hotspots.cli._commands
-import hotspots.pipeline.outputs as outputs
+import hotspots.pipeline._outputs as outputs
 from hotspots.boundaries import load_areas
 from hotspots.cli import main
 from hotspots.io import InputSpec
-from hotspots.io.atomic import leftovers, remove_stale
-from hotspots.io.names import WINDOWS_RESERVED, output_path, safe_slug, unique_slugs
-from hotspots.pipeline import OutputConfig, RunConfig, run
-from hotspots.pipeline.outputs import write_outputs
+from hotspots.io._atomic import leftovers, remove_stale
+from hotspots.io._names import WINDOWS_RESERVED, output_path, safe_slug, unique_slugs
+from hotspots.pipeline import OutputConfig, RunConfig, run, write_outputs
 from hotspots.schema import InputError
 
 #: NPA names that would leave the folder, make folders, clash, or be a device on Windows.

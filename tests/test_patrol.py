@@ -22,8 +22,7 @@ from hotspots.patrol import (
     patrol_plan,
     peak_window,
 )
-from hotspots.pipeline import OutputConfig, PatrolConfig, RunConfig, run
-from hotspots.pipeline.config import load_config
+from hotspots.pipeline import OutputConfig, PatrolConfig, RunConfig, load_config, run
 from hotspots.report import LABELLED_RANKS
 from hotspots.report_briefing import TILE_URL, briefing_html, briefing_map_png
 from hotspots.schema import InputError

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hotspots.clusters import find_hotspots
 from hotspots.grid import Grid
-from hotspots.io.frames import mode_per_group
+from hotspots.io import mode_per_group
 from hotspots.rank import patrol_list, rank_hotspots, repeat_locations
 from hotspots.schema import CRSError, InputError
 
@@ -238,7 +238,7 @@ def test_repeat_location_columns_rounding_and_areas():
 
 def test_areas_of_a_location_are_the_most_frequent_ties_to_the_lowest_whatever_the_order():
     # Two incidents in B9, two in B3, one missing: a tie, won by the lower name B3, in any
-    # row order (the one "most frequent value per group" rule, hotspots.io.frames).
+    # row order (the one "most frequent value per group" rule, hotspots.io._frames).
     rows = _inc(["2024-01-01"] * 5, x=10.0, y=20.0, beat=["B9", "B3", None, "B9", "B3"])
     for order in ([0, 1, 2, 3, 4], [3, 2, 0, 4, 1]):
         r = repeat_locations(rows.iloc[order], area_columns=["beat"])

@@ -19,7 +19,7 @@ from scipy.optimize import brentq
 from shapely import Polygon, box
 
 from hotspots.boundaries import AreaLayer
-from hotspots.pipeline.population import population_by_layer
+from hotspots.pipeline import population_by_layer
 from hotspots.rates import (
     COVERAGE_MIN,
     FUNNEL_LEVELS,

@@ -20,7 +20,7 @@ from shapely import box
 from hotspots.boundaries import AreaLayer, load_areas
 from hotspots.cli import main
 from hotspots.io import read_lsoa_changes, read_population
-from hotspots.pipeline.population import population_by_layer
+from hotspots.pipeline import population_by_layer
 from hotspots.rates import (
     COVERAGE_MIN,
     apply_coverage,

@@ -29,7 +29,7 @@ from hotspots.io import (
     load_incidents,
     read_mapped,
 )
-from hotspots.io.text import (
+from hotspots.io._text import (
     MAX_COLUMNS,
     MAX_FIELD_CHARS,
     MAX_LINE_CHARS,
@@ -172,7 +172,8 @@ def test_zip_member_cap_and_env_override(tmp_path: Path, monkeypatch: pytest.Mon
     ):
         member.read()
     monkeypatch.setenv("HOTSPOTS_MAX_MEMBER_MB", "two")
-    with pytest.raises(InputError, match="HOTSPOTS_MAX_MEMBER_MB='two'"):
+    refused = "HOTSPOTS_MAX_MEMBER_MB must be a positive number, got 'two'"
+    with pytest.raises(InputError, match=refused):
         member.read()
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from hotspots.io import FilterValue, InputSpec, is_incident_dataset, safe_slug, value_counts
-from hotspots.pipeline.config import RunConfig
+from hotspots.pipeline import RunConfig
 from hotspots.schema import InputError
 
 
 def slug(value: Any) -> str:
-    """A folder name for a key value: :func:`hotspots.io.names.safe_slug` (lower-case ASCII
+    """A folder name for a key value: :func:`hotspots.io.safe_slug` (lower-case ASCII
     words joined by hyphens; never ``/``, ``..``, NUL or a Windows device name).
 
     Examples

@@ -1,7 +1,7 @@
 """``ingest``: police.uk archives, folders and mapped exports → a partitioned Parquet dataset.
 
 Each task reads one chunk of input files (a few tens of MB of text) with exactly the code
-``run`` uses — :func:`hotspots.io.load.load_incidents` then
+``run`` uses — :func:`hotspots.io.load_incidents` then
 :func:`hotspots.geocode.locate_incidents` — and writes its own part files and rejects;
 only counts come back. The one check that spans files, duplicate ids within a source, is
 finished in two more small steps: tasks hash their ids into buckets, one task per bucket
@@ -47,7 +47,7 @@ from hotspots.io import (
     write_marker,
     write_parts,
 )
-from hotspots.pipeline.stages import Prepared
+from hotspots.pipeline import Prepared
 from hotspots.schema import InputError, Reason
 
 log = logging.getLogger(__name__)
@@ -345,7 +345,8 @@ def ingest(
         ``run``). The force of a row is police.uk's "Falls within", or a ``force`` column of
         an export, or else the input's source label.
     out
-        A new folder (conventionally ``NAME.parquet``); see :mod:`hotspots.io.parquet`.
+        A new folder (conventionally ``NAME.parquet``), read back with
+        :func:`hotspots.io.read_incident_dataset`.
     workers, scheduler
         Dask: ``scheduler=None`` starts a local cluster of ``workers`` processes (default:
         one per core); an address such as ``"tcp://host:8786"`` uses that cluster (its

@@ -2,7 +2,7 @@
 
 Each group is one Dask task that is sent only the group's key values, the dataset path
 and the config; it reads its own rows (filters pushed down to Parquet), runs
-:func:`hotspots.pipeline.run` or :func:`hotspots.pipeline.evaluation.run_evaluation`,
+:func:`hotspots.pipeline.run` or :func:`hotspots.pipeline.run_evaluation`,
 writes into its own folder and returns one small summary row. A group that fails is
 reported and the others go on. ``batch.json``, written last in a group's folder, marks it
 complete: re-running skips complete groups whose configuration is unchanged.
@@ -26,10 +26,14 @@ from hotspots.batch._cluster import connect, run_tasks, worker_count
 from hotspots.batch._groups import group_config, group_slugs, list_groups
 from hotspots.batch._summary import SUMMARY_COLUMNS, write_index, write_summary
 from hotspots.boundaries import study_area
-from hotspots.io.atomic import publish_folder, remove_stale, staging_folder
-from hotspots.io.names import output_path
-from hotspots.io.parquet import FilterValue
-from hotspots.io.writers import write_json
+from hotspots.io import (
+    FilterValue,
+    output_path,
+    publish_folder,
+    remove_stale,
+    staging_folder,
+    write_json,
+)
 from hotspots.pipeline import RunConfig, RunResult, release_memory_between_stages, run
 from hotspots.schema import InputError
 from hotspots.seasonal import seasonal_profiles
@@ -105,7 +109,7 @@ def run_batch(
         and the same paths; ``"sync"``: this process, no Dask.
     task
         ``"run"`` (the full pipeline) or ``"evaluate"`` (the backtest; ``evaluate_args``
-        are the keyword arguments of :func:`hotspots.pipeline.evaluation.run_evaluation`,
+        are the keyword arguments of :func:`hotspots.pipeline.run_evaluation`,
         ``train`` and ``test`` at least).
     filters
         Column → value (or list of values) selecting the rows of every group, e.g.
@@ -217,7 +221,7 @@ def run_group(config: RunConfig, *, task: str, evaluate_args: Mapping[str, Any])
         if task == "run":  # the run replaces the folder as a whole (write_outputs)
             row = _run_summary(run(config))
         else:  # the backtest is built beside the folder and swapped in the same way
-            from hotspots.pipeline.evaluation import run_evaluation
+            from hotspots.pipeline import run_evaluation
 
             remove_stale(folder)
             staging = staging_folder(folder)

@@ -35,7 +35,7 @@ SUMMARY_COLUMNS = [
 
 def write_summary(table: pd.DataFrame, path: Path, *, neutralise_formulas: bool = True) -> None:
     """Write the summary with its fixed columns (key columns first); see
-    :func:`hotspots.io.writers.write_csv` for ``neutralise_formulas``."""
+    :func:`hotspots.io.write_csv` for ``neutralise_formulas``."""
     keys = [c for c in table.columns if c not in SUMMARY_COLUMNS]
     write_csv(
         table.reindex(columns=keys + SUMMARY_COLUMNS), path, neutralise_formulas=neutralise_formulas

@@ -14,13 +14,13 @@ from hotspots.cli._text import summary_text
 from hotspots.pipeline import (
     RunConfig,
     RunResult,
+    cli_flags,
     demo_config,
     load_config,
     prepare,
     run,
     study_area_rule,
 )
-from hotspots.pipeline.config import cli_flags
 from hotspots.schema import InputError
 
 
@@ -52,7 +52,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> RunConfig:
-    from hotspots.io.load import InputSpec
+    from hotspots.io import InputSpec
 
     _check_numbers(args)
     cfg = load_config(args.config) if getattr(args, "config", None) else RunConfig()
@@ -108,7 +108,7 @@ def _print_summary(result: RunResult, args: argparse.Namespace, elapsed_s: float
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from hotspots.pipeline.evaluation import parse_methods, run_evaluation
+    from hotspots.pipeline import parse_methods, run_evaluation
 
     cfg = _config_from_args(args)
     if args.category and len(args.category) > 1:
@@ -130,7 +130,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from hotspots.pipeline.profile import run_profile
+    from hotspots.pipeline import run_profile
 
     cfg = _config_from_args(args)
     tables = run_profile(
@@ -161,7 +161,7 @@ def _refuse_period_flags(args: argparse.Namespace, command: str) -> None:
 
 def _cmd_impact(args: argparse.Namespace) -> int:
     from hotspots.impact import DEFAULT_BUFFER_M
-    from hotspots.pipeline.impact import run_impact
+    from hotspots.pipeline import run_impact
 
     _refuse_period_flags(args, "impact")
     result = run_impact(
@@ -186,7 +186,7 @@ def _cmd_impact(args: argparse.Namespace) -> int:
 
 
 def _cmd_change(args: argparse.Namespace) -> int:
-    from hotspots.pipeline.change import run_change
+    from hotspots.pipeline import run_change
 
     _refuse_period_flags(args, "change")
     result = run_change(

@@ -68,7 +68,7 @@ class _OnGrid:
         self, path: str | os.PathLike[str], *, tags: dict[str, Any] | None = None
     ) -> None:
         """Write the surface as a float32 GeoTIFF with ``tags`` (default: the parameters)."""
-        from hotspots.io.raster import write_geotiff
+        from hotspots.io import write_geotiff
 
         write_geotiff(
             path,

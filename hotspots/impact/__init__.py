@@ -30,7 +30,7 @@ from ._controls import (
     match_controls,
     pair_given_controls,
 )
-from ._dose import dose_response
+from ._dose import dose_response, patrol_dose
 from ._table import COLUMNS, COUNT_COLUMNS, impact_table
 from ._wdd import DETECTABLE_RATIO, EXACT_BELOW, relative_change, too_small, wdd, wdq
 from ._zones import DEFAULT_BUFFER_M, ROLES, assign_zones, check_areas, zones
@@ -44,6 +44,7 @@ __all__ = [
     "Impact",
     "assign_zones",
     "dose_response",
+    "patrol_dose",
     "features",
     "impact",
     "impact_table",

@@ -26,15 +26,15 @@ Examples
 ('data/leicestershire',)
 """
 
-from hotspots.io.atomic import (
+from hotspots.io._atomic import (
     publish_folder,
     remove_stale,
     staging_folder,
     write_bytes_atomic,
     write_text_atomic,
 )
-from hotspots.io.frames import mode_per_group, sorted_categorical
-from hotspots.io.load import (
+from hotspots.io._frames import mode_per_group, sorted_categorical
+from hotspots.io._load import (
     InputSpec,
     LoadResult,
     empty_rejects,
@@ -42,9 +42,9 @@ from hotspots.io.load import (
     make_rejects,
     restrict_loaded,
 )
-from hotspots.io.names import output_path, safe_slug, unique_slugs
-from hotspots.io.neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
-from hotspots.io.parquet import (
+from hotspots.io._names import output_path, safe_slug, unique_slugs
+from hotspots.io._neighbourhoods import is_police_neighbourhoods, read_police_neighbourhoods
+from hotspots.io._parquet import (
     DEFAULT_PARTITIONS,
     FilterValue,
     dataset_info,
@@ -58,19 +58,19 @@ from hotspots.io.parquet import (
     write_marker,
     write_parts,
 )
-from hotspots.io.population import (
+from hotspots.io._population import (
     POPULATION_ATTRIBUTION,
     POPULATION_VINTAGE,
     read_lsoa_changes,
     read_population,
 )
-from hotspots.io.postcodes import read_postcode_table
-from hotspots.io.progress import progress
-from hotspots.io.raster import write_geotiff
-from hotspots.io.readers import POLICE_UK_COLUMNS, ColumnMapping, read_mapped, read_police_uk
-from hotspots.io.sources import EMBEDDED_POLICE_UK, SourceFile, embedded_police_uk, expand_paths
-from hotspots.io.text import ReadLimits, require_regular, shorten
-from hotspots.io.writers import write_csv, write_geojson, write_gpkg, write_json
+from hotspots.io._postcodes import read_postcode_table
+from hotspots.io._progress import progress
+from hotspots.io._raster import write_geotiff
+from hotspots.io._readers import POLICE_UK_COLUMNS, ColumnMapping, read_mapped, read_police_uk
+from hotspots.io._sources import EMBEDDED_POLICE_UK, SourceFile, embedded_police_uk, expand_paths
+from hotspots.io._text import ReadLimits, require_regular, shorten
+from hotspots.io._writers import write_csv, write_geojson, write_gpkg, write_json
 
 __all__ = [
     "DEFAULT_PARTITIONS",

@@ -5,7 +5,8 @@ tables, Gi* cells, repeat locations, incidents, seasonal hotspots) as toggleable
 Leaflet layers with a ranked patrol panel and a legend; :func:`map_html` renders it
 with Leaflet inlined, so no script, style or tile is fetched when it opens (unless
 ``online_tiles=True``). :func:`change_map` draws ``hotspots change``'s comparison of two
-periods the same way. All text from data is HTML-escaped.
+periods the same way. All text from data is HTML-escaped. :func:`leaflet_css` and
+:func:`leaflet_js` give the bundled Leaflet to other offline pages (the briefings).
 
 Examples
 --------
@@ -20,6 +21,6 @@ Examples
 
 from hotspots.maps._build import patrol_map
 from hotspots.maps._change import change_map
-from hotspots.maps._render import map_html
+from hotspots.maps._render import leaflet_css, leaflet_js, map_html
 
-__all__ = ["change_map", "map_html", "patrol_map"]
+__all__ = ["change_map", "leaflet_css", "leaflet_js", "map_html", "patrol_map"]

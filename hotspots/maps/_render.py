@@ -34,7 +34,8 @@ def _asset(name: str) -> str:
 
 
 @functools.cache
-def _leaflet_css() -> str:
+def leaflet_css() -> str:
+    """Leaflet's stylesheet, its images inlined, for a page that works offline."""
     css = _asset("leaflet.css")
     for img in ("layers.png", "layers-2x.png"):
         data = (files("hotspots") / "_data" / "web" / img).read_bytes()
@@ -43,9 +44,14 @@ def _leaflet_css() -> str:
     return css
 
 
+def leaflet_js() -> str:
+    """The bundled Leaflet script (BSD-2), without its source-map comment."""
+    return _asset("leaflet.js")
+
+
 def _inline_assets(cluster: bool) -> str:
-    css = [_leaflet_css()]
-    js = [_asset("leaflet.js")]
+    css = [leaflet_css()]
+    js = [leaflet_js()]
     if cluster:
         css += [_asset("MarkerCluster.css"), _asset("MarkerCluster.Default.css")]
         js.append(_asset("leaflet.markercluster.js"))

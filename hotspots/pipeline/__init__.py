@@ -4,10 +4,27 @@ The CLI is a thin shell over this module; notebooks and scripts call it directly
 
     from hotspots.pipeline import RunConfig, run, demo_config
     result = run(demo_config(out="outputs"))
+
+Import from here, not from the modules behind it: what ``__all__`` lists is the
+pipeline's interface; the ``_``-modules are how it is done, and may change.
+
+Runs
+    :func:`run` (hotspots, maps, tables: :class:`RunResult`), :func:`run_evaluation`
+    (backtests: :class:`EvaluationRun`), :func:`run_profile`, :func:`run_impact` and
+    :func:`run_change`, each from a :class:`RunConfig` (:func:`load_config` reads one
+    from TOML; its sections are the ``*Config`` classes).
+Steps
+    :func:`prepare` (read, geocode, link: :class:`Prepared`), :func:`write_outputs`
+    (the run folder, published whole), :func:`disclosure_control` (small counts
+    blanked), :func:`population_by_layer` (residents behind each area's rate).
+
+The analysis modules load scipy, scikit-learn and folium; the names that need them are
+imported on first use, so ``import hotspots.pipeline`` stays quick.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import platform
 import threading
@@ -17,8 +34,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotspots.io.load import InputSpec
-from hotspots.pipeline.config import (
+from hotspots.io import InputSpec
+from hotspots.pipeline._config import (
     EMBEDDED_INCIDENTS,
     POLICE_UK_ATTRIBUTION,
     AssignConfig,
@@ -33,9 +50,10 @@ from hotspots.pipeline.config import (
     PopulationConfig,
     RepeatsConfig,
     RunConfig,
+    cli_flags,
     load_config,
 )
-from hotspots.pipeline.stages import (
+from hotspots.pipeline._stages import (
     Prepared,
     prepare,
     release_memory,
@@ -43,9 +61,52 @@ from hotspots.pipeline.stages import (
 )
 
 if TYPE_CHECKING:  # the analysis stages load scipy, folium…: imported when a run needs them
-    from hotspots.pipeline.analysis import Analysis
+    from hotspots.pipeline._analysis import Analysis
+    from hotspots.pipeline._change import ChangeResult, run_change
+    from hotspots.pipeline._disclosure import disclosure_control
+    from hotspots.pipeline._evaluation import (
+        EvaluationRun,
+        evaluation_grid,
+        parse_methods,
+        run_evaluation,
+    )
+    from hotspots.pipeline._impact import run_impact
+    from hotspots.pipeline._outputs import check_output_folder, write_outputs
+    from hotspots.pipeline._population import LayerPopulation, population_by_layer
+    from hotspots.pipeline._profile import run_profile
 
-log = logging.getLogger(__name__)
+#: Exported names imported on first use (PEP 562), with the module behind each.
+_LAZY = {
+    "ChangeResult": "_change",
+    "run_change": "_change",
+    "disclosure_control": "_disclosure",
+    "EvaluationRun": "_evaluation",
+    "evaluation_grid": "_evaluation",
+    "parse_methods": "_evaluation",
+    "run_evaluation": "_evaluation",
+    "run_impact": "_impact",
+    "check_output_folder": "_outputs",
+    "write_outputs": "_outputs",
+    "LayerPopulation": "_population",
+    "population_by_layer": "_population",
+    "run_profile": "_profile",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next look-up is a plain global
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+log = logging.getLogger("hotspots.pipeline")
 
 __all__ = [
     "RunConfig",
@@ -64,9 +125,26 @@ __all__ = [
     "run",
     "demo_config",
     "load_config",
+    "cli_flags",
+    "Prepared",
     "prepare",
+    "release_memory",
     "release_memory_between_stages",
     "study_area_rule",
+    # Imported on first use (_LAZY):
+    "ChangeResult",
+    "run_change",
+    "disclosure_control",
+    "EvaluationRun",
+    "evaluation_grid",
+    "parse_methods",
+    "run_evaluation",
+    "run_impact",
+    "check_output_folder",
+    "write_outputs",
+    "LayerPopulation",
+    "population_by_layer",
+    "run_profile",
 ]
 
 
@@ -221,8 +299,8 @@ class RunLog(logging.Handler):
 def run(config: RunConfig, *, write: bool = True) -> RunResult:
     """Run the whole pipeline; write the outputs into ``config.output.dir`` when ``write``, with
     the run's log (INFO and up) as ``run.log``."""
-    from hotspots.pipeline.analysis import analyse
-    from hotspots.pipeline.outputs import check_output_folder, write_outputs
+    from hotspots.pipeline._analysis import analyse
+    from hotspots.pipeline._outputs import check_output_folder, write_outputs
 
     if write:  # before the analysis: a folder it may not replace fails in a second, not later
         check_output_folder(config.output.dir)

@@ -18,9 +18,9 @@ from hotspots.gistar import GiStarResult, gistar_grid
 from hotspots.grid import Grid, bin_counts, cell_polygons
 from hotspots.harm import harm_weights
 from hotspots.microplaces import microplace_hotspots
-from hotspots.pipeline.config import RunConfig
-from hotspots.pipeline.population import population_by_layer
-from hotspots.pipeline.stages import Prepared
+from hotspots.pipeline._config import RunConfig
+from hotspots.pipeline._population import population_by_layer
+from hotspots.pipeline._stages import Prepared
 from hotspots.rank import patrol_list, rank_hotspots, repeat_locations
 from hotspots.rates import area_rates
 from hotspots.schema import CRS_METRIC
@@ -36,7 +36,7 @@ from hotspots.seasonal import (
     trend_tests,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.pipeline")
 
 #: Seasonal columns joined to areas.csv and hotspots.geojson.
 SEASONAL_COLUMNS = [

@@ -16,20 +16,20 @@ import numpy as np
 import pandas as pd
 
 from hotspots._validation import category_key
-from hotspots.io.categories import asb_subtypes, harmonise_categories
-from hotspots.io.dates import parse_dates, parse_months
-from hotspots.io.frames import (
+from hotspots.io._categories import asb_subtypes, harmonise_categories
+from hotspots.io._dates import parse_dates, parse_months
+from hotspots.io._frames import (
     compact_text,
     concat_categorical,
     map_distinct,
     sorted_categorical,
 )
-from hotspots.io.parquet import FilterValue, is_incident_dataset
-from hotspots.io.readers import ColumnMapping, RawTable, read_mapped, read_police_uk
-from hotspots.io.text import ReadBudget, ReadLimits
+from hotspots.io._parquet import FilterValue, is_incident_dataset
+from hotspots.io._readers import ColumnMapping, RawTable, read_mapped, read_police_uk
+from hotspots.io._text import ReadBudget, ReadLimits
 from hotspots.schema import InputError, Reason
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.io")
 
 _POLICE_UK_PASS = {
     "LSOA code": "lsoa_code",
@@ -44,7 +44,7 @@ class InputSpec:
     """One incident input: a path (or several), a source label, and how to read it.
 
     ``columns=None`` means data.police.uk street-level files, or a dataset folder written
-    by ``hotspots ingest`` (see :mod:`hotspots.io.parquet`): its rows were validated and
+    by ``hotspots ingest`` (see :mod:`hotspots.io._parquet`): its rows were validated and
     located at ingest and are read with ``filters`` (column → value or list of values,
     e.g. ``{"force": "Leicestershire Police"}``), the period and the categories pushed
     down to the Parquet reader.
@@ -132,7 +132,7 @@ def load_incidents(
     limits
         Decompression limits for the whole load (bytes per zip member or ``.gz`` file,
         bytes in all, expansion ratio); default :meth:`ReadLimits.from_env`, i.e. the
-        ``MAX_*`` constants of :mod:`hotspots.io.text` unless ``HOTSPOTS_MAX_*`` is set.
+        ``MAX_*`` constants of :mod:`hotspots.io._text` unless ``HOTSPOTS_MAX_*`` is set.
         A file past them stops the load with an :class:`InputError` naming it.
     """
     budget = ReadBudget(limits)
@@ -345,7 +345,7 @@ def _read_datasets(
     :func:`hotspots.geocode.locate_incidents` keeps: a point found from a postcode sector at
     ingest stays as imprecise, and is said to be, as in a run on the original files.
     """
-    from hotspots.io.parquet import read_incident_dataset
+    from hotspots.io._parquet import read_incident_dataset
 
     frames, records = [], []
     for path in spec.paths:

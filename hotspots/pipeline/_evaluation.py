@@ -32,15 +32,14 @@ from hotspots.evaluate import (
 )
 from hotspots.forecast import HORIZON_MONTHS, MIN_HISTORY_MONTHS
 from hotspots.grid import Grid, make_grid, mask_from_geometry
-from hotspots.io.atomic import write_bytes_atomic
-from hotspots.io.writers import write_csv, write_json
-from hotspots.pipeline.config import RunConfig
-from hotspots.pipeline.stages import Prepared, prepare
+from hotspots.io import write_bytes_atomic, write_csv, write_json
+from hotspots.pipeline._config import RunConfig
+from hotspots.pipeline._stages import Prepared, prepare
 from hotspots.report import curve_png
 from hotspots.schema import InputError
 from hotspots.scoring import DEFAULT_METHOD, FORECAST_METHOD, ScoringMethod, as_method
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.pipeline")
 
 #: Columns of ``evaluation.csv``, in order.
 CSV_COLUMNS = [

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from hotspots.io.atomic import atomic_path, write_text_atomic
-from hotspots.io.frames import map_distinct
+from hotspots.io._atomic import atomic_path, write_text_atomic
+from hotspots.io._frames import map_distinct
 from hotspots.schema import CRS_METRIC, CRS_WGS84
 
 #: Decimal places of WGS84 coordinates in GeoJSON (≈ 0.1 m).

@@ -45,10 +45,10 @@ from xml.parsers import expat
 import geopandas as gpd
 import shapely
 
-from hotspots.io.text import decode_bytes, read_delimited
+from hotspots.io._text import decode_bytes, read_delimited
 from hotspots.schema import CRS_WGS84, InputError, MissingFileError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.io")
 
 #: Files looked at in a folder or zip (police.uk has a few thousand neighbourhoods in all).
 MAX_FILES = 10_000

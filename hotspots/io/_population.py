@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hotspots.io.text import decode_bytes, read_bytes, read_delimited
+from hotspots.io._text import decode_bytes, read_bytes, read_delimited
 from hotspots.schema import InputError, MissingFileError
 
 _DATA = Path(__file__).resolve().parents[1] / "_data"

@@ -33,7 +33,7 @@ import geopandas as gpd
 import pandas as pd
 
 from hotspots.boundaries import AreaLayer, load_areas, registry
-from hotspots.io.population import (
+from hotspots.io import (
     POPULATION_ATTRIBUTION,
     POPULATION_VINTAGE,
     read_lsoa_changes,
@@ -48,7 +48,7 @@ from hotspots.rates import (
 )
 from hotspots.schema import CRS_METRIC
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.pipeline")
 
 #: An England (E01…) or Wales (W01…) LSOA code.
 LSOA_CODE = re.compile(r"^[EW]01\d{6}$")

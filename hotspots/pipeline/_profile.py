@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from hotspots._validation import parse_month
-from hotspots.io.writers import write_csv
-from hotspots.pipeline.config import RunConfig
-from hotspots.pipeline.stages import prepare
+from hotspots.io import write_csv
+from hotspots.pipeline._config import RunConfig
+from hotspots.pipeline._stages import prepare
 from hotspots.schema import InputError
 from hotspots.seasonal import period_change, seasonal_profiles, trend_tests, trending_up_rows
 

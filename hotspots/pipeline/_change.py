@@ -50,15 +50,14 @@ from hotspots.change import (
 from hotspots.gistar import gistar_grid
 from hotspots.grid import bin_counts, make_grid, mask_from_geometry
 from hotspots.impact import month_window
-from hotspots.io.atomic import write_text_atomic
-from hotspots.io.writers import write_csv, write_geojson, write_json
+from hotspots.io import write_csv, write_geojson, write_json, write_text_atomic
 from hotspots.maps import change_map, map_html
-from hotspots.pipeline.config import POLICE_UK_ATTRIBUTION, OutputConfig, RunConfig
-from hotspots.pipeline.disclosure import suppress_small
-from hotspots.pipeline.stages import prepare
+from hotspots.pipeline._config import POLICE_UK_ATTRIBUTION, OutputConfig, RunConfig
+from hotspots.pipeline._disclosure import suppress_small
+from hotspots.pipeline._stages import prepare
 from hotspots.schema import CRS_METRIC, InputError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.pipeline")
 
 _MANIFEST = "change.json"
 

@@ -29,9 +29,7 @@ import pandas as pd
 
 from hotspots._validation import check_scalar, parse_month, positive_number
 from hotspots.density import BANDWIDTH_RULES, KERNELS
-from hotspots.io.load import InputSpec
-from hotspots.io.readers import ColumnMapping
-from hotspots.io.sources import EMBEDDED_POLICE_UK
+from hotspots.io import EMBEDDED_POLICE_UK, ColumnMapping, InputSpec
 from hotspots.rank import RANK_SCORES
 from hotspots.schema import InputError, MissingFileError
 

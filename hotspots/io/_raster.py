@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from hotspots.io.atomic import atomic_path
+from hotspots.io._atomic import atomic_path
 from hotspots.schema import InputError
 
 

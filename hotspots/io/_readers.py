@@ -1,7 +1,7 @@
 """Readers: data.police.uk street-level CSVs and mapped partner exports → raw tables.
 
 A reader returns every input row as text (so rejects keep their original values) plus
-``_file`` and ``_line``. :func:`hotspots.io.load.load_incidents` turns raw rows into the
+``_file`` and ``_line``. :func:`hotspots.io._load.load_incidents` turns raw rows into the
 canonical table.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.io.frames import compact_text, concat_categorical
-from hotspots.io.progress import progress
-from hotspots.io.sources import SourceFile, expand_paths
-from hotspots.io.text import (
+from hotspots.io._frames import compact_text, concat_categorical
+from hotspots.io._progress import progress
+from hotspots.io._sources import SourceFile, expand_paths
+from hotspots.io._text import (
     ReadBudget,
     check_header,
     decode_bytes,
@@ -154,7 +154,7 @@ def read_police_uk(
         outside ``months`` (one of several inputs may hold only older months).
     budget
         Decompression limits shared by every file of the load
-        (:class:`~hotspots.io.text.ReadBudget`); a new one from the environment if ``None``.
+        (:class:`~hotspots.io._text.ReadBudget`); a new one from the environment if ``None``.
     """
     budget = budget or ReadBudget()
     files = expand_paths(paths, pattern="")

@@ -3,7 +3,7 @@
 A briefing's map is the street map (OpenStreetMap tiles, when the run has online tiles)
 over the static outline PNG, its fallback; with ``--offline-map`` only the PNG.
 
-Everything here reads :func:`~hotspots.pipeline.disclosure.published` tables, so under
+Everything here reads :func:`~hotspots.pipeline._disclosure.published` tables, so under
 ``min_count`` the plan and the briefings show only what every other output shows.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import geopandas as gpd
 import pandas as pd
 
-from hotspots.io.names import unique_slugs
+from hotspots.io import unique_slugs
 from hotspots.patrol import PatrolDose, patrol_plan, plan_summary
 from hotspots.report_briefing import briefing_html, briefing_map_png
 

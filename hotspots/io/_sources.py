@@ -3,7 +3,7 @@
 Archives are untrusted: members are listed with :meth:`zipfile.ZipFile.infolist` (so two
 members of the same name are both read), encrypted members, compression methods Python
 cannot read and zips inside zips are refused up front, and members are decompressed in
-chunks within a :class:`~hotspots.io.text.ReadBudget`.
+chunks within a :class:`~hotspots.io._text.ReadBudget`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotspots.io.text import ReadBudget, gunzip, read_bytes, read_capped, require_regular, shorten
+from hotspots.io._text import ReadBudget, gunzip, read_bytes, read_capped, require_regular, shorten
 from hotspots.schema import InputError, MissingFileError
 
 _TEXT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz")
@@ -51,7 +51,7 @@ class SourceFile:
 
     def read(self, budget: ReadBudget | None = None) -> bytes:
         """The file's bytes, decompressed within ``budget`` (new from the environment
-        when ``None``): see :class:`~hotspots.io.text.ReadLimits`."""
+        when ``None``): see :class:`~hotspots.io._text.ReadLimits`."""
         budget = budget or ReadBudget()
         if self.member is None:
             return read_bytes(self.path, budget)

@@ -21,6 +21,7 @@ from typing import IO
 
 import pandas as pd
 
+from hotspots._validation import positive_number
 from hotspots.schema import InputError
 
 _DELIMITERS = ",;\t|"
@@ -52,11 +53,6 @@ MAX_COLUMNS = 1_000
 #: quotes; longer ones are cut with "…".
 MAX_ECHO_CHARS = 40
 
-_ENV = {
-    "member_bytes": ("HOTSPOTS_MAX_MEMBER_MB", _MIB),
-    "run_bytes": ("HOTSPOTS_MAX_RUN_MB", _MIB),
-    "ratio": ("HOTSPOTS_MAX_RATIO", 1),
-}
 _READ_CHUNK = 1 * _MIB
 _FEED_CHUNK = 64 * 1024
 
@@ -85,7 +81,7 @@ class ReadLimits:
     >>> ReadLimits.from_env({"HOTSPOTS_MAX_RATIO": "lots"})
     Traceback (most recent call last):
     ...
-    hotspots.schema.InputError: HOTSPOTS_MAX_RATIO='lots': must be a positive number
+    hotspots.schema.InputError: HOTSPOTS_MAX_RATIO must be a positive number, got 'lots'
     """
 
     member_bytes: int = MAX_MEMBER_BYTES
@@ -95,19 +91,16 @@ class ReadLimits:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReadLimits:
         env = os.environ if env is None else env
-        values: dict[str, float] = {}
-        for field_name, (var, unit) in _ENV.items():
+
+        def setting(var: str, default: float) -> float:
             text = env.get(var, "").strip()
-            if not text:
-                continue
-            try:
-                v = float(text)
-            except ValueError:
-                v = -1.0
-            if not v > 0 or v == float("inf"):
-                raise InputError(f"{var}={text!r}: must be a positive number")
-            values[field_name] = v if field_name == "ratio" else int(v * unit)
-        return cls(**values)  # type: ignore[arg-type]
+            return positive_number(text, var) if text else default
+
+        return cls(
+            member_bytes=int(setting("HOTSPOTS_MAX_MEMBER_MB", MAX_MEMBER_BYTES / _MIB) * _MIB),
+            run_bytes=int(setting("HOTSPOTS_MAX_RUN_MB", MAX_RUN_BYTES / _MIB) * _MIB),
+            ratio=setting("HOTSPOTS_MAX_RATIO", MAX_RATIO),
+        )
 
 
 class ReadBudget:

@@ -21,21 +21,23 @@ from hotspots.boundaries import AreaLayer, combine_layers, load_areas, registry
 from hotspots.data_areas import COLUMNS as DATA_AREA_COLUMNS
 from hotspots.data_areas import CellStudyArea, DataAreas, areas_from_rows, study_area_from_cells
 from hotspots.geocode import PostcodeIndex, locate_incidents
-from hotspots.io.frames import sorted_categorical
-from hotspots.io.load import (
+from hotspots.io import (
     InputSpec,
     LoadResult,
+    expand_paths,
+    is_incident_dataset,
+    latest_month,
     load_incidents,
     make_rejects,
+    read_postcode_table,
     restrict_loaded,
+    sorted_categorical,
 )
-from hotspots.io.parquet import is_incident_dataset
-from hotspots.io.postcodes import read_postcode_table
 from hotspots.linkage import link_duplicates, repeat_callers
-from hotspots.pipeline.config import RunConfig
+from hotspots.pipeline._config import RunConfig
 from hotspots.schema import CRS_METRIC, InputError, Reason
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.pipeline")
 
 
 #: Repetitive text columns kept as categoricals: at 5M rows each is ~100-170 MB as text,
@@ -465,9 +467,6 @@ def _latest_month_of(inputs: Sequence[InputSpec]) -> pd.Timestamp:
     police.uk files by their names' month (no file is opened); an ingested dataset by its
     latest row among those its filters select (only the ``when`` column is read).
     """
-    from hotspots.io.parquet import is_incident_dataset, latest_month
-    from hotspots.io.sources import expand_paths
-
     months: list[pd.Timestamp] = []
     for spec in inputs:
         datasets = [p for p in spec.paths if is_incident_dataset(p)]

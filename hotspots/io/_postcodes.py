@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from hotspots.io.text import decode_bytes, read_bytes, read_delimited
+from hotspots.io._text import decode_bytes, read_bytes, read_delimited
 from hotspots.schema import InputError, MissingFileError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.io")
 
 DEFAULT_POSTCODES = (
     Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ and area assignment), reads the treated places (and controls) as area layers, ca
 * ``impact.json`` — periods, rules, seed, warnings and the list of files (written last).
 
 The files are staged in a folder inside ``out`` and moved into place only when all exist,
-``impact.json`` last, as :func:`hotspots.pipeline.outputs.write_outputs` does for a run.
+``impact.json`` last, as :func:`hotspots.pipeline._outputs.write_outputs` does for a run.
 Methods and caveats: ``docs/impact.md``.
 """
 
@@ -40,15 +40,14 @@ from hotspots.impact import (
     dose_response,
     impact,
     month_window,
+    patrol_dose,
 )
-from hotspots.impact._dose import patrol_dose
-from hotspots.io.atomic import write_bytes_atomic
-from hotspots.io.writers import write_csv, write_geojson, write_json
-from hotspots.pipeline.config import RunConfig
-from hotspots.pipeline.stages import prepare
+from hotspots.io import write_bytes_atomic, write_csv, write_geojson, write_json
+from hotspots.pipeline._config import RunConfig
+from hotspots.pipeline._stages import prepare
 from hotspots.schema import InputError, MissingFileError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.pipeline")
 
 #: Patrol logs larger than this are refused (a log is one row per visit: far below it).
 MAX_PATROL_LOG_BYTES = 200 * 1024 * 1024

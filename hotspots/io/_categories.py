@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from hotspots._validation import category_key
-from hotspots.io.frames import map_distinct
+from hotspots.io._frames import map_distinct
 
 #: The police.uk street-level crime types (the common vocabulary).
 POLICE_UK_CATEGORIES: tuple[str, ...] = (

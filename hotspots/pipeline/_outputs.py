@@ -13,19 +13,22 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from hotspots.io.atomic import (
+from hotspots.io import (
+    output_path,
     publish_folder,
     remove_stale,
     staging_folder,
+    unique_slugs,
     write_bytes_atomic,
+    write_geojson,
+    write_gpkg,
+    write_json,
     write_text_atomic,
 )
-from hotspots.io.names import output_path, unique_slugs
-from hotspots.io.writers import write_csv as write_table
-from hotspots.io.writers import write_geojson, write_gpkg, write_json
+from hotspots.io import write_csv as write_table
 from hotspots.maps import map_html, patrol_map
-from hotspots.pipeline.analysis import DAY_COLUMNS, HOUR_OF_DAY_COLUMNS
-from hotspots.pipeline.disclosure import (  # noqa: F401 (re-exported)
+from hotspots.pipeline._analysis import DAY_COLUMNS, HOUR_OF_DAY_COLUMNS
+from hotspots.pipeline._disclosure import (  # noqa: F401 (re-exported)
     BLANKED_WITH,
     PARTS_OF,
     SMALL_COUNT_COLUMNS,
@@ -36,12 +39,12 @@ from hotspots.pipeline.disclosure import (  # noqa: F401 (re-exported)
     published,
     suppress_small,
 )
-from hotspots.pipeline.plan import briefings, run_plan, with_patrol_flag
+from hotspots.pipeline._plan import briefings, run_plan, with_patrol_flag
 from hotspots.report import funnel_plot_png, static_map_png
 from hotspots.schema import PERSONAL_COLUMN_HINTS, InputError
 from hotspots.seasonal import MONTH_COLUMNS
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hotspots.pipeline")
 
 #: The map shows the busiest repeat locations only; repeat_locations.csv has them all.
 MAP_REPEAT_LOCATIONS = 300
@@ -152,7 +155,7 @@ def write_outputs(result, out: Path, *, run_log=None) -> dict[str, str]:
 
     ``out`` appears as a whole or not at all: the files are written into a staging folder
     beside it, ``<out>.staging-<pid>-<random>``, which then replaces ``out`` by two renames
-    (:func:`hotspots.io.atomic.publish_folder`). Files of an earlier run that this one
+    (:func:`hotspots.io._atomic.publish_folder`). Files of an earlier run that this one
     does not write are gone after it. A run that fails, or is killed, leaves the previous
     folder as it was; staging and aside folders of killed runs are removed by the next.
 
@@ -434,7 +437,7 @@ def _map_parameters(result) -> dict[str, str]:
 
 def layer_slugs(layers) -> dict[str, str]:
     """File-name part of each area layer key (``funnel_{slug}.png``, GeoPackage layer
-    ``areas_{slug}``): :func:`~hotspots.io.names.safe_slug`, kept distinct.
+    ``areas_{slug}``): :func:`~hotspots.io._names.safe_slug`, kept distinct.
 
     Examples
     --------
