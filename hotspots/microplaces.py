@@ -43,7 +43,9 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -190,6 +192,123 @@ def microplace_hotspots(
     >>> hs.polygons[["incidents", "area_m2", "artefact"]].values.tolist()
     [[5, 30000.0, 'one_point'], [2, 20000.0, 'one_point']]
     """
+    places = _places(
+        scores,
+        grid,
+        incidents,
+        max_area_m2,
+        max_extent_m,
+        threshold,
+        quantile,
+        k_sd,
+        min_incidents,
+        study_area_m2,
+    )
+    return _described(places, incidents, places.raw, area_columns, repeat_locations_table)
+
+
+def top_microplaces(
+    scores: np.ndarray,
+    grid: Grid,
+    incidents: pd.DataFrame,
+    *,
+    rank: Callable[[pd.DataFrame, np.ndarray], pd.DataFrame],
+    top_n: int,
+    max_area_m2: float = DEFAULT_MAX_AREA_M2,
+    max_extent_m: float = DEFAULT_MAX_EXTENT_M,
+    threshold: str | float = "quantile",
+    quantile: float = 0.99,
+    k_sd: float = 2.0,
+    min_incidents: int | None = None,
+    area_columns: Sequence[str] = (),
+    study_area_m2: float | None = None,
+) -> pd.DataFrame:
+    """The first ``top_n`` rows of ``rank(hs.polygons, hs.labels)``, ``hs`` being
+    :func:`microplace_hotspots` with the same arguments, in rank order.
+
+    ``rank`` ranks a hotspot table (the incidents of each hotspot given by the labels) and
+    may read only ``hotspot_id``, ``incidents``, ``share``, ``area_m2``, ``density_km2``,
+    ``persistence`` and ``geometry``: it ranks every place on those, and only the top
+    ``top_n`` are then described (labels, areas, artefacts), which is most of the work.
+
+    Examples
+    --------
+    >>> g = Grid(xmin=0.0, ymax=100.0, cell_size_m=100.0, nrows=1, ncols=6)
+    >>> s = np.array([[1.0, 9, 8, 1, 7, 1]])
+    >>> inc = pd.DataFrame({"x": [150.0] * 4 + [250.0, 450.0, 450.0], "y": [50.0] * 7,
+    ...                     "location": ["On or near High Street"] * 7})
+    >>> by_area = lambda t, labels: t.sort_values("area_m2", kind="stable").assign(
+    ...     rank=range(1, len(t) + 1))
+    >>> top = top_microplaces(s, g, inc, rank=by_area, top_n=1, threshold=1.0)
+    >>> top["hotspot_id"].tolist(), top["area_m2"].tolist(), top["rank"].tolist()
+    ([2], [20000.0], [1])
+    """
+    places = _places(
+        scores,
+        grid,
+        incidents,
+        max_area_m2,
+        max_extent_m,
+        threshold,
+        quantile,
+        k_sd,
+        min_incidents,
+        study_area_m2,
+    )
+    # Every place numbered and measured as _result numbers it, without the text columns.
+    plain = _result(
+        pd.DataFrame({"x": places.x, "y": places.y}),
+        places.raw,
+        places.geoms,
+        places.crs,
+        "microplace",
+        places.params,
+        [],
+        None,
+    )
+    cheap = plain.polygons[["hotspot_id", "incidents", "share", "area_m2", "density_km2"]]
+    cheap = cheap.assign(
+        persistence=persistence(plain.labels, cheap["hotspot_id"], incidents),
+        geometry=plain.polygons.geometry,
+    ).set_geometry("geometry")
+    ranked = rank(cheap, plain.labels).head(top_n).reset_index(drop=True)
+    top = ranked["hotspot_id"].to_numpy(np.int64)
+    # _result numbers a subset of places in the same relative order as all of them.
+    kept = np.isin(plain.labels, top)
+    hs = _described(places, incidents, np.where(kept, places.raw, 0), area_columns, None)
+    true_id = np.sort(top)
+    table = hs.polygons.assign(hotspot_id=true_id[hs.polygons["hotspot_id"].to_numpy() - 1])
+    added = [c for c in ranked.columns if c not in cheap.columns]
+    rows = table.set_index("hotspot_id").loc[top].reset_index()
+    return rows.join(ranked[added])
+
+
+@dataclass(frozen=True)
+class _Places:
+    """The capped-watershed places of one score surface, before numbering and description."""
+
+    raw: np.ndarray  # each incident's place, 1..len(geoms), 0 for none
+    geoms: np.ndarray
+    peak: np.ndarray  # highest smoothed score of each place
+    x: np.ndarray
+    y: np.ndarray
+    crs: str | None
+    params: dict[str, Any]
+    study_m2: float
+
+
+def _places(
+    scores: np.ndarray,
+    grid: Grid,
+    incidents: pd.DataFrame,
+    max_area_m2: float,
+    max_extent_m: float,
+    threshold: str | float,
+    quantile: float,
+    k_sd: float,
+    min_incidents: int | None,
+    study_area_m2: float | None,
+) -> _Places:
     from scipy import ndimage
 
     max_area_m2 = positive_number(max_area_m2, "max_area_m2", unit="square metres")
@@ -248,18 +367,38 @@ def microplace_hotspots(
         "max_span_cells": max_span,
         **_min_params(min_incidents, 1, "default 1"),
     }
-    hs = _result(
-        incidents, raw, geoms, crs, "microplace", params, area_columns, repeat_locations_table
-    )
     study = float(study_area_m2) if study_area_m2 else float(grid.in_area.sum()) * cell**2
+    return _Places(raw, geoms, np.asarray(peak, dtype=float), x, y, crs, params, study)
+
+
+def _described(
+    places: _Places,
+    incidents: pd.DataFrame,
+    raw: np.ndarray,
+    area_columns: Sequence[str],
+    repeat_locations_table: pd.DataFrame | None,
+) -> HotspotSet:
+    """The numbered, summarised hotspots of the places that ``raw`` keeps."""
+    hs = _result(
+        incidents,
+        raw,
+        places.geoms,
+        places.crs,
+        "microplace",
+        places.params,
+        area_columns,
+        repeat_locations_table,
+    )
     # _result renumbers the places; map each new id to the peak of its old component.
     old_of_new = pd.Series(raw[raw > 0], index=hs.labels[raw > 0]).groupby(level=0).first()
-    table = _extra_columns(hs, incidents, x, y, study, peak, old_of_new)
+    table = _extra_columns(
+        hs, incidents, places.x, places.y, places.study_m2, places.peak, old_of_new
+    )
     return HotspotSet(
         polygons=table,
         labels=hs.labels,
         method=hs.method,
-        params={**hs.params, "study_area_m2": study},
+        params={**hs.params, "study_area_m2": places.study_m2},
     )
 
 
@@ -317,9 +456,22 @@ def persistence(labels: np.ndarray, ids: Sequence[int], incidents: pd.DataFrame)
     ids = np.asarray(ids, dtype=int)
     if "when" not in incidents.columns or not len(ids):
         return np.full(len(ids), np.nan)
-    month = pd.to_datetime(incidents["when"]).dt.to_period("M").to_numpy()
-    n_months = len(pd.unique(month))
-    m = np.asarray(labels) > 0
-    per = pd.DataFrame({"id": np.asarray(labels)[m], "month": month[m]}).drop_duplicates()
-    counts = per.groupby("id").size().reindex(ids).fillna(0).to_numpy(float)
-    return counts / max(n_months, 1)
+    month = _month_codes(incidents["when"])
+    n_months = len(np.unique(month))
+    labels = np.asarray(labels, dtype=np.int64)
+    m = labels > 0
+    # One code per (hotspot, month): distinct codes are the months each hotspot was active.
+    span = int(month.max()) - int(month.min()) + 1
+    active = np.unique(labels[m] * span + (month[m] - month.min()))
+    counts = np.bincount(active // span, minlength=int(labels.max(initial=0)) + 1)
+    inside = (ids >= 0) & (ids < len(counts))
+    per_id = np.where(inside, counts[np.where(inside, ids, 0)], 0).astype(float)
+    return per_id / max(n_months, 1)
+
+
+def _month_codes(when: pd.Series) -> np.ndarray:
+    """``year * 12 + month`` of every row; one shared code (below all others) for no date."""
+    dates = pd.DatetimeIndex(pd.to_datetime(when))
+    codes = dates.year.to_numpy(np.float64) * 12 + dates.month.to_numpy(np.float64)
+    lowest = np.nanmin(codes) - 1 if np.isfinite(codes).any() else 0.0
+    return np.where(np.isfinite(codes), codes, lowest).astype(np.int64)

@@ -15,6 +15,7 @@ from hotspots.microplaces import (
     microplace_hotspots,
     persistence,
     split_cells,
+    top_microplaces,
 )
 from hotspots.rank import rank_hotspots
 from hotspots.schema import InputError
@@ -220,3 +221,32 @@ def test_slice_top_20_are_micro_places_named_by_streets(slice_run):
         assert not label.startswith("near "), label
     assert {"incident_share", "area_share", "artefact", "artefact_note"} <= set(h.columns)
     assert 0 < h["area_share"].sum() < 1 and 0 < h["incident_share"].sum() <= 1
+
+
+def test_top_microplaces_are_the_head_of_the_whole_ranking():
+    # Many places of varied sizes, months and streets: describing only the top three must
+    # give the same rows as describing all of them and keeping the first three by rank.
+    rng = np.random.default_rng(3)
+    g = _grid(12, 12)
+    cells = [(int(r), int(c)) for r, c in rng.integers(0, 12, size=(40, 2))]
+    n = rng.integers(1, 30, size=len(cells)).tolist()
+    inc = _points(g, cells, n)
+    inc["when"] = pd.Timestamp("2024-01") + pd.to_timedelta(rng.integers(0, 300, len(inc)), "D")
+    inc["location"] = rng.choice(["On or near A Road", "On or near Supermarket"], len(inc))
+    inc["beat"] = rng.choice(["N", "S"], len(inc))
+    scores = np.zeros(g.shape)
+    np.add.at(scores, tuple(np.array(cells).T), n)
+    caps = {"threshold": 1.0, "area_columns": ["beat"]}
+
+    harm = rng.uniform(0, 5, len(inc))
+
+    def rank(table, labels):  # harm per hotspot from the labels, as a run does
+        per = np.bincount(labels, weights=harm, minlength=int(labels.max()) + 1)
+        with_harm = table.assign(harm=per[table["hotspot_id"].to_numpy()])
+        return rank_hotspots(with_harm, score="concentration")
+
+    whole = microplace_hotspots(scores, g, inc, **caps)
+    expected = rank(whole.polygons, whole.labels).head(3).reset_index(drop=True)
+    assert whole.n_hotspots > 3 and expected["hotspot_id"].tolist() != [1, 2, 3]
+    got = top_microplaces(scores, g, inc, rank=rank, top_n=3, **caps)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)

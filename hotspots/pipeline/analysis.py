@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import geopandas as gpd
@@ -17,7 +18,7 @@ from hotspots.density import DensitySurface, kde_surface
 from hotspots.gistar import GiStarResult, gistar_grid
 from hotspots.grid import Grid, bin_counts, cell_polygons
 from hotspots.harm import harm_weights
-from hotspots.microplaces import microplace_hotspots
+from hotspots.microplaces import microplace_hotspots, top_microplaces
 from hotspots.pipeline.config import RunConfig
 from hotspots.pipeline.population import population_by_layer
 from hotspots.pipeline.stages import Prepared
@@ -121,7 +122,7 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         study_area_m2=float(area.area) if area is not None else None,
     )
     ranked = rank_hotspots(
-        _with_harm(hs, harm),
+        _with_harm(hs.polygons, hs.labels, harm),
         score=config.hotspots.rank_by,
         exclude="artefact" if config.hotspots.exclude_artefacts else None,
     )
@@ -227,12 +228,13 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     )
 
 
-def _with_harm(hs: HotspotSet, harm: np.ndarray | None) -> gpd.GeoDataFrame:
-    """The hotspots table, with ``harm`` (sum of its incidents' weights) when weighted."""
+def _with_harm(table: pd.DataFrame, labels: np.ndarray, harm: np.ndarray | None) -> pd.DataFrame:
+    """The hotspots table, with ``harm`` (sum of its incidents' weights) when weighted;
+    ``labels`` is each incident's hotspot."""
     if harm is None:
-        return hs.polygons
-    per = np.bincount(hs.labels, weights=harm, minlength=int(hs.labels.max(initial=0)) + 1)
-    return hs.polygons.assign(harm=per[hs.polygons["hotspot_id"].to_numpy(int)])
+        return table
+    per = np.bincount(labels, weights=harm, minlength=int(labels.max(initial=0)) + 1)
+    return table.assign(harm=per[table["hotspot_id"].to_numpy(int)])
 
 
 def _gistar_cells(gi: GiStarResult, surface: DensitySurface) -> gpd.GeoDataFrame:
@@ -414,25 +416,37 @@ def _seasonal_hotspots(
         part = inc.loc[month.isin(months)]
         if len(part) < config.hotspots.min_incidents:
             continue
-        found = microplace_hotspots(
-            cell_scores(part, grid),
-            grid,
-            part,
-            max_area_m2=config.hotspots.max_area_m2,
-            max_extent_m=config.hotspots.max_extent_m,
-            area_columns=area_cols,
-            quantile=config.hotspots.quantile,
-            min_incidents=config.hotspots.min_incidents,
-        )
         harm = (
             harm_weights(part, column=config.hotspots.harm_column)
             if config.hotspots.harm_column
             else None
         )
-        ranked = rank_hotspots(
-            _with_harm(found, harm),
-            score=config.hotspots.rank_by,
-            exclude="artefact" if config.hotspots.exclude_artefacts else None,
-        )
+        rank = partial(_ranked, harm=harm, config=config)
+        caps = {
+            "max_area_m2": config.hotspots.max_area_m2,
+            "max_extent_m": config.hotspots.max_extent_m,
+            "area_columns": area_cols,
+            "quantile": config.hotspots.quantile,
+            "min_incidents": config.hotspots.min_incidents,
+        }
+        scores = cell_scores(part, grid)
+        if not config.hotspots.exclude_artefacts:  # the rank reads no description: top only
+            out[name] = top_microplaces(
+                scores, grid, part, rank=rank, top_n=config.hotspots.top_n, **caps
+            )
+            continue
+        found = microplace_hotspots(scores, grid, part, **caps)
+        ranked = rank(found.polygons, found.labels)
         out[name] = ranked.sort_values("rank").head(config.hotspots.top_n).reset_index(drop=True)
     return out
+
+
+def _ranked(
+    table: pd.DataFrame, labels: np.ndarray, *, harm: np.ndarray | None, config: RunConfig
+) -> pd.DataFrame:
+    """A run's ranking of a hotspot table whose incidents have hotspot ``labels``."""
+    return rank_hotspots(
+        _with_harm(table, labels, harm),
+        score=config.hotspots.rank_by,
+        exclude="artefact" if config.hotspots.exclude_artefacts else None,
+    )
