@@ -263,10 +263,10 @@ def gistar_grid(
     distance_band_m = float(distance_band_m)
     stencil = _stencil(distance_band_m / cell_size_m, values.shape)
     filled = np.where(valid, values, 0.0)
-    k = np.rint(_window_sum(valid.astype(float), stencil)).astype(np.int64)
-    local = _window_sum(filled, stencil)
+    k = np.rint(_window_sum(valid.astype(float), stencil, whole=True)).astype(np.int64)
     x = values[valid]
     integral = _integral(x)
+    local = _window_sum(filled, stencil, whole=integral)
     if integral:  # FFT sums of integers are off by rounding only: make them exact
         local = np.rint(local)
     stats = _statistics(x, local[valid], k[valid], permutations, seed, fdr, integral)
@@ -467,8 +467,21 @@ def _stencil(radius_cells: float, shape: tuple[int, int]) -> np.ndarray:
     return (dy * dy + dx * dx <= radius_cells**2 * (1 + _EPS)).astype(float)
 
 
-def _window_sum(a: np.ndarray, stencil: np.ndarray) -> np.ndarray:
-    """Sum of ``a`` over the stencil around each cell (zero outside the grid)."""
+#: Largest stencil (cells) summed directly rather than by FFT.
+_DIRECT_STENCIL_CELLS = 121
+
+
+def _window_sum(a: np.ndarray, stencil: np.ndarray, *, whole: bool = False) -> np.ndarray:
+    """Sum of ``a`` over the (symmetric) stencil around each cell (zero outside the grid).
+
+    ``whole``: ``a`` holds whole numbers only. Their direct sums are exact, so a small
+    stencil is summed directly (several times faster than an FFT of the grid) and the
+    result is what the FFT gives once rounded; other values always go by FFT.
+    """
+    if whole and stencil.size <= _DIRECT_STENCIL_CELLS:
+        from scipy import ndimage
+
+        return ndimage.correlate(a, stencil, mode="constant", cval=0.0)
     return fftconvolve(a, stencil, mode="same")
 
 
