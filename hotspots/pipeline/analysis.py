@@ -375,8 +375,7 @@ def _hotspot_classes(members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid
 
     if len(ranked) == 0:
         return pd.DataFrame({"hotspot_id": pd.Series(dtype=int), "class": pd.Series(dtype=str)})
-    step = _periods(members["when"])
-    steps = sorted(step.unique())
+    step, steps = pd.factorize(_periods(members["when"]), sort=True)
     if len(steps) < 2:  # a class describes change over time: one step has none
         return pd.DataFrame(
             {"hotspot_id": ranked["hotspot_id"].astype(int), "class": "too few periods"}
@@ -389,19 +388,31 @@ def _hotspot_classes(members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid
         fill=0,
         dtype="int32",
     )
-    position = {h: i for i, h in enumerate(ids)}
+    # Position of each hotspot id among ``ids`` (-1: not a ranked hotspot).
+    position = np.full(max(int(ids.max()), int(owner.max())) + 1, -1)
+    position[ids] = np.arange(len(ids))
+    member = members["hotspot_id"].to_numpy(int)
+    inside = (member > 0) & (member < len(position))
+    inside[inside] = position[member[inside]] >= 0
     counts = np.zeros((len(steps), len(ids)))
+    np.add.at(counts, (step[inside], position[member[inside]]), 1)
     hot = np.zeros((len(steps), len(ids)), dtype=bool)
-    for i, s in enumerate(steps):
-        part = members.loc[step == s]
-        for h, n in part.loc[part["hotspot_id"] > 0, "hotspot_id"].value_counts().items():
-            counts[i, position[int(h)]] = n
-        cells = bin_counts(grid, part["x"].to_numpy(), part["y"].to_numpy())
+    # Each step's cell counts from one sort of the incidents by step, not a scan per step.
+    row, col, on = grid.cell_of(members["x"].to_numpy(), members["y"].to_numpy())
+    by_step = np.argsort(step[on], kind="stable")
+    flat = (row[on] * grid.ncols + col[on])[by_step]
+    bounds = np.searchsorted(step[on][by_step], np.arange(len(steps) + 1))
+    for i in range(len(steps)):
+        cells = np.bincount(flat[bounds[i] : bounds[i + 1]], minlength=owner.size)
         gi = gistar_grid(
-            cells, cell_size_m=grid.cell_size_m, mask=grid.mask, permutations=0, seed=0
+            cells.astype(np.float64).reshape(grid.shape),
+            cell_size_m=grid.cell_size_m,
+            mask=grid.mask,
+            permutations=0,
+            seed=0,
         )
         hot_ids = np.unique(owner[(gi.classes >= 2) & (owner > 0)])
-        hot[i, [position[int(h)] for h in hot_ids]] = True
+        hot[i, position[hot_ids]] = True
     table = emerging_classes(pd.DataFrame(counts, columns=ids), hot=pd.DataFrame(hot, columns=ids))
     return pd.DataFrame({"hotspot_id": ids, "class": table["emerging_class"].to_numpy()})
 
