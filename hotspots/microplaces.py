@@ -410,7 +410,7 @@ def _extra_columns(
     x: np.ndarray,
     y: np.ndarray,
     study_m2: float,
-    peak: Sequence[float],
+    peak: np.ndarray,
     old_of_new: pd.Series,
 ) -> pd.DataFrame:
     p = hs.polygons.copy()
@@ -428,12 +428,15 @@ def _extra_columns(
         if "when" in incidents.columns
         else 0
     )
+    # The flags read member incidents only: pass just those (their text is parsed per row).
+    members = hs.labels > 0
+    locations = incidents.get("location")
     flags = artefact_flags(
-        hs.labels,
+        hs.labels[members],
         ids,
-        x,
-        y,
-        incidents.get("location"),
+        x[members],
+        y[members],
+        None if locations is None else locations[members],
         min_point_incidents=ONE_POINT_MIN_PER_MONTH * months,
     )
     for col in ("top_point_share", "artefact", "artefact_note"):
@@ -455,19 +458,20 @@ def persistence(labels: np.ndarray, ids: Sequence[int], incidents: pd.DataFrame)
     >>> persistence(np.array([1, 0, 1, 2]), [1, 2], inc).tolist()
     [0.6666666666666666, 0.3333333333333333]
     """
-    ids = np.asarray(ids, dtype=int)
-    if "when" not in incidents.columns or not len(ids):
-        return np.full(len(ids), np.nan)
+    wanted = np.asarray(ids, dtype=int)
+    if "when" not in incidents.columns or not len(wanted):
+        return np.full(len(wanted), np.nan)
     month = _month_codes(incidents["when"])
     n_months = len(np.unique(month))
     labels = np.asarray(labels, dtype=np.int64)
     m = labels > 0
     # One code per (hotspot, month): distinct codes are the months each hotspot was active.
-    span = int(month.max()) - int(month.min()) + 1
-    active = np.unique(labels[m] * span + (month[m] - month.min()))
+    lowest = int(month.min()) if len(month) else 0
+    span = int(month.max()) - lowest + 1 if len(month) else 1
+    active = np.unique(labels[m] * span + (month[m] - lowest))
     counts = np.bincount(active // span, minlength=int(labels.max(initial=0)) + 1)
-    inside = (ids >= 0) & (ids < len(counts))
-    per_id = np.where(inside, counts[np.where(inside, ids, 0)], 0).astype(float)
+    inside = (wanted >= 0) & (wanted < len(counts))
+    per_id = np.where(inside, counts[np.where(inside, wanted, 0)], 0).astype(float)
     return per_id / max(n_months, 1)
 
 

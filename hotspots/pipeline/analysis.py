@@ -433,7 +433,7 @@ def _seasonal_hotspots(
             else None
         )
         rank = partial(_ranked, harm=harm, config=config)
-        caps = {
+        caps: dict[str, Any] = {
             "max_area_m2": config.hotspots.max_area_m2,
             "max_extent_m": config.hotspots.max_extent_m,
             "area_columns": area_cols,
