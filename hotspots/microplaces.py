@@ -43,12 +43,14 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from hotspots._validation import check_same_crs, positive_number
 from hotspots.clusters import (
@@ -59,8 +61,11 @@ from hotspots.clusters import (
     _result,
 )
 from hotspots.grid import Grid, points_xy
-from hotspots.labels import ONE_POINT_MIN_PER_MONTH, artefact_flags
+from hotspots.labels import NEARBY_RADIUS_M, ONE_POINT_MIN_PER_MONTH, artefact_flags
 from hotspots.schema import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +280,16 @@ def top_microplaces(
     top = ranked["hotspot_id"].to_numpy(np.int64)
     # _result numbers a subset of places in the same relative order as all of them.
     kept = np.isin(plain.labels, top)
-    hs = _described(places, incidents, np.where(kept, places.raw, 0), area_columns, None)
+    raw = np.where(kept, places.raw, 0)
+    # Their description reads their own incidents and, for street names nearby, those
+    # within NEARBY_RADIUS_M of their centres (a metre more, against rounding): describe
+    # them from those rows alone.
+    centres = shapely.get_coordinates(shapely.centroid(places.geoms[np.unique(raw[kept]) - 1]))
+    near = kept.copy()
+    for cx, cy in centres:
+        near |= (places.x - cx) ** 2 + (places.y - cy) ** 2 <= (NEARBY_RADIUS_M + 1.0) ** 2
+    with _quiet("hotspots.clusters"):  # the plain call above logged the places
+        hs = _described(places, incidents, raw, area_columns, None, rows=np.flatnonzero(near))
     true_id = np.sort(top)
     table = hs.polygons.assign(hotspot_id=true_id[hs.polygons["hotspot_id"].to_numpy() - 1])
     added = [c for c in ranked.columns if c not in cheap.columns]
@@ -379,11 +393,20 @@ def _described(
     raw: np.ndarray,
     area_columns: Sequence[str],
     repeat_locations_table: pd.DataFrame | None,
+    *,
+    rows: np.ndarray | None = None,
 ) -> HotspotSet:
-    """The numbered, summarised hotspots of the places that ``raw`` keeps."""
+    """The numbered, summarised hotspots of the places that ``raw`` keeps.
+
+    ``rows``: positions of the incidents to describe them from (every member incident and
+    every one near them; default all); shares, persistence and the artefact threshold
+    still count all incidents. The labels returned are then those of these rows.
+    """
+    some = slice(None) if rows is None else rows
+    part = incidents if rows is None else incidents.iloc[rows]
     hs = _result(
-        incidents,
-        raw,
+        part,
+        raw[some],
         places.geoms,
         places.crs,
         "microplace",
@@ -391,10 +414,23 @@ def _described(
         area_columns,
         repeat_locations_table,
     )
+    labels = hs.labels
+    if rows is not None:
+        labels = np.zeros(len(raw), dtype=hs.labels.dtype)
+        labels[rows] = hs.labels
+        share = hs.polygons["incidents"].to_numpy() / max(len(raw), 1)
+        hs = replace(hs, polygons=hs.polygons.assign(share=share))
     # _result renumbers the places; map each new id to the peak of its old component.
-    old_of_new = pd.Series(raw[raw > 0], index=hs.labels[raw > 0]).groupby(level=0).first()
+    old_of_new = pd.Series(raw[raw > 0], index=labels[raw > 0]).groupby(level=0).first()
     table = _extra_columns(
-        hs, incidents, places.x, places.y, places.study_m2, places.peak, old_of_new
+        hs.polygons,
+        labels,
+        incidents,
+        places.x,
+        places.y,
+        places.study_m2,
+        places.peak,
+        old_of_new,
     )
     return HotspotSet(
         polygons=table,
@@ -404,8 +440,24 @@ def _described(
     )
 
 
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Drop the records of ``logger`` for the duration (a repeat call's summary line)."""
+
+    def drop(_record: logging.LogRecord) -> bool:
+        return False
+
+    target = logging.getLogger(logger)
+    target.addFilter(drop)
+    try:
+        yield
+    finally:
+        target.removeFilter(drop)
+
+
 def _extra_columns(
-    hs: HotspotSet,
+    polygons: gpd.GeoDataFrame,
+    labels: np.ndarray,
     incidents: pd.DataFrame,
     x: np.ndarray,
     y: np.ndarray,
@@ -413,12 +465,12 @@ def _extra_columns(
     peak: np.ndarray,
     old_of_new: pd.Series,
 ) -> pd.DataFrame:
-    p = hs.polygons.copy()
+    p = polygons.copy()
     ids = p["hotspot_id"].to_numpy(int)
     p["incident_share"] = p["share"]
     p["area_share"] = p["area_m2"] / study_m2 if study_m2 > 0 else np.nan
     p["incidents_per_ha"] = p["incidents"] / (p["area_m2"] / 1e4)
-    p["persistence"] = persistence(hs.labels, ids, incidents)
+    p["persistence"] = persistence(labels, ids, incidents)
     peaks = np.asarray(peak, dtype=float)
     p["peak_score"] = [
         float(peaks[old_of_new[i] - 1]) if i in old_of_new.index else np.nan for i in ids
@@ -429,10 +481,10 @@ def _extra_columns(
         else 0
     )
     # The flags read member incidents only: pass just those (their text is parsed per row).
-    members = hs.labels > 0
+    members = labels > 0
     locations = incidents.get("location")
     flags = artefact_flags(
-        hs.labels[members],
+        labels[members],
         ids,
         x[members],
         y[members],

@@ -250,3 +250,26 @@ def test_top_microplaces_are_the_head_of_the_whole_ranking():
     assert whole.n_hotspots > 3 and expected["hotspot_id"].tolist() != [1, 2, 3]
     got = top_microplaces(scores, g, inc, rank=rank, top_n=3, **caps)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_top_microplaces_name_nearby_streets_as_the_whole_run_does():
+    # The top place's incidents are all at a supermarket: its label takes the street of
+    # incidents near it (outside the place, 100 m from its centre), not one further off.
+    g = _grid(1, 9)
+    inc = _points(g, [(0, 1), (0, 2), (0, 5), (0, 7)], [40, 3, 6, 20])
+    inc["location"] = (
+        ["On or near Supermarket"] * 40
+        + ["On or near Mill Lane"] * 3
+        + ["On or near Far Road"] * 6
+        + ["On or near Supermarket"] * 20
+    )
+    scores = np.array([[0.0, 40, 3, 0, 0, 6, 0, 20, 0]])
+
+    def rank(table, _labels):
+        return rank_hotspots(table, score="incidents")
+
+    whole = microplace_hotspots(scores, g, inc, threshold=10.0)
+    expected = rank(whole.polygons, whole.labels).head(1).reset_index(drop=True)
+    got = top_microplaces(scores, g, inc, rank=rank, top_n=1, threshold=10.0)
+    assert got["label"].tolist() == ["Supermarket near Mill Lane"]
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
