@@ -144,7 +144,9 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         ranked["repeat_caller_incidents"] = (
             ranked["hotspot_id"].map(per_hotspot).fillna(0).astype(int)
         )
-    months = inc["when"]
+    # The distinct dates stand for the data's months in the seasonal calls (eight of them):
+    # the same months, without converting every incident's date each time.
+    months = pd.Series(inc["when"].unique(), name="when")
     if len(inc):
         log.info(
             "Covered period of seasonal profiles and trends set to %s..%s automatically (rule: "
