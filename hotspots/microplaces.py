@@ -30,6 +30,10 @@ Rule (``split_rule = "capped watershed"``)
     4. Cells left out by the caps seed places of their own in their turn. Places with
        fewer than ``min_incidents`` incidents are dropped.
 
+:func:`top_microplaces` gives the same rows as ranking every place and keeping the first
+``top_n``, but labels and describes only those (a run's seasonal map layers keep 20 of
+some 500 places each).
+
 Extra columns (beyond :data:`hotspots.clusters.LEADING_COLUMNS` and the area columns):
 ``incident_share`` (share of all input incidents, the same as ``share``), ``area_share``
 (share of the study area), ``incidents_per_ha``, ``persistence`` (share of the data's months
