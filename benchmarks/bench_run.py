@@ -17,7 +17,9 @@ both alike; the figures are the best of ``--repeat``:
   ``leicestershire/beats`` areas, every output written); the time of that call, after
   ``import hotspots.pipeline``; the import time is printed separately;
 * peak RSS — the child's whole-process maximum resident set (``ru_maxrss``), imports
-  included.
+  included;
+* CPU time — the same two spans in CPU seconds of the child (``time.process_time``, all
+  its threads): steadier than wall time on a shared machine.
 
 Then one more child runs the same call under cProfile and prints the run's own stage
 timings (run.json ``timings_s``) and the top 20 functions by cumulative time (cProfile
@@ -42,16 +44,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from pyproj import Transformer
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 files = sorted(Path(sys.argv[1]).glob("*.csv.gz"))
 opts = pacsv.ConvertOptions(column_types={"Longitude": pa.float64(), "Latitude": pa.float64()})
 tables = [pacsv.read_csv(f, convert_options=opts) for f in files]
 lon = np.concatenate([t["Longitude"].to_numpy(zero_copy_only=False) for t in tables])
 lat = np.concatenate([t["Latitude"].to_numpy(zero_copy_only=False) for t in tables])
 x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(lon, lat)
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 print(json.dumps({"rows": int(sum(t.num_rows for t in tables)), "import_s": t1 - t0,
-                  "work_s": t2 - t1,
+                  "work_s": t2 - t1, "cpu_s": c2 - c1,
                   "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
 """
 
@@ -71,11 +73,11 @@ if profile:
     import cProfile, pstats, io
     prof = cProfile.Profile()
     prof.enable()
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 result = pipeline.run(config)
-t3 = time.perf_counter()
+t3, c3 = time.perf_counter(), time.process_time()
 out = {"rows": int(result.prepared.counts["rows_read"]), "import_s": t1 - t0,
-       "work_s": t3 - t2,
+       "work_s": t3 - t2, "cpu_s": c3 - c2,
        "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
        "timings_s": json.loads(Path(sys.argv[2], "run.json").read_text())["timings_s"],
        "write_s": result.timings.get("write")}
@@ -140,6 +142,14 @@ def measure(label: str, data: Path, run_arg: str, tmp: Path, repeat: int) -> Non
     print(
         f"ratio run/floor: best-of-{repeat} {best['work_s'] / floor['work_s']:.1f}x "
         f"(pairwise {', '.join(f'{x:.1f}' for x in ratios)}; goal <= 10x, aim 6x)"
+    )
+    # CPU seconds (all threads) change less than wall time when others share the machine;
+    # the floor's CSV reader is multi-threaded, so its CPU time can exceed its wall time.
+    cpu_floor = min(f["cpu_s"] for f in floors)
+    cpu_run = min(r["cpu_s"] for r in runs)
+    print(
+        f"CPU time: floor {cpu_floor:.2f} s, run {cpu_run:.2f} s, "
+        f"ratio {cpu_run / cpu_floor:.1f}x (best of each)"
     )
     print("stage timings (run.json timings_s of the best run):")
     for name, s in best["timings_s"].items():

@@ -52,7 +52,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from scipy.signal import fftconvolve
@@ -263,20 +263,19 @@ def gistar_grid(
     distance_band_m = float(distance_band_m)
     stencil = _stencil(distance_band_m / cell_size_m, values.shape)
     filled = np.where(valid, values, 0.0)
-    k = np.rint(_window_sum(valid.astype(float), stencil)).astype(np.int64)
-    local = _window_sum(filled, stencil)
+    k = np.rint(_window_sum(valid.astype(float), stencil, whole=True)).astype(np.int64)
     x = values[valid]
     integral = _integral(x)
+    local = _window_sum(filled, stencil, whole=integral)
     if integral:  # FFT sums of integers are off by rounding only: make them exact
         local = np.rint(local)
     stats = _statistics(x, local[valid], k[valid], permutations, seed, fdr, integral)
-    full = {name: None if arr is None else _scatter(arr, valid) for name, arr in stats.items()}
     return GiStarResult(
-        z=full["z"],
-        p=full["p"],
-        p_sim=full["p_sim"],
-        q=full["q"],
-        classes=full["classes"],
+        z=_scatter(stats.z, valid),
+        p=_scatter(stats.p, valid),
+        p_sim=None if stats.p_sim is None else _scatter(stats.p_sim, valid),
+        q=_scatter(stats.q, valid),
+        classes=_scatter(stats.classes, valid),
         n_neighbours=np.where(valid, k, 0),
         weights="distance_band",
         distance_band_m=distance_band_m,
@@ -346,11 +345,11 @@ def gistar_polygons(
     integral = _integral(x)
     stats = _statistics(x, local, k, permutations, seed, fdr, integral)
     return GiStarResult(
-        z=stats["z"],
-        p=stats["p"],
-        p_sim=stats["p_sim"],
-        q=stats["q"],
-        classes=stats["classes"],
+        z=stats.z,
+        p=stats.p,
+        p_sim=stats.p_sim,
+        q=stats.q,
+        classes=stats.classes,
         n_neighbours=k,
         weights=weights,
         distance_band_m=distance_band_m,
@@ -365,6 +364,16 @@ def gistar_polygons(
 # --- the statistic ---------------------------------------------------------------------
 
 
+class _Stats(NamedTuple):
+    """Gi* of each cell or polygon (``p_sim`` None without permutations)."""
+
+    z: np.ndarray
+    p: np.ndarray
+    p_sim: np.ndarray | None
+    q: np.ndarray
+    classes: np.ndarray
+
+
 def _statistics(
     x: np.ndarray,
     local: np.ndarray,
@@ -373,7 +382,7 @@ def _statistics(
     seed: int,
     fdr: bool,
     integral: bool,
-) -> dict[str, np.ndarray | None]:
+) -> _Stats:
     """z, p, p_sim, q and classes of Gi* from values, neighbourhood sums and counts."""
     n = x.size
     if n < 3:
@@ -411,7 +420,7 @@ def _statistics(
             )
     p_used = p if p_sim is None else p_sim
     q = false_discovery_control(p_used, method="bh")
-    return {"z": z, "p": p, "p_sim": p_sim, "q": q, "classes": classify(z, q if fdr else p_used)}
+    return _Stats(z, p, p_sim, q, classify(z, q if fdr else p_used))
 
 
 def _pseudo_p(
@@ -431,8 +440,8 @@ def _pseudo_p(
     for start in range(0, permutations, block):
         size = min(block, permutations - start)
         ids = np.empty((size, draw), dtype=np.intp)
-        for r in range(size):
-            ids[r] = rng.choice(n, size=draw, replace=False)
+        for row in range(size):
+            ids[row] = rng.choice(n, size=draw, replace=False)
         prefix = np.zeros((size, draw + 1))
         np.cumsum(x[ids], axis=1, out=prefix[:, 1:])
         # Every cell of a group first takes the plain prefix sum of its sequence ...
@@ -467,8 +476,21 @@ def _stencil(radius_cells: float, shape: tuple[int, int]) -> np.ndarray:
     return (dy * dy + dx * dx <= radius_cells**2 * (1 + _EPS)).astype(float)
 
 
-def _window_sum(a: np.ndarray, stencil: np.ndarray) -> np.ndarray:
-    """Sum of ``a`` over the stencil around each cell (zero outside the grid)."""
+#: Largest stencil (cells) summed directly rather than by FFT.
+_DIRECT_STENCIL_CELLS = 121
+
+
+def _window_sum(a: np.ndarray, stencil: np.ndarray, *, whole: bool = False) -> np.ndarray:
+    """Sum of ``a`` over the (symmetric) stencil around each cell (zero outside the grid).
+
+    ``whole``: ``a`` holds whole numbers only. Their direct sums are exact, so a small
+    stencil is summed directly (several times faster than an FFT of the grid) and the
+    result is what the FFT gives once rounded; other values always go by FFT.
+    """
+    if whole and stencil.size <= _DIRECT_STENCIL_CELLS:
+        from scipy import ndimage
+
+        return ndimage.correlate(a, stencil, mode="constant", cval=0.0)
     return fftconvolve(a, stencil, mode="same")
 
 

@@ -30,6 +30,10 @@ Rule (``split_rule = "capped watershed"``)
     4. Cells left out by the caps seed places of their own in their turn. Places with
        fewer than ``min_incidents`` incidents are dropped.
 
+:func:`top_microplaces` gives the same rows as ranking every place and keeping the first
+``top_n``, but labels and describes only those (a run's seasonal map layers keep 20 of
+some 500 places each).
+
 Extra columns (beyond :data:`hotspots.clusters.LEADING_COLUMNS` and the area columns):
 ``incident_share`` (share of all input incidents, the same as ``share``), ``area_share``
 (share of the study area), ``incidents_per_ha``, ``persistence`` (share of the data's months
@@ -43,10 +47,14 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from hotspots._validation import check_same_crs, positive_number
 from hotspots.clusters import (
@@ -57,8 +65,11 @@ from hotspots.clusters import (
     _result,
 )
 from hotspots.grid import Grid, points_xy
-from hotspots.labels import ONE_POINT_MIN_PER_MONTH, artefact_flags
+from hotspots.labels import NEARBY_RADIUS_M, ONE_POINT_MIN_PER_MONTH, artefact_flags
 from hotspots.schema import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +201,132 @@ def microplace_hotspots(
     >>> hs.polygons[["incidents", "area_m2", "artefact"]].values.tolist()
     [[5, 30000.0, 'one_point'], [2, 20000.0, 'one_point']]
     """
+    places = _places(
+        scores,
+        grid,
+        incidents,
+        max_area_m2,
+        max_extent_m,
+        threshold,
+        quantile,
+        k_sd,
+        min_incidents,
+        study_area_m2,
+    )
+    return _described(places, incidents, places.raw, area_columns, repeat_locations_table)
+
+
+def top_microplaces(
+    scores: np.ndarray,
+    grid: Grid,
+    incidents: pd.DataFrame,
+    *,
+    rank: Callable[[pd.DataFrame, np.ndarray], pd.DataFrame],
+    top_n: int,
+    max_area_m2: float = DEFAULT_MAX_AREA_M2,
+    max_extent_m: float = DEFAULT_MAX_EXTENT_M,
+    threshold: str | float = "quantile",
+    quantile: float = 0.99,
+    k_sd: float = 2.0,
+    min_incidents: int | None = None,
+    area_columns: Sequence[str] = (),
+    study_area_m2: float | None = None,
+) -> pd.DataFrame:
+    """The first ``top_n`` rows of ``rank(hs.polygons, hs.labels)``, ``hs`` being
+    :func:`microplace_hotspots` with the same arguments, in rank order.
+
+    ``rank`` ranks a hotspot table (the incidents of each hotspot given by the labels) and
+    may read only ``hotspot_id``, ``incidents``, ``share``, ``area_m2``, ``density_km2``,
+    ``persistence`` and ``geometry``: it ranks every place on those, and only the top
+    ``top_n`` are then described (labels, areas, artefacts), which is most of the work.
+
+    Examples
+    --------
+    >>> g = Grid(xmin=0.0, ymax=100.0, cell_size_m=100.0, nrows=1, ncols=6)
+    >>> s = np.array([[1.0, 9, 8, 1, 7, 1]])
+    >>> inc = pd.DataFrame({"x": [150.0] * 4 + [250.0, 450.0, 450.0], "y": [50.0] * 7,
+    ...                     "location": ["On or near High Street"] * 7})
+    >>> by_area = lambda t, labels: t.sort_values("area_m2", kind="stable").assign(
+    ...     rank=range(1, len(t) + 1))
+    >>> top = top_microplaces(s, g, inc, rank=by_area, top_n=1, threshold=1.0)
+    >>> top["hotspot_id"].tolist(), top["area_m2"].tolist(), top["rank"].tolist()
+    ([2], [20000.0], [1])
+    """
+    places = _places(
+        scores,
+        grid,
+        incidents,
+        max_area_m2,
+        max_extent_m,
+        threshold,
+        quantile,
+        k_sd,
+        min_incidents,
+        study_area_m2,
+    )
+    # Every place numbered and measured as _result numbers it, without the text columns.
+    plain = _result(
+        pd.DataFrame({"x": places.x, "y": places.y}),
+        places.raw,
+        places.geoms,
+        places.crs,
+        "microplace",
+        places.params,
+        [],
+        None,
+    )
+    cheap = plain.polygons[["hotspot_id", "incidents", "share", "area_m2", "density_km2"]]
+    cheap = cheap.assign(
+        persistence=persistence(plain.labels, cheap["hotspot_id"], incidents),
+        geometry=plain.polygons.geometry,
+    ).set_geometry("geometry")
+    ranked = rank(cheap, plain.labels).head(top_n).reset_index(drop=True)
+    top = ranked["hotspot_id"].to_numpy(np.int64)
+    # _result numbers a subset of places in the same relative order as all of them.
+    kept = np.isin(plain.labels, top)
+    raw = np.where(kept, places.raw, 0)
+    # Their description reads their own incidents and, for street names nearby, those
+    # within NEARBY_RADIUS_M of their centres (a metre more, against rounding): describe
+    # them from those rows alone.
+    centres = shapely.get_coordinates(shapely.centroid(places.geoms[np.unique(raw[kept]) - 1]))
+    near = kept.copy()
+    for cx, cy in centres:
+        near |= (places.x - cx) ** 2 + (places.y - cy) ** 2 <= (NEARBY_RADIUS_M + 1.0) ** 2
+    with _quiet("hotspots.clusters"):  # the plain call above logged the places
+        hs = _described(places, incidents, raw, area_columns, None, rows=np.flatnonzero(near))
+    true_id = np.sort(top)
+    table = hs.polygons.assign(hotspot_id=true_id[hs.polygons["hotspot_id"].to_numpy() - 1])
+    added = [c for c in ranked.columns if c not in cheap.columns]
+    rows = table.set_index("hotspot_id").loc[top].reset_index()
+    return rows.join(ranked[added])
+
+
+@dataclass(frozen=True)
+class _Places:
+    """The capped-watershed places of one score surface, before numbering and description."""
+
+    raw: np.ndarray  # each incident's place, 1..len(geoms), 0 for none
+    geoms: np.ndarray
+    peak: np.ndarray  # highest smoothed score of each place
+    x: np.ndarray
+    y: np.ndarray
+    crs: str | None
+    params: dict[str, Any]
+    study_m2: float
+
+
+def _places(
+    scores: np.ndarray,
+    grid: Grid,
+    incidents: pd.DataFrame,
+    max_area_m2: float,
+    max_extent_m: float,
+    threshold: str | float,
+    quantile: float,
+    k_sd: float,
+    min_incidents: int | None,
+    study_area_m2: float | None,
+) -> _Places:
     from scipy import ndimage
 
     max_area_m2 = positive_number(max_area_m2, "max_area_m2", unit="square metres")
@@ -222,7 +359,9 @@ def microplace_hotspots(
     r, c, on = grid.cell_of(x, y)
     raw = np.zeros(len(x), dtype=np.int64)
     raw[on] = comp[r[on], c[on]]
-    peak = ndimage.maximum(smooth, comp, index=np.arange(1, n_comp + 1)) if n_comp else []
+    # Highest smoothed score of each place (ndimage.maximum by label is several times slower).
+    peak = np.full(n_comp, -np.inf)
+    np.maximum.at(peak, comp[rows, cols] - 1, smooth[rows, cols])
     log.info(
         "Micro-place hotspots: cutoff %.6g (rule: %s); %d selected cells split into %d "
         "places of at most %g m2 and %g m across (rule: capped watershed)",
@@ -248,36 +387,94 @@ def microplace_hotspots(
         "max_span_cells": max_span,
         **_min_params(min_incidents, 1, "default 1"),
     }
-    hs = _result(
-        incidents, raw, geoms, crs, "microplace", params, area_columns, repeat_locations_table
-    )
     study = float(study_area_m2) if study_area_m2 else float(grid.in_area.sum()) * cell**2
+    return _Places(raw, geoms, peak, x, y, crs, params, study)
+
+
+def _described(
+    places: _Places,
+    incidents: pd.DataFrame,
+    raw: np.ndarray,
+    area_columns: Sequence[str],
+    repeat_locations_table: pd.DataFrame | None,
+    *,
+    rows: np.ndarray | None = None,
+) -> HotspotSet:
+    """The numbered, summarised hotspots of the places that ``raw`` keeps.
+
+    ``rows``: positions of the incidents to describe them from (every member incident and
+    every one near them; default all); shares, persistence and the artefact threshold
+    still count all incidents. The labels returned are then those of these rows.
+    """
+    some = slice(None) if rows is None else rows
+    part = incidents if rows is None else incidents.iloc[rows]
+    hs = _result(
+        part,
+        raw[some],
+        places.geoms,
+        places.crs,
+        "microplace",
+        places.params,
+        area_columns,
+        repeat_locations_table,
+    )
+    labels = hs.labels
+    if rows is not None:
+        labels = np.zeros(len(raw), dtype=hs.labels.dtype)
+        labels[rows] = hs.labels
+        share = hs.polygons["incidents"].to_numpy() / max(len(raw), 1)
+        hs = replace(hs, polygons=hs.polygons.assign(share=share))
     # _result renumbers the places; map each new id to the peak of its old component.
-    old_of_new = pd.Series(raw[raw > 0], index=hs.labels[raw > 0]).groupby(level=0).first()
-    table = _extra_columns(hs, incidents, x, y, study, peak, old_of_new)
+    old_of_new = pd.Series(raw[raw > 0], index=labels[raw > 0]).groupby(level=0).first()
+    table = _extra_columns(
+        hs.polygons,
+        labels,
+        incidents,
+        places.x,
+        places.y,
+        places.study_m2,
+        places.peak,
+        old_of_new,
+    )
     return HotspotSet(
         polygons=table,
         labels=hs.labels,
         method=hs.method,
-        params={**hs.params, "study_area_m2": study},
+        params={**hs.params, "study_area_m2": places.study_m2},
     )
 
 
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Drop the records of ``logger`` for the duration (a repeat call's summary line)."""
+
+    def drop(_record: logging.LogRecord) -> bool:
+        return False
+
+    target = logging.getLogger(logger)
+    target.addFilter(drop)
+    try:
+        yield
+    finally:
+        target.removeFilter(drop)
+
+
 def _extra_columns(
-    hs: HotspotSet,
+    polygons: gpd.GeoDataFrame,
+    labels: np.ndarray,
     incidents: pd.DataFrame,
     x: np.ndarray,
     y: np.ndarray,
     study_m2: float,
-    peak: Sequence[float],
+    peak: np.ndarray,
     old_of_new: pd.Series,
 ) -> pd.DataFrame:
-    p = hs.polygons.copy()
+    p = polygons.copy()
     ids = p["hotspot_id"].to_numpy(int)
     p["incident_share"] = p["share"]
     p["area_share"] = p["area_m2"] / study_m2 if study_m2 > 0 else np.nan
     p["incidents_per_ha"] = p["incidents"] / (p["area_m2"] / 1e4)
-    p["persistence"] = persistence(hs.labels, ids, incidents)
+    p["persistence"] = persistence(labels, ids, incidents)
     peaks = np.asarray(peak, dtype=float)
     p["peak_score"] = [
         float(peaks[old_of_new[i] - 1]) if i in old_of_new.index else np.nan for i in ids
@@ -287,12 +484,15 @@ def _extra_columns(
         if "when" in incidents.columns
         else 0
     )
+    # The flags read member incidents only: pass just those (their text is parsed per row).
+    members = labels > 0
+    locations = incidents.get("location")
     flags = artefact_flags(
-        hs.labels,
+        labels[members],
         ids,
-        x,
-        y,
-        incidents.get("location"),
+        x[members],
+        y[members],
+        None if locations is None else locations[members],
         min_point_incidents=ONE_POINT_MIN_PER_MONTH * months,
     )
     for col in ("top_point_share", "artefact", "artefact_note"):
@@ -314,12 +514,26 @@ def persistence(labels: np.ndarray, ids: Sequence[int], incidents: pd.DataFrame)
     >>> persistence(np.array([1, 0, 1, 2]), [1, 2], inc).tolist()
     [0.6666666666666666, 0.3333333333333333]
     """
-    ids = np.asarray(ids, dtype=int)
-    if "when" not in incidents.columns or not len(ids):
-        return np.full(len(ids), np.nan)
-    month = pd.to_datetime(incidents["when"]).dt.to_period("M").to_numpy()
-    n_months = len(pd.unique(month))
-    m = np.asarray(labels) > 0
-    per = pd.DataFrame({"id": np.asarray(labels)[m], "month": month[m]}).drop_duplicates()
-    counts = per.groupby("id").size().reindex(ids).fillna(0).to_numpy(float)
-    return counts / max(n_months, 1)
+    wanted = np.asarray(ids, dtype=int)
+    if "when" not in incidents.columns or not len(wanted):
+        return np.full(len(wanted), np.nan)
+    month = _month_codes(incidents["when"])
+    n_months = len(np.unique(month))
+    labels = np.asarray(labels, dtype=np.int64)
+    m = labels > 0
+    # One code per (hotspot, month): distinct codes are the months each hotspot was active.
+    lowest = int(month.min()) if len(month) else 0
+    span = int(month.max()) - lowest + 1 if len(month) else 1
+    active = np.unique(labels[m] * span + (month[m] - lowest))
+    counts = np.bincount(active // span, minlength=int(labels.max(initial=0)) + 1)
+    inside = (wanted >= 0) & (wanted < len(counts))
+    per_id = np.where(inside, counts[np.where(inside, wanted, 0)], 0).astype(float)
+    return per_id / max(n_months, 1)
+
+
+def _month_codes(when: pd.Series) -> np.ndarray:
+    """``year * 12 + month`` of every row; one shared code (below all others) for no date."""
+    dates = pd.DatetimeIndex(pd.to_datetime(when))
+    codes = dates.year.to_numpy(np.float64) * 12 + dates.month.to_numpy(np.float64)
+    lowest = np.nanmin(codes) - 1 if np.isfinite(codes).any() else 0.0
+    return np.where(np.isfinite(codes), codes, lowest).astype(np.int64)

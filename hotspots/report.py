@@ -151,7 +151,7 @@ def static_map_png(
         )
     )
 
-    if density is not None:
+    if density is not None and density_grid is not None:  # both or neither: checked above
         _draw_density(ax, fig, density, density_grid)
     if len(areas_layer):
         areas_layer.boundary.plot(ax=ax, color="#555555", linewidth=0.7, zorder=2)

@@ -15,6 +15,7 @@ from hotspots.microplaces import (
     microplace_hotspots,
     persistence,
     split_cells,
+    top_microplaces,
 )
 from hotspots.rank import rank_hotspots
 from hotspots.schema import InputError
@@ -220,3 +221,55 @@ def test_slice_top_20_are_micro_places_named_by_streets(slice_run):
         assert not label.startswith("near "), label
     assert {"incident_share", "area_share", "artefact", "artefact_note"} <= set(h.columns)
     assert 0 < h["area_share"].sum() < 1 and 0 < h["incident_share"].sum() <= 1
+
+
+def test_top_microplaces_are_the_head_of_the_whole_ranking():
+    # Many places of varied sizes, months and streets: describing only the top three must
+    # give the same rows as describing all of them and keeping the first three by rank.
+    rng = np.random.default_rng(3)
+    g = _grid(12, 12)
+    cells = [(int(r), int(c)) for r, c in rng.integers(0, 12, size=(40, 2))]
+    n = rng.integers(1, 30, size=len(cells)).tolist()
+    inc = _points(g, cells, n)
+    inc["when"] = pd.Timestamp("2024-01") + pd.to_timedelta(rng.integers(0, 300, len(inc)), "D")
+    inc["location"] = rng.choice(["On or near A Road", "On or near Supermarket"], len(inc))
+    inc["beat"] = rng.choice(["N", "S"], len(inc))
+    scores = np.zeros(g.shape)
+    np.add.at(scores, tuple(np.array(cells).T), n)
+    caps = {"threshold": 1.0, "area_columns": ["beat"]}
+
+    harm = rng.uniform(0, 5, len(inc))
+
+    def rank(table, labels):  # harm per hotspot from the labels, as a run does
+        per = np.bincount(labels, weights=harm, minlength=int(labels.max()) + 1)
+        with_harm = table.assign(harm=per[table["hotspot_id"].to_numpy()])
+        return rank_hotspots(with_harm, score="concentration")
+
+    whole = microplace_hotspots(scores, g, inc, **caps)
+    expected = rank(whole.polygons, whole.labels).head(3).reset_index(drop=True)
+    assert whole.n_hotspots > 3 and expected["hotspot_id"].tolist() != [1, 2, 3]
+    got = top_microplaces(scores, g, inc, rank=rank, top_n=3, **caps)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_top_microplaces_name_nearby_streets_as_the_whole_run_does():
+    # The top place's incidents are all at a supermarket: its label takes the street of
+    # incidents near it (outside the place, 100 m from its centre), not one further off.
+    g = _grid(1, 9)
+    inc = _points(g, [(0, 1), (0, 2), (0, 5), (0, 7)], [40, 3, 6, 20])
+    inc["location"] = (
+        ["On or near Supermarket"] * 40
+        + ["On or near Mill Lane"] * 3
+        + ["On or near Far Road"] * 6
+        + ["On or near Supermarket"] * 20
+    )
+    scores = np.array([[0.0, 40, 3, 0, 0, 6, 0, 20, 0]])
+
+    def rank(table, _labels):
+        return rank_hotspots(table, score="incidents")
+
+    whole = microplace_hotspots(scores, g, inc, threshold=10.0)
+    expected = rank(whole.polygons, whole.labels).head(1).reset_index(drop=True)
+    got = top_microplaces(scores, g, inc, rank=rank, top_n=1, threshold=10.0)
+    assert got["label"].tolist() == ["Supermarket near Mill Lane"]
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)

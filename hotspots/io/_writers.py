@@ -265,7 +265,7 @@ def point_wkb(x: np.ndarray, y: np.ndarray) -> pa.Array:
     """
     rec = np.empty(len(x), dtype=_WKB_POINT)
     rec["order"], rec["type"], rec["x"], rec["y"] = 1, 1, x, y
-    offsets = np.arange(0, _WKB_POINT.itemsize * (len(x) + 1), _WKB_POINT.itemsize, np.int32)
+    offsets = np.arange(0, _WKB_POINT.itemsize * (len(x) + 1), _WKB_POINT.itemsize, dtype=np.int32)
     return pa.Array.from_buffers(
         pa.binary(), len(x), [None, pa.py_buffer(offsets), pa.py_buffer(rec.tobytes())]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import geopandas as gpd
@@ -17,7 +18,7 @@ from hotspots.density import DensitySurface, kde_surface
 from hotspots.gistar import GiStarResult, gistar_grid
 from hotspots.grid import Grid, bin_counts, cell_polygons
 from hotspots.harm import harm_weights
-from hotspots.microplaces import microplace_hotspots
+from hotspots.microplaces import microplace_hotspots, top_microplaces
 from hotspots.pipeline._config import RunConfig
 from hotspots.pipeline._population import population_by_layer
 from hotspots.pipeline._stages import Prepared
@@ -121,7 +122,7 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         study_area_m2=float(area.area) if area is not None else None,
     )
     ranked = rank_hotspots(
-        _with_harm(hs, harm),
+        _with_harm(hs.polygons, hs.labels, harm),
         score=config.hotspots.rank_by,
         exclude="artefact" if config.hotspots.exclude_artefacts else None,
     )
@@ -143,7 +144,9 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
         ranked["repeat_caller_incidents"] = (
             ranked["hotspot_id"].map(per_hotspot).fillna(0).astype(int)
         )
-    months = inc["when"]
+    # The distinct dates stand for the data's months in the seasonal calls (eight of them):
+    # the same months, without converting every incident's date each time.
+    months = pd.Series(inc["when"].unique(), name="when")
     if len(inc):
         log.info(
             "Covered period of seasonal profiles and trends set to %s..%s automatically (rule: "
@@ -227,12 +230,13 @@ def analyse(prepared: Prepared, config: RunConfig) -> Analysis:
     )
 
 
-def _with_harm(hs: HotspotSet, harm: np.ndarray | None) -> gpd.GeoDataFrame:
-    """The hotspots table, with ``harm`` (sum of its incidents' weights) when weighted."""
+def _with_harm(table: pd.DataFrame, labels: np.ndarray, harm: np.ndarray | None) -> pd.DataFrame:
+    """The hotspots table, with ``harm`` (sum of its incidents' weights) when weighted;
+    ``labels`` is each incident's hotspot."""
     if harm is None:
-        return hs.polygons
-    per = np.bincount(hs.labels, weights=harm, minlength=int(hs.labels.max(initial=0)) + 1)
-    return hs.polygons.assign(harm=per[hs.polygons["hotspot_id"].to_numpy(int)])
+        return table
+    per = np.bincount(labels, weights=harm, minlength=int(labels.max(initial=0)) + 1)
+    return table.assign(harm=per[table["hotspot_id"].to_numpy(int)])
 
 
 def _gistar_cells(gi: GiStarResult, surface: DensitySurface) -> gpd.GeoDataFrame:
@@ -373,8 +377,7 @@ def _hotspot_classes(members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid
 
     if len(ranked) == 0:
         return pd.DataFrame({"hotspot_id": pd.Series(dtype=int), "class": pd.Series(dtype=str)})
-    step = _periods(members["when"])
-    steps = sorted(step.unique())
+    step, steps = pd.factorize(_periods(members["when"]), sort=True)
     if len(steps) < 2:  # a class describes change over time: one step has none
         return pd.DataFrame(
             {"hotspot_id": ranked["hotspot_id"].astype(int), "class": "too few periods"}
@@ -387,19 +390,31 @@ def _hotspot_classes(members: pd.DataFrame, ranked: gpd.GeoDataFrame, grid: Grid
         fill=0,
         dtype="int32",
     )
-    position = {h: i for i, h in enumerate(ids)}
+    # Position of each hotspot id among ``ids`` (-1: not a ranked hotspot).
+    position = np.full(max(int(ids.max()), int(owner.max())) + 1, -1)
+    position[ids] = np.arange(len(ids))
+    member = members["hotspot_id"].to_numpy(int)
+    inside = (member > 0) & (member < len(position))
+    inside[inside] = position[member[inside]] >= 0
     counts = np.zeros((len(steps), len(ids)))
+    np.add.at(counts, (step[inside], position[member[inside]]), 1)
     hot = np.zeros((len(steps), len(ids)), dtype=bool)
-    for i, s in enumerate(steps):
-        part = members.loc[step == s]
-        for h, n in part.loc[part["hotspot_id"] > 0, "hotspot_id"].value_counts().items():
-            counts[i, position[int(h)]] = n
-        cells = bin_counts(grid, part["x"].to_numpy(), part["y"].to_numpy())
+    # Each step's cell counts from one sort of the incidents by step, not a scan per step.
+    row, col, on = grid.cell_of(members["x"].to_numpy(), members["y"].to_numpy())
+    by_step = np.argsort(step[on], kind="stable")
+    flat = (row[on] * grid.ncols + col[on])[by_step]
+    bounds = np.searchsorted(step[on][by_step], np.arange(len(steps) + 1))
+    for i in range(len(steps)):
+        cells = np.bincount(flat[bounds[i] : bounds[i + 1]], minlength=owner.size)
         gi = gistar_grid(
-            cells, cell_size_m=grid.cell_size_m, mask=grid.mask, permutations=0, seed=0
+            cells.astype(np.float64).reshape(grid.shape),
+            cell_size_m=grid.cell_size_m,
+            mask=grid.mask,
+            permutations=0,
+            seed=0,
         )
         hot_ids = np.unique(owner[(gi.classes >= 2) & (owner > 0)])
-        hot[i, [position[int(h)] for h in hot_ids]] = True
+        hot[i, position[hot_ids]] = True
     table = emerging_classes(pd.DataFrame(counts, columns=ids), hot=pd.DataFrame(hot, columns=ids))
     return pd.DataFrame({"hotspot_id": ids, "class": table["emerging_class"].to_numpy()})
 
@@ -414,25 +429,37 @@ def _seasonal_hotspots(
         part = inc.loc[month.isin(months)]
         if len(part) < config.hotspots.min_incidents:
             continue
-        found = microplace_hotspots(
-            cell_scores(part, grid),
-            grid,
-            part,
-            max_area_m2=config.hotspots.max_area_m2,
-            max_extent_m=config.hotspots.max_extent_m,
-            area_columns=area_cols,
-            quantile=config.hotspots.quantile,
-            min_incidents=config.hotspots.min_incidents,
-        )
         harm = (
             harm_weights(part, column=config.hotspots.harm_column)
             if config.hotspots.harm_column
             else None
         )
-        ranked = rank_hotspots(
-            _with_harm(found, harm),
-            score=config.hotspots.rank_by,
-            exclude="artefact" if config.hotspots.exclude_artefacts else None,
-        )
+        rank = partial(_ranked, harm=harm, config=config)
+        caps: dict[str, Any] = {
+            "max_area_m2": config.hotspots.max_area_m2,
+            "max_extent_m": config.hotspots.max_extent_m,
+            "area_columns": area_cols,
+            "quantile": config.hotspots.quantile,
+            "min_incidents": config.hotspots.min_incidents,
+        }
+        scores = cell_scores(part, grid)
+        if not config.hotspots.exclude_artefacts:  # the rank reads no description: top only
+            out[name] = top_microplaces(
+                scores, grid, part, rank=rank, top_n=config.hotspots.top_n, **caps
+            )
+            continue
+        found = microplace_hotspots(scores, grid, part, **caps)
+        ranked = rank(found.polygons, found.labels)
         out[name] = ranked.sort_values("rank").head(config.hotspots.top_n).reset_index(drop=True)
     return out
+
+
+def _ranked(
+    table: pd.DataFrame, labels: np.ndarray, *, harm: np.ndarray | None, config: RunConfig
+) -> pd.DataFrame:
+    """A run's ranking of a hotspot table whose incidents have hotspot ``labels``."""
+    return rank_hotspots(
+        _with_harm(table, labels, harm),
+        score=config.hotspots.rank_by,
+        exclude="artefact" if config.hotspots.exclude_artefacts else None,
+    )
