@@ -19,7 +19,7 @@ split* is averaged over categories × splits (the aim: ≥ 1.05) and its minimum
 (the aim: ≥ 1.0). ``--write-docs`` replaces the block between the
 ``<!-- backtest-real -->`` markers in docs/evaluation.md. ``--render CSV`` re-renders a
 saved ``--csv`` without recomputing. ``--quick``: Lincolnshire only, counts, two KDEs,
-blend, forecast (about 2 minutes).
+blend, forecast (about 4 minutes).
 """
 
 from __future__ import annotations

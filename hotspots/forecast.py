@@ -7,7 +7,8 @@ several radii by FFT convolution, optionally the same for a *context* stack such
 crime); :func:`training_windows` cuts the training months into (history, target) pairs
 that lie entirely inside the training period; :class:`CellForecaster` fits a
 scikit-learn ``HistGradientBoostingRegressor`` (Poisson loss) on those pairs and predicts
-the next ``horizon`` months' incidents per cell from the whole training period.
+the next ``horizon`` months' incidents per cell from the whole training period, mixed
+with the naive forecast (the cell's own mean monthly count × ``horizon``).
 
 No test month is ever seen: the model is fitted on windows whose targets are training
 months (:func:`training_windows` asserts it), and predicts from the training stack only.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import fftconvolve
 
+from hotspots._validation import check_scalar
 from hotspots.grid import Grid
 from hotspots.schema import InputError
 
@@ -32,8 +34,15 @@ FEATURE_SIGMAS_M: tuple[float, ...] = (100.0, 200.0, 400.0, 800.0)
 RECENT_MONTHS = 3
 #: Months forecast (and the length of each training target).
 HORIZON_MONTHS = 3
-#: Training windows (targets ending 0, 1, 2 … months before the training period's end).
-N_WINDOWS = 3
+#: Most training windows (targets ending 0, 1, 2 … months before the training period's
+#: end): every shift a 12-month training period allows (7) and more on longer ones, capped
+#: so that long histories do not multiply the fitting time.
+N_WINDOWS = 12
+#: Weight of the naive forecast (the cell's mean monthly count × horizon) in the final
+#: mix with the model's forecast: the model's trees give plateaus of equal forecasts at
+#: the top of the ranking, which the cell's own count orders. Chosen by temporal
+#: cross-validation inside the training months (docs/evaluation.md).
+RATE_WEIGHT = 0.2
 #: Shortest history a training window may have.
 MIN_HISTORY_MONTHS = 3
 #: The Gaussian stencil is cut at this many sigmas.
@@ -162,8 +171,10 @@ def training_windows(
 
     Examples
     --------
-    >>> [(h.stop, t.start, t.stop) for h, t in training_windows(12)]
+    >>> [(h.stop, t.start, t.stop) for h, t in training_windows(12, n_windows=3)]
     [(9, 9, 12), (8, 8, 11), (7, 7, 10)]
+    >>> len(training_windows(12)), len(training_windows(9))  # every shift the months allow
+    (7, 4)
     >>> training_windows(5)
     []
     """
@@ -192,9 +203,15 @@ class CellForecaster:
     cell_size_m
         Cell side (for the smoothing radii).
     sigmas_m, recent_months, horizon, n_windows
-        Feature radii, recent-months window, forecast length, training windows.
-    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, random_state
+        Feature radii, recent-months window, forecast length, most training windows
+        (:func:`training_windows`).
+    rate_weight
+        Share of the naive forecast (the cell's mean monthly count × ``horizon``) in the
+        prediction: ``(1 - rate_weight) × model + rate_weight × naive``.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization, random_state
         Of ``HistGradientBoostingRegressor(loss="poisson")``.
+    quiet_sample
+        Share of the cells without incidents of their own kept for fitting (weighted up).
     """
 
     cell_size_m: float
@@ -202,6 +219,7 @@ class CellForecaster:
     recent_months: int = RECENT_MONTHS
     horizon: int = HORIZON_MONTHS
     n_windows: int = N_WINDOWS
+    rate_weight: float = RATE_WEIGHT
     max_iter: int = 150
     learning_rate: float = 0.05
     max_leaf_nodes: int = 31
@@ -216,6 +234,7 @@ class CellForecaster:
         """Learn from the training months only (``stack``: months × rows × cols)."""
         from sklearn.ensemble import HistGradientBoostingRegressor
 
+        check_scalar(self.rate_weight, "rate_weight", float, min_val=0.0, max_val=1.0)
         windows = training_windows(stack.shape[0], horizon=self.horizon, n_windows=self.n_windows)
         if not windows:
             raise InputError(
@@ -255,7 +274,8 @@ class CellForecaster:
     def predict(
         self, stack: np.ndarray, mask: np.ndarray, context: np.ndarray | None = None
     ) -> np.ndarray:
-        """Expected incidents per cell in the ``horizon`` months after ``stack``."""
+        """Expected incidents per cell in the ``horizon`` months after ``stack``: the model's
+        forecast mixed with the naive one (``rate_weight``)."""
         f = self._features(stack, context)
         inside = np.asarray(mask, dtype=bool)
         x = f[:, inside].T
@@ -264,7 +284,8 @@ class CellForecaster:
         keep = x.any(axis=1)
         if keep.any():
             pred[keep] = self.model_.predict(x[keep])
-        out[inside] = pred
+        naive = stack.sum(axis=0)[inside] / stack.shape[0] * self.horizon
+        out[inside] = (1.0 - self.rate_weight) * pred + self.rate_weight * naive
         return out
 
     def _features(self, stack: np.ndarray, context: np.ndarray | None) -> np.ndarray:

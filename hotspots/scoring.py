@@ -34,7 +34,9 @@ Methods (:data:`METHODS`)
 ``"forecast"``
     Expected incidents in the next 3 months from :class:`hotspots.forecast.CellForecaster`
     (gradient boosting over lagged multi-scale counts of the category and, given
-    ``context``, of all categories), fitted on windows inside the training months only.
+    ``context``, of all categories), fitted on windows inside the training months only,
+    mixed with the naive forecast (share ``rate_weight``, default
+    :data:`hotspots.forecast.RATE_WEIGHT`).
     :data:`FORECAST_METHOD`: the best measured in the two-force backtests of
     ``docs/evaluation.md`` and the first method of ``hotspots evaluate``.
 
@@ -227,11 +229,14 @@ def _forecast(
     *,
     context: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     horizon_months: int | float = 3,
+    rate_weight: float | None = None,
 ) -> np.ndarray:
     """Expected incidents per cell over the next ``horizon_months`` from
-    :class:`hotspots.forecast.CellForecaster`, fitted on windows inside the training months.
+    :class:`hotspots.forecast.CellForecaster`, fitted on windows inside the training months
+    (``rate_weight``: the share of the naive forecast in the mix, None for
+    :data:`hotspots.forecast.RATE_WEIGHT`; 0 for the model alone).
     """
-    from hotspots.forecast import MIN_HISTORY_MONTHS, CellForecaster, monthly_stack
+    from hotspots.forecast import MIN_HISTORY_MONTHS, RATE_WEIGHT, CellForecaster, monthly_stack
 
     # --methods reads every number as a float: horizon_months=3.0 is 3 months.
     if isinstance(horizon_months, float) and horizon_months.is_integer():
@@ -256,7 +261,11 @@ def _forecast(
     ctx = None
     if context is not None:
         ctx = monthly_stack(context[0], context[2], grid, context[1], first=first, last=last)
-    model = CellForecaster(cell_size_m=grid.cell_size_m, horizon=horizon_months)
+    rate_weight = RATE_WEIGHT if rate_weight is None else rate_weight
+    rate_weight = float(check_scalar(rate_weight, "rate_weight", float, min_val=0.0, max_val=1.0))
+    model = CellForecaster(
+        cell_size_m=grid.cell_size_m, horizon=horizon_months, rate_weight=rate_weight
+    )
     model.fit(stack, grid.in_area, ctx)
     log.info(
         "Forecast model fitted on %d training windows inside the %d training months%s",

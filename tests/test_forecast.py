@@ -81,14 +81,44 @@ def test_cell_features_against_a_brute_force_loop():
     )
 
 
-def test_training_windows_stay_inside_the_training_months():
-    for n in range(1, 25):
-        for hist, target in fc.training_windows(n, horizon=3, n_windows=3):
+@pytest.mark.parametrize("n_windows", [3, fc.N_WINDOWS])
+def test_training_windows_stay_inside_the_training_months(n_windows):
+    for n in range(1, 40):
+        windows = fc.training_windows(n, horizon=3, n_windows=n_windows)
+        for hist, target in windows:
             assert hist.start == 0 and hist.stop == target.start
             assert target.stop <= n  # no target month after the training period
             assert target.stop - target.start == 3
             assert hist.stop >= fc.MIN_HISTORY_MONTHS
-    assert [(h.stop, t.stop) for h, t in fc.training_windows(9)] == [(6, 9), (5, 8), (4, 7)]
+        # every shift the months allow, up to n_windows
+        assert len(windows) == min(n_windows, max(0, n - fc.MIN_HISTORY_MONTHS - 3 + 1))
+    assert [(h.stop, t.stop) for h, t in fc.training_windows(9, n_windows=3)] == [
+        (6, 9),
+        (5, 8),
+        (4, 7),
+    ]
+    assert [t.stop for _, t in fc.training_windows(9)] == [9, 8, 7, 6]
+
+
+def test_rate_weight_mixes_the_model_with_the_naive_forecast():
+    rng = np.random.default_rng(7)
+    stack = rng.poisson(0.6, size=(9, 10, 10)).astype(float)
+    mask = np.ones((10, 10), bool)
+    mask[0, :3] = False
+    kw = {"cell_size_m": 100.0, "max_iter": 20, "min_samples_leaf": 5}
+    model = fc.CellForecaster(rate_weight=0.0, **kw).fit(stack, mask)
+    naive = stack.sum(axis=0) / 9 * 3  # mean monthly count x 3 months
+    alone = model.predict(stack, mask)
+    model.rate_weight = 1.0
+    np.testing.assert_allclose(model.predict(stack, mask)[mask], naive[mask], rtol=1e-12)
+    model.rate_weight = 0.2
+    mixed = model.predict(stack, mask)
+    np.testing.assert_allclose(mixed[mask], (0.8 * alone + 0.2 * naive)[mask], rtol=1e-12)
+    assert (mixed[~mask] == 0).all()
+    with pytest.raises(InputError, match="rate_weight"):
+        fc.CellForecaster(rate_weight=1.5, **kw).fit(stack, mask)
+    with pytest.raises(InputError, match="rate_weight"):
+        cell_scores(_incidents(9), _grid(), method="forecast", rate_weight=-0.1)
 
 
 def test_forecaster_never_sees_months_after_its_stack():
