@@ -356,10 +356,10 @@ def artefact_flags(
     at_top = top.reindex(hotspot_ids).fillna(0)
     kind_share = {}
     if locations is not None:
-        codes, distinct = _name_codes(locations)
+        codes, distinct = _name_codes(pd.Series(locations).iloc[np.flatnonzero(members)])
         # One regex test per distinct name; the last entry is "no name" (code -1).
         kind_of = np.array([artefact_kind(d) for d in distinct] + [""], dtype=object)
-        kinds = kind_of[codes[members]]
+        kinds = kind_of[codes]
         for kind in ("police_station_or_custody", "hospital"):
             hit = frame.loc[kinds == kind].groupby("id").size()
             kind_share[kind] = (hit / total).reindex(hotspot_ids).fillna(0.0)
@@ -391,8 +391,12 @@ def _name_codes(locations: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
     values = pd.Series(locations)
     if isinstance(values.dtype, pd.CategoricalDtype):
-        text_codes = values.cat.codes.to_numpy()
-        texts = values.cat.categories.to_numpy(dtype=object)
+        # Only the categories some row uses (a subset keeps every category of the whole).
+        used, text_codes = np.unique(values.cat.codes.to_numpy(), return_inverse=True)
+        text_codes = text_codes.reshape(-1)
+        if len(used) and used[0] < 0:
+            used, text_codes = used[1:], text_codes - 1
+        texts = values.cat.categories.to_numpy(dtype=object)[used]
     else:
         text_codes, texts = pd.factorize(values.astype(object), use_na_sentinel=True)
     names = pd.Series([place_name(t) for t in texts], dtype=object)

@@ -141,8 +141,23 @@ def _result(
 def _counts_by(labels: np.ndarray, values: pd.Series) -> pd.DataFrame:
     """(id, value, n) for member incidents, most frequent first within id, then by value."""
     m = labels > 0
-    f = pd.DataFrame({"id": labels[m], "value": values.to_numpy()[m]}).dropna()
-    c = f.groupby(["id", "value"], sort=False).size().reset_index(name="n")
+    # Counted on codes: the member incidents' values are never materialised as objects.
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy()[m], values.cat.categories.to_numpy(object)
+    else:
+        codes, uniques = pd.factorize(values.to_numpy()[m], use_na_sentinel=True)
+    named = codes >= 0  # missing values are left out
+    pair, n = np.unique(
+        labels[m][named].astype(np.int64) * max(len(uniques), 1) + codes[named],
+        return_counts=True,
+    )
+    c = pd.DataFrame(
+        {
+            "id": pair // max(len(uniques), 1),
+            "value": np.asarray(uniques)[pair % max(len(uniques), 1)],
+            "n": n.astype(np.int64),
+        }
+    )
     return c.sort_values(["id", "n", "value"], ascending=[True, False, True], kind="stable")
 
 
