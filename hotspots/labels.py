@@ -176,6 +176,11 @@ def label_parts(names: Sequence[str | None]) -> tuple[str, str]:
             continue
         bucket = types if is_snap_type(n) else streets
         bucket[n] = bucket.get(n, 0) + 1
+    return _parts(streets, types)
+
+
+def _parts(streets: Mapping[str, int], types: Mapping[str, int]) -> tuple[str, str]:
+    """(streets, qualifier) from the counts of street names and of snap-point types."""
     n_types, n_named = sum(types.values()), sum(types.values()) + sum(streets.values())
     qualifier = ""
     if types and (not streets or n_types >= QUALIFIER_SHARE * n_named):
@@ -264,19 +269,23 @@ def place_labels(
     streets, quals, nearby = [""] * n, [""] * n, [""] * n
     if locations is not None and n:
         ids = np.asarray(ids)
-        names = _names(locations)
-        members = ids > 0
-        per = pd.DataFrame({"id": ids[members], "name": names[members]}).dropna()
-        grouped = {int(k): v.tolist() for k, v in per.groupby("id")["name"]}
+        codes, distinct = _name_codes(locations)
+        snap = np.array([is_snap_type(d) for d in distinct], dtype=bool)
+        # Counts per (hotspot, distinct name), not per incident: a few thousand pairs.
+        members = (ids > 0) & (codes >= 0)
+        pairs = pd.DataFrame({"id": ids[members], "code": codes[members]}).value_counts()
+        counts: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
+        for (h, c), k in pairs.items():
+            bucket = counts.setdefault(int(h), ({}, {}))[1 if snap[c] else 0]
+            bucket[distinct[c]] = int(k)
         pos = {h: i for i, h in enumerate(hotspot_ids)}
-        for h, values in grouped.items():
+        for h, (street_counts, type_counts) in counts.items():
             if h in pos:
-                streets[pos[h]], quals[pos[h]] = label_parts(values)
+                streets[pos[h]], quals[pos[h]] = _parts(street_counts, type_counts)
         need = [i for i in range(n) if not streets[i] and quals[i]]
         if need and x is not None and y is not None and centres is not None:
-            for i, text in zip(
-                need, _nearby_streets(np.asarray(centres)[need], x, y, names), strict=True
-            ):
+            found = _nearby_streets(np.asarray(centres)[need], x, y, codes, distinct, snap)
+            for i, text in zip(need, found, strict=True):
                 nearby[i] = text
     labels = [
         compose_label(s, q, nb, a, fb)
@@ -347,9 +356,12 @@ def artefact_flags(
     at_top = top.reindex(hotspot_ids).fillna(0)
     kind_share = {}
     if locations is not None:
-        kinds = pd.Series([artefact_kind(n) for n in _names(locations)[members]], dtype=object)
+        codes, distinct = _name_codes(pd.Series(locations).iloc[np.flatnonzero(members)])
+        # One regex test per distinct name; the last entry is "no name" (code -1).
+        kind_of = np.array([artefact_kind(d) for d in distinct] + [""], dtype=object)
+        kinds = kind_of[codes]
         for kind in ("police_station_or_custody", "hospital"):
-            hit = frame.loc[(kinds == kind).to_numpy()].groupby("id").size()
+            hit = frame.loc[kinds == kind].groupby("id").size()
             kind_share[kind] = (hit / total).reindex(hotspot_ids).fillna(0.0)
     flags = []
     for h in hotspot_ids:
@@ -371,28 +383,47 @@ def artefact_flags(
     )
 
 
-def _names(locations: pd.Series) -> np.ndarray:
-    """Place names of a whole column, computed once per distinct text."""
-    codes, uniques = pd.factorize(pd.Series(locations).astype(object), use_na_sentinel=True)
-    table = np.array([place_name(u) for u in uniques] + [None], dtype=object)
-    return table[np.where(codes < 0, len(uniques), codes)]
+def _name_codes(locations: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code into the distinct place names (-1: none), and those names.
+
+    Place names are computed once per distinct text (a categorical's categories, else
+    ``pd.factorize``); texts that differ only in prefix or spacing share one code.
+    """
+    values = pd.Series(locations)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Only the categories some row uses (a subset keeps every category of the whole).
+        used, text_codes = np.unique(values.cat.codes.to_numpy(), return_inverse=True)
+        text_codes = text_codes.reshape(-1)
+        if len(used) and used[0] < 0:
+            used, text_codes = used[1:], text_codes - 1
+        texts = values.cat.categories.to_numpy(dtype=object)[used]
+    else:
+        text_codes, texts = pd.factorize(values.astype(object), use_na_sentinel=True)
+    names = pd.Series([place_name(t) for t in texts], dtype=object)
+    name_codes, distinct = pd.factorize(names, use_na_sentinel=True)
+    codes = np.append(name_codes, -1)[text_codes]
+    return codes, np.asarray(distinct, dtype=object)
 
 
 def _nearby_streets(
-    centres: np.ndarray, x: np.ndarray, y: np.ndarray, names: np.ndarray
+    centres: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    distinct: np.ndarray,
+    snap: np.ndarray,
 ) -> list[str]:
     from scipy.spatial import cKDTree
 
-    street = np.array([n is not None and not is_snap_type(n) for n in names], dtype=bool)
+    street = codes >= 0
+    street[street] = ~snap[codes[street]]
     if not street.any() or not len(centres):
         return [""] * len(centres)
     pts = np.column_stack([np.asarray(x)[street], np.asarray(y)[street]])
     found = cKDTree(pts).query_ball_point(centres, r=NEARBY_RADIUS_M)
-    named = names[street]
+    named = codes[street]
     out = []
     for rows in found:
-        counts: dict[str, int] = {}
-        for n in named[rows]:
-            counts[n] = counts.get(n, 0) + 1
-        out.append(street_part(counts))
+        near, counts = np.unique(named[rows], return_counts=True)
+        out.append(street_part(dict(zip(distinct[near], counts.tolist(), strict=True))))
     return out

@@ -126,11 +126,35 @@ def rank_cells(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray
     >>> rank_cells(np.array([[1.0, 3.0], [3.0, np.nan]])).tolist()
     [1, 2, 0]
     """
+    cells, key = _rank_key(scores, mask)
+    return cells[np.argsort(-key, kind="stable")]
+
+
+def _leading_cells(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` cells of :func:`rank_cells` (same order), sorting only the cells that
+    score at least the ``n``-th highest score rather than every cell.
+
+    Examples
+    --------
+    >>> s = np.array([[1.0, 3.0], [3.0, 2.0]])
+    >>> _leading_cells(s, np.ones((2, 2), bool), 3).tolist(), rank_cells(s)[:3].tolist()
+    ([1, 2, 3], [1, 2, 3])
+    """
+    cells, key = _rank_key(scores, mask)
+    if n < len(key):
+        nth = np.partition(key, len(key) - n)[len(key) - n]
+        # Every cell tied with the n-th is kept, in cell order, so ties fall as in the
+        # full stable sort.
+        cells, key = cells[key >= nth], key[key >= nth]
+    return cells[np.argsort(-key, kind="stable")][:n]
+
+
+def _rank_key(scores: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Study-area cells (flat indices, in cell order) and their scores, NaN as -inf."""
     scores = np.asarray(scores, dtype=float)
     inside = np.isfinite(scores) if mask is None else np.asarray(mask, dtype=bool)
     cells = np.flatnonzero(inside)
-    key = np.nan_to_num(scores.ravel()[cells], nan=-np.inf)
-    return cells[np.argsort(-key, kind="stable")]
+    return cells, np.nan_to_num(scores.ravel()[cells], nan=-np.inf)
 
 
 def _counts(xy: np.ndarray, w: np.ndarray, _month: np.ndarray | None, grid: Grid) -> np.ndarray:
@@ -209,7 +233,9 @@ def _blend_weight_cv(
     ks = [max(1, math.floor(a * n_cells + 0.5)) for a in VALIDATION_SHARES]
 
     def captured(weight: float) -> float:
-        order = rank_cells(np.where(inside, counts + weight * smooth, np.nan), inside)
+        # Only the leading max(ks) cells of the ranking are read.
+        scores = np.where(inside, counts + weight * smooth, np.nan)
+        order = _leading_cells(scores, inside, max(ks))
         cum = np.cumsum(held.ravel()[order])
         return float(sum(cum[k - 1] for k in ks))
 

@@ -108,3 +108,13 @@ def test_artefact_flags_one_point_custody_hospital():
     # Below the per-point minimum, one point is not flagged.
     few = artefact_flags(ids, [1], x, np.zeros(20), loc, min_point_incidents=7)
     assert few["artefact"].tolist() == [""]
+
+
+def test_name_codes_of_a_categorical_subset_name_only_used_rows() -> None:
+    from hotspots.labels import _name_codes
+
+    cats = ["On or near Mill Lane", "On or near  Mill Lane", "No Location", "On or near Unused"]
+    loc = pd.Series(pd.Categorical([cats[1], None, cats[0], cats[2]], categories=cats))
+    codes, distinct = _name_codes(loc)
+    assert distinct.tolist() == ["Mill Lane"]
+    assert codes.tolist() == [0, -1, 0, -1]

@@ -19,7 +19,6 @@ import pandas as pd
 import shapely
 
 from hotspots.grid import points_xy
-from hotspots.io import mode_per_group
 from hotspots.labels import place_labels
 from hotspots.schema import InputError
 
@@ -142,8 +141,23 @@ def _result(
 def _counts_by(labels: np.ndarray, values: pd.Series) -> pd.DataFrame:
     """(id, value, n) for member incidents, most frequent first within id, then by value."""
     m = labels > 0
-    f = pd.DataFrame({"id": labels[m], "value": values.to_numpy()[m]}).dropna()
-    c = f.groupby(["id", "value"], sort=False).size().reset_index(name="n")
+    # Counted on codes: the member incidents' values are never materialised as objects.
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy()[m], values.cat.categories.to_numpy(object)
+    else:
+        codes, uniques = pd.factorize(values.to_numpy()[m], use_na_sentinel=True)
+    named = codes >= 0  # missing values are left out
+    pair, n = np.unique(
+        labels[m][named].astype(np.int64) * max(len(uniques), 1) + codes[named],
+        return_counts=True,
+    )
+    c = pd.DataFrame(
+        {
+            "id": pair // max(len(uniques), 1),
+            "value": np.asarray(uniques)[pair % max(len(uniques), 1)],
+            "n": n.astype(np.int64),
+        }
+    )
     return c.sort_values(["id", "n", "value"], ascending=[True, False, True], kind="stable")
 
 
@@ -188,7 +202,15 @@ def _top_categories(
 
 def _areas(values: pd.Series, labels: np.ndarray, ids: np.ndarray) -> tuple[list, list[str]]:
     c = _counts_by(labels, values)
-    majority = mode_per_group(labels[labels > 0], values.to_numpy()[labels > 0])
+    # The majority by the rule of hotspots.io.mode_per_group (ties: the lowest value, in a
+    # categorical's category order), from these counts rather than from every incident.
+    ranked = c
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        order = pd.Categorical(c["value"], dtype=values.dtype).codes
+        ranked = c.assign(order=order).sort_values(
+            ["id", "n", "order"], ascending=[True, False, True], kind="stable"
+        )
+    majority = ranked.drop_duplicates("id").set_index("id")["value"]
     every = c.assign(value=c["value"].astype(str)).groupby("id")["value"].agg("; ".join)
     return ([majority.get(i, pd.NA) for i in ids], [every.get(i, "") for i in ids])
 
