@@ -187,7 +187,7 @@ def _dbscan_row(r: Record) -> Row:
         f"DBSCAN, {r['n']:,} police.uk-like points ({r['locations']:,} locations)",
         f"{r['ours_s']:.1f} s",
         alt,
-        "a fresh child process per step, best of up to 3",
+        "best of up to 3 calls (warm) in a fresh child process per step",
     )
 
 
