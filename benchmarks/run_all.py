@@ -98,6 +98,8 @@ def _largest(records: list[Record], bench: str) -> Record | None:
 
 def _kde_rows(r: Record) -> list[Row]:
     g, q, check = r["gaussian_s"], r["quartic_s"], r["check_s"]
+    gp, gg = r["gaussian_plain_s"], r["gaussian_given_alternately_s"]
+    qp, qg = r["quartic_plain_s"], r["quartic_given_alternately_s"]
     sk = r["sklearn_s"]
     nrows, ncols = r["grid"]
     best = f"warm, best of {r['repeat']}, one process; `snap_spacing_m` given"
@@ -119,10 +121,11 @@ def _kde_rows(r: Record) -> list[Row]:
         ),
         (
             "plain `kde_surface(points)`: no `snap_spacing_m`, so it runs its snap-spacing check",
-            f"Gaussian {r['gaussian_plain_s']:.2f} s, quartic {r['quartic_plain_s']:.2f} s; "
-            f"the check alone {check:.3f} s, {check / g:.0%} of the Gaussian KDE",
+            f"Gaussian {gp:.2f} s ({gp / gg:.2f}× the call with `snap_spacing_m`, "
+            f"{gg:.2f} s), quartic {qp:.2f} s ({qp / qg:.2f}×); the check alone "
+            f"{check:.3f} s, {check / g:.0%} of the Gaussian KDE",
             "–",
-            f"warm, best of {r['repeat']}, same process as the rows above",
+            f"warm, best of {r['repeat']}; plain and given calls timed alternately",
         ),
     ]
 
@@ -230,7 +233,11 @@ def speed_table(results: dict) -> str:
             loads += [r["load_avg"] for r in entry["records"] if "load_avg" in r]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
     when = " to ".join(sorted({min(dates), max(dates)})) if dates else "never"
-    load = f"; load average {min(loads):.1f}–{max(loads):.1f} as they ran" if loads else ""
+    load = (
+        f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f} as figures were recorded"
+        if loads
+        else ""
+    )
     lines += [
         "",
         f"Measured {when} on {'; '.join(sorted(machines)) or 'no machine'}, shared with other "
