@@ -11,13 +11,16 @@ Each step runs in a forked child of a lean parent, so its memory is its own: "pe
 the child's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) above its
 resident set at the start of the step. Steps under ~2 s are repeated up to 3 times and the
 best time kept, as the machine may be shared. numba-compiled code (fast_hdbscan) is loaded
-before the clock starts. ``--quick`` runs 10k and 100k incidents only (< 1 minute).
+before the clock starts. ``--quick`` runs 10k and 100k incidents only (< 1 minute). Each
+size ends with a ``RESULT {json}`` record of the DBSCAN figures that ``run_all.py`` collects.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -200,26 +203,26 @@ def agrees(labels: np.ndarray, ref_labels: np.ndarray, ref_core: np.ndarray) -> 
 
 def bench_size(n: int, xy: np.ndarray, hdb_sub: int, row: Callable[..., None]) -> None:
     n_loc = len(np.unique(xy, axis=0))
-    (params, n_hot, labels), t_ours, mb = measure("ours_dbscan", xy)
+    (params, n_hot, labels), t_ours, mb_ours = measure("ours_dbscan", xy)
     eps, ms = params["eps_m"], params["min_samples"]
     row(
         n,
         "DBSCAN ours (weighted locations, auto rules)",
         t_ours,
-        mb,
+        mb_ours,
         f"{n_loc:,} locations; eps {eps:g} m, min_samples {ms}; {n_hot} hotspots",
     )
     _, t_fix, mb = measure("ours_dbscan", xy, eps_m=eps, min_samples=ms)
     row(n, "DBSCAN ours, eps given (no k-distance)", t_fix, mb)
     pairs = neighbour_pairs(xy, eps)
     sub = xy if pairs <= MAX_PAIRS else xy[np.random.default_rng(SEED).random(n) < 0.1]
-    (ref, core), t_sk, mb = measure("sklearn_dbscan", sub, eps_m=eps, min_samples=ms)
+    (ref, core), t_sk, mb_sk = measure("sklearn_dbscan", sub, eps_m=eps, min_samples=ms)
     if len(sub) == n:
         row(
             n,
             "DBSCAN sklearn, every incident",
             t_sk,
-            mb,
+            mb_sk,
             f"{pairs / 1e6:,.0f}M neighbour pairs; same core clusters and members: "
             f"{agrees(labels, ref, core)}; sklearn / ours time {t_sk / t_ours:.1f}",
         )
@@ -228,10 +231,14 @@ def bench_size(n: int, xy: np.ndarray, hdb_sub: int, row: Callable[..., None]) -
             n,
             f"DBSCAN sklearn, {len(sub):,} subsample",
             t_sk,
-            mb,
+            mb_sk,
             f"all {n:,} would hold {pairs / 1e6:,.0f}M neighbour pairs "
             f"(>{pairs * 8 / 2**30:,.0f} GB): not run",
         )
+    record = {"bench": "dbscan", "n": n, "locations": n_loc, "ours_s": t_ours, "ours_mb": mb_ours}
+    record |= {"eps_given_s": t_fix, "neighbour_pairs": pairs, "sklearn_n": len(sub)}
+    record |= {"sklearn_s": t_sk, "sklearn_mb": mb_sk, "load_avg": os.getloadavg()[0]}
+    print("RESULT " + json.dumps(record), flush=True)
     (mcs, n_hot), t_fh, mb = measure("ours_hdbscan", xy)
     row(
         n,

@@ -9,12 +9,17 @@ once), the time to build esda's weights and to compile its numba code (separatel
 memory: the child's own peak RSS (``ru_maxrss``) and the peak RSS of the whole process tree
 sampled every 10 ms (esda's permutations run in joblib worker processes), each also as the
 increase over the child's RSS before the timed call.
+
+First calls are reported too: ours is the first of its repeats (after ``import``), esda's
+is its numba compile (timed on a tiny problem) plus its warm run. The last line is a
+``RESULT {json}`` record that ``run_all.py`` collects.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -111,6 +116,7 @@ def run_engine(engine: str, side: int, perms: int, out: Path) -> dict:
     return {
         "engine": engine,
         "run_s": statistics.median(times),
+        "first_s": times[0],
         "setup_s": setup,
         "warmup_s": warmup,
         "base_mb": base,
@@ -209,6 +215,11 @@ def report(results: dict[str, dict], side: int, perms: int) -> None:
         f"esda {esda_p['tree_extra_mb']:.0f} MB (process tree)"
     )
     dz = np.abs(ours_a["arrays"]["z"] - esda_a["arrays"]["z"]).max()
+    print(
+        f"first calls, {perms} permutations: ours {ours_p['first_s']:.3f} s, esda "
+        f"{esda_p['warmup_s'] + esda_p['run_s']:.1f} s (numba compile {esda_p['warmup_s']:.1f} s "
+        f"+ run): {(esda_p['warmup_s'] + esda_p['run_s']) / ours_p['first_s']:.0f}x"
+    )
     ps_ours, ps_esda = ours_p["arrays"]["p_sim"], esda_p["arrays"]["p_sim"]
     two_sided = np.minimum(1.0, 2 * ps_esda)
     print(f"max |z ours - z esda| = {dz:.2e}")
@@ -217,6 +228,12 @@ def report(results: dict[str, dict], side: int, perms: int) -> None:
         f"{np.abs(ps_ours - two_sided).mean():.3f}, correlation "
         f"{np.corrcoef(ps_ours, two_sided)[0, 1]:.3f} (ours counts ties on both sides)"
     )
+    figures = ("run_s", "first_s", "setup_s", "warmup_s", "maxrss_mb", "tree_peak_mb")
+    record = {"bench": "gistar", "cells": side * side, "cell_m": CELL_M, "band_m": BAND_M}
+    record |= {"permutations": perms, "max_abs_dz": float(dz)}
+    for r in results.values():
+        record |= {f"{r['engine']}_{k}": r[k] for k in (*figures, "tree_extra_mb")}
+    print("RESULT " + json.dumps({**record, "load_avg": os.getloadavg()[0]}), flush=True)
 
 
 def main() -> None:

@@ -7,6 +7,11 @@ separate run (numpy and Python allocations). scikit-learn and scipy are far too 
 whole grid: they are timed on a random subsample of cells (and, for gaussian_kde, of
 incidents) and scaled up linearly, which the table says.
 
+The plain public call (no ``snap_spacing_m``) adds the snap-spacing check: the quick grid
+test of ``may_be_finer_than_locations`` and, only when it cannot rule out a warning, the
+exact ``location_spacing_m``. Its rows time that call, and the check alone, the same way.
+The last line per size is a ``RESULT {json}`` record that ``run_all.py`` collects.
+
 Accuracy is the largest relative error against exact sums over the raw incidents, at a
 random sample of cells whose density exceeds 1 % of the maximum.
 
@@ -16,7 +21,9 @@ random sample of cells whose density exceeds 1 % of the maximum.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import sys
 import time
 import tracemalloc
@@ -29,6 +36,7 @@ from scipy.spatial import cKDTree
 from scipy.special import erf
 
 from hotspots.density import kde_surface, location_spacing_m
+from hotspots.density._bandwidth import may_be_finer_than_locations
 from hotspots.grid import Grid, bin_counts, make_grid
 
 SPAN_M = 60_000.0
@@ -65,6 +73,19 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def timed_alternately(
+    first: Callable[[], object], second: Callable[[], object], repeat: int
+) -> tuple[float, float]:
+    """Best times of two calls run in turn, so that a busy machine slows both alike."""
+    best = [math.inf, math.inf]
+    for _ in range(repeat):
+        for i, fn in enumerate((first, second)):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best[0], best[1]
 
 
 def peak_mib(fn: Callable[[], object]) -> float:
@@ -157,6 +178,7 @@ def run(n: int, args: argparse.Namespace, grid: Grid) -> list[Row]:
     }
     tree = cKDTree(xy)
     rows = []
+    plain_pairs: dict[str, tuple[float, float]] = {}
     for name, (fn, kernel) in methods.items():
         seconds = timed(fn, rep)
         mem = peak_mib(fn)
@@ -166,19 +188,87 @@ def run(n: int, args: argparse.Namespace, grid: Grid) -> list[Row]:
         cells = rng.choice(dense, min(args.check_cells, len(dense)), replace=False)
         err = max_error(values, exact_at(grid, tree, xy, cells, kernel), cells)
         rows.append(Row(name, n, seconds, mem, err))
+    for kernel in ("quartic", "gaussian"):
+        given = methods[f"kde_surface {kernel}"][0]
+
+        def plain(k: str = kernel) -> np.ndarray:
+            return kde_surface(xy, bandwidth_m=BANDWIDTH_M, extent=grid, kernel=k).values
+
+        given_s, plain_s = timed_alternately(given, plain, rep)
+        rows.append(
+            Row(
+                f"kde_surface {kernel}, plain call",
+                n,
+                plain_s,
+                peak_mib(plain),
+                None,
+                f"no snap_spacing_m: the spacing check runs inside; {given_s:.3g} s with it, "
+                "timed alternately",
+            )
+        )
+        plain_pairs[kernel] = (given_s, plain_s)
     rows.append(
         Row(
-            "location_spacing_m (warning check)",
+            "snap-spacing check of the plain call",
+            n,
+            timed(lambda: spacing_check(xy), rep),
+            peak_mib(lambda: spacing_check(xy)),
+            None,
+            f"quick grid test{'' if spacing_check(xy) is None else ' + exact spacing'}",
+        )
+    )
+    rows.append(
+        Row(
+            "location_spacing_m (exact spacing)",
             n,
             timed(lambda: location_spacing_m(xy), rep),
             peak_mib(lambda: location_spacing_m(xy)),
             None,
-            "added by kde_surface unless snap_spacing_m is passed",
+            "what the check computes when the quick test cannot rule out a warning",
         )
     )
     rows.append(sklearn_row(grid, xy, args.sk_cells))
     rows.append(scipy_row(grid, xy, args.scipy_points, args.scipy_cells))
+    emit(rows, n, grid, args, plain_pairs)
     return rows
+
+
+def spacing_check(xy: np.ndarray) -> float | None:
+    """The work the plain kde_surface call adds (bandwidth given): as in kde_surface."""
+    if may_be_finer_than_locations(xy, BANDWIDTH_M):
+        return location_spacing_m(xy)
+    return None
+
+
+def emit(
+    rows: list[Row],
+    n: int,
+    grid: Grid,
+    args: argparse.Namespace,
+    plain_pairs: dict[str, tuple[float, float]],
+) -> None:
+    """One machine-readable line of this size's figures, for run_all.py."""
+    sec = {r.method: r.seconds for r in rows if r.n == n}
+    record = {
+        "bench": "kde",
+        "n": n,
+        "grid": [grid.nrows, grid.ncols],
+        "cell_m": CELL_M,
+        "bandwidth_m": BANDWIDTH_M,
+        "repeat": args.repeat,
+        "gaussian_s": sec["kde_surface gaussian"],
+        "gaussian_plain_s": sec["kde_surface gaussian, plain call"],
+        "gaussian_given_alternately_s": plain_pairs["gaussian"][0],
+        "quartic_s": sec["kde_surface quartic"],
+        "quartic_plain_s": sec["kde_surface quartic, plain call"],
+        "quartic_given_alternately_s": plain_pairs["quartic"][0],
+        "check_s": sec["snap-spacing check of the plain call"],
+        "floor_s": sec["floor: bincount + fftconvolve (quartic)"],
+        "sklearn_s": sec["scikit-learn KernelDensity gaussian, rtol=1e-4"],
+        "sklearn_cells": args.sk_cells,
+        "load_avg": os.getloadavg()[0],
+    }
+    print("RESULT " + json.dumps(record), flush=True)
 
 
 def sample_cells(grid: Grid, m: int, seed: int) -> np.ndarray:

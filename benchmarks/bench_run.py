@@ -157,6 +157,10 @@ def measure(label: str, data: Path, run_arg: str, tmp: Path, repeat: int) -> Non
     if best.get("write_s") is not None:  # after run.json is written: not in timings_s
         w = best["write_s"]
         print(f"  {'write (all outputs)':<28} {w:7.2f} s  ({w / floor['work_s']:.1f}x floor)")
+    record = {"bench": "run", "label": label, "rows": best["rows"], "repeat": repeat}
+    record |= {"run_s": best["work_s"], "floor_s": floor["work_s"], "import_s": best["import_s"]}
+    record |= {"rss_gib": max(r["rss_gib"] for r in runs)}
+    print("RESULT " + json.dumps(record), flush=True)  # collected by run_all.py
 
 
 def main() -> None:

@@ -4,10 +4,12 @@ This stage comes after :mod:`hotspots.geocode` (every incident has ``x``/``y`` i
 EPSG:27700) and :mod:`hotspots.boundaries` (the area layers), and before the grid.
 
 Exact and fast. Each point is looked up in a label raster (the index of the polygon
-covering each cell) unless its cell is near a boundary; those points are tested exactly
-against the polygons with a shapely STRtree. Either way a point on a shared edge goes to
-the first of the areas in name order. A point outside every polygon (coastline, police.uk
-snapping) takes the nearest area within a tolerance, and the distance is recorded.
+covering each cell) unless its cell is near a boundary; those points are tested exactly,
+each prepared polygon testing the points in its bounding box in one vectorised call.
+Either way a point in several polygons (on a shared edge, where they overlap) goes to the
+first of them in the layer's row order, which is name order for ``load_areas`` layers.
+A point outside every polygon (coastline, police.uk snapping) takes the nearest area
+within a tolerance, and the distance is recorded.
 """
 
 from __future__ import annotations
@@ -56,10 +58,11 @@ def assign_areas(
 
     Notes
     -----
-    Exact and fast: each point is looked up in a 10 m label raster unless its cell is near
-    a boundary, in which case it is tested exactly with a shapely STRtree. A point on a
-    shared edge goes to the first of the areas (in name order). ``<layer>_snap_m`` records
-    the snapping distance where one was used.
+    Exact and fast: each point is looked up in a label raster (10 m cells or coarser, about
+    ten cells per point) unless its cell is near a boundary, in which case it is tested
+    exactly against the prepared polygons. A point on a shared edge (or where polygons
+    overlap) goes to the first of the areas in the layer's order (name order).
+    ``<layer>_snap_m`` records the snapping distance where one was used.
 
     Examples
     --------
@@ -131,30 +134,53 @@ def _look_up_label_raster(
     polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, found: np.ndarray
 ) -> np.ndarray:
     """Fill ``found`` from the label raster where a point's cell is away from every edge;
-    return which points were decided so."""
+    return which points were decided so.
+
+    A point off the raster (which spans the layer's bounds and a cell more) lies outside
+    every polygon, so it is decided too, as no area.
+    """
     labels, near_edge, x0, y1, cell = _label_raster(polys, tuple(polys.total_bounds), len(x))
-    col = np.floor((x - x0) / cell).astype(np.int64)
-    row = np.floor((y1 - y) / cell).astype(np.int64)
-    on = (col >= 0) & (col < labels.shape[1]) & (row >= 0) & (row < labels.shape[0])
-    decided = np.zeros(len(x), dtype=bool)
-    decided[on] = ~near_edge[row[on], col[on]]
-    found[decided] = labels[row[decided], col[decided]].astype(np.int64) - 1
+    nrows, ncols = labels.shape
+    col_f = (x - x0) / cell
+    row_f = (y1 - y) / cell
+    on = (col_f >= 0) & (col_f < ncols) & (row_f >= 0) & (row_f < nrows)
+    off = ~on & np.isfinite(col_f) & np.isfinite(row_f)
+    where = np.flatnonzero(on)
+    flat = row_f[where].astype(np.int64) * ncols + col_f[where].astype(np.int64)
+    inner = ~near_edge.ravel()[flat]
+    where, flat = where[inner], flat[inner]
+    found[where] = labels.ravel()[flat].astype(np.int64) - 1
+    decided = off
+    decided[where] = True
     return decided
 
 
 def _test_exactly(
     polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, which: np.ndarray, found: np.ndarray
 ) -> None:
-    """Fill ``found`` for the points ``which`` by an exact point-in-polygon test."""
+    """Fill ``found`` for the points ``which`` by an exact point-in-polygon test.
+
+    Each polygon, prepared, tests in one vectorised call the points inside its bounding
+    box; polygons go in order and a point keeps its first hit, so a point on a shared
+    edge (boundary points count as inside) goes to the first polygon by name.
+    """
     import shapely
 
     if not len(which):
         return
-    tree = shapely.STRtree(polys.geometry.values)
-    pts = shapely.points(x[which], y[which])
-    pi, gi = tree.query(pts, predicate="intersects")  # boundary points count as inside
-    first = pd.Series(gi).groupby(pi).min()  # several hits (shared edge): first polygon
-    found[which[first.index.to_numpy()]] = first.to_numpy()
+    # Prepare copies: preparing attaches an index to the geometry, and these are the
+    # caller's polygons.
+    geoms = shapely.transform(np.asarray(polys.geometry.values), lambda xy: xy)
+    shapely.prepare(geoms)
+    by_x = which[np.argsort(x[which], kind="stable")]
+    xs, ys = x[by_x], y[by_x]
+    result = np.full(len(by_x), -1, dtype=np.int64)
+    for i, (xmin, ymin, xmax, ymax) in enumerate(shapely.bounds(geoms)):
+        band = np.arange(np.searchsorted(xs, xmin, "left"), np.searchsorted(xs, xmax, "right"))
+        band = band[(ys[band] >= ymin) & (ys[band] <= ymax) & (result[band] < 0)]
+        inside = shapely.intersects_xy(geoms[i], xs[band], ys[band])
+        result[band[inside]] = i
+    found[by_x] = result
 
 
 def _snap_to_nearest(

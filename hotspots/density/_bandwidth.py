@@ -156,20 +156,39 @@ def location_spacing_m(points: Any) -> float | None:
     from scipy.spatial import cKDTree
 
     xy, _ = nonempty_points_xy(points, "points")
-    cm = np.round(xy * 100.0).astype(np.int64)
-    cm -= cm.min(axis=0)
-    span = int(cm[:, 1].max()) + 1
-    codes = pd.unique(cm[:, 0] * span + cm[:, 1])  # hashing: faster than sorting
+    codes, span = _distinct_locations(*(_cm_above_min(xy[:, i]) for i in (0, 1)))
     if len(codes) < 2:
         return None
     unique_xy = np.column_stack([codes // span, codes % span]).astype(float) / 100.0
-    query = unique_xy
-    if len(unique_xy) > 20_000:
-        pick = np.random.default_rng(0).choice(len(unique_xy), 20_000, replace=False)
-        query = unique_xy[np.sort(pick)]
+    pick = _spacing_sample(len(codes))
+    query = unique_xy if pick is None else unique_xy[pick]
     tree = cKDTree(unique_xy, balanced_tree=False, compact_nodes=False)
     dist, _ = tree.query(query, k=2)
     return float(np.median(dist[:, 1]))
+
+
+#: Most distinct locations whose nearest-neighbour distances the spacing is the median of.
+_SPACING_SAMPLE = 20_000
+
+
+def _cm_above_min(coordinate: np.ndarray) -> np.ndarray:
+    """One coordinate rounded to whole centimetres, counted from its smallest value."""
+    cm = np.round(coordinate * 100.0).astype(np.int64)  # contiguous, unlike a column of xy
+    cm -= cm.min()
+    return cm
+
+
+def _distinct_locations(x_cm: np.ndarray, y_cm: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each distinct location once, in order of first appearance, as ``x * span + y``."""
+    span = int(y_cm.max()) + 1
+    return pd.unique(x_cm * span + y_cm), span  # hashing: faster than sorting
+
+
+def _spacing_sample(n_distinct: int) -> np.ndarray | None:
+    """The fixed-seed sample of distinct locations the spacing queries (None: all)."""
+    if n_distinct <= _SPACING_SAMPLE:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n_distinct, _SPACING_SAMPLE, replace=False))
 
 
 #: Locations up to which the exact spacing is always computed (it is quick below this).
@@ -187,38 +206,57 @@ def may_be_finer_than_locations(xy: np.ndarray, bandwidth_m: float) -> bool:
     bandwidth/(2√2)`` (locations rounded to 1 cm, as there), a location whose cell holds
     another location, or any of whose 8 neighbouring cells is occupied, has a neighbour
     within 2√2·h ≤ bandwidth. Only "isolated" locations (alone in their cell, all 8
-    neighbours empty) can lie farther; there are M of them, one per isolated cell. With
-    D ≥ D₀ = occupied cells + cells holding several locations, a sample of n = min(D,
-    20,000) has at least n − M locations within the bandwidth, so its median is within it
-    when M < min(⌈D₀/2⌉, 10,000). True (compute the spacing) otherwise, below 50,000 points,
-    or when the grid would exceed 4M cells; the result is then that of the exact spacing.
+    neighbours empty) can lie farther. The median of the q sampled distances is within
+    the bandwidth when fewer than ⌈q/2⌉ of the sampled locations are isolated.
+
+    Cheapest first: the cells with no occupied neighbour bound the isolated locations
+    from above, and the occupied cells bound the distinct locations (so q) from below;
+    when those bounds already pass, no location is looked at one by one. Otherwise the
+    sample the spacing would query is drawn exactly as there and its isolated locations
+    counted. True (compute the spacing) when neither proves it, below 50,000 points, or
+    when the grid would exceed 4M cells; the result is then that of the exact spacing.
     """
     if len(xy) <= _SPACING_EXACT_ROWS or not bandwidth_m > 0:
         return True
-    cm = np.round(xy * 100.0).astype(np.int64)
-    cm -= cm.min(axis=0)
     side = int(bandwidth_m * 100.0 / (2.0 * math.sqrt(2.0)))  # cell side in cm, rounded down
     if side < 1:
         return True
-    cx, cy = cm[:, 0] // side, cm[:, 1] // side
-    nx, ny = int(cx.max()) + 3, int(cy.max()) + 3  # a border of empty cells
+    x, y = (_cm_above_min(xy[:, i]) for i in (0, 1))
+    nx, ny = int(x.max()) // side + 3, int(y.max()) // side + 3  # a border of empty cells
     if nx * ny > _SPACING_MAX_CELLS:
         return True
-    cell = (cx + 1) * ny + (cy + 1)
-    code = cm[:, 0] * (int(cm[:, 1].max()) + 1) + cm[:, 1]
-    rep = np.zeros(nx * ny, dtype=np.int64)
-    rep[cell] = code  # one of each cell's locations (whichever is written last)
-    several = np.bincount(cell, weights=code != rep[cell], minlength=nx * ny) > 0
-    occupied = np.bincount(cell, minlength=nx * ny).reshape(nx, ny) > 0
-    neighbours = np.zeros((nx, ny), dtype=np.int8)
+    occupied = np.bincount(_cell_of(x, y, side, ny), minlength=nx * ny).reshape(nx, ny) > 0
+    neighbours = np.zeros((nx, ny), dtype=bool)
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
             if dx or dy:
                 neighbours[1:-1, 1:-1] |= occupied[1 + dx : nx - 1 + dx, 1 + dy : ny - 1 + dy]
-    isolated = occupied & ~several.reshape(nx, ny) & (neighbours == 0)
-    m = int(isolated.sum())
-    d_min = int(occupied.sum()) + int(several.sum())
-    return not m < min((d_min + 1) // 2, 10_000)
+    alone = (occupied & ~neighbours).ravel()
+    if _median_within(int(alone.sum()), int(occupied.sum())):
+        return False
+    codes, span = _distinct_locations(x, y)
+    cells = _cell_of(codes // span, codes % span, side, ny)
+    isolated = alone[cells] & (np.bincount(cells, minlength=nx * ny) == 1)[cells]
+    pick = _spacing_sample(len(codes))
+    sampled = isolated if pick is None else isolated[pick]
+    return not _median_within(int(sampled.sum()), len(sampled))
+
+
+def _cell_of(x_cm: np.ndarray, y_cm: np.ndarray, side: int, ny: int) -> np.ndarray:
+    """Flat index of each location's grid cell (cells of ``side`` cm, a border of one)."""
+    cell = x_cm // side
+    cell += 1
+    cell *= ny
+    cell += y_cm // side
+    cell += 1
+    return cell
+
+
+def _median_within(isolated: int, distinct_at_least: int) -> bool:
+    """With at most ``isolated`` locations farther than the bandwidth from every other and
+    at least ``distinct_at_least`` distinct locations, the sampled median is within it."""
+    q = min(distinct_at_least, _SPACING_SAMPLE)
+    return isolated < (q + 1) // 2
 
 
 def auto_bandwidth(
