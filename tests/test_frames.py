@@ -15,6 +15,7 @@ from hotspots.io._frames import (
     compact_text,
     concat_categorical,
     map_distinct,
+    sorted_categorical,
 )
 from hotspots.pipeline import RunConfig, prepare, release_memory
 
@@ -96,6 +97,26 @@ def test_compact_files_equals_compacting_each_file(
             assert table[col].cat.categories.equals(expected[col].cat.categories)
             assert table[col].cat.categories.dtype == expected[col].cat.categories.dtype
     assert compact.rows == [len(spec[0]) for spec in files]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_words, st.lists(st.sampled_from(["z", "a", "Burglary", "é"]), unique=True), st.booleans())
+def test_sorted_categorical_equals_pandas_unused_removed_then_sorted(
+    values: list[str], unused: list[str], missing: bool
+) -> None:
+    """Same values, categories (and their type) and codes as pandas'
+    ``remove_unused_categories`` then ``reorder_categories(sorted(...))``."""
+    categories = list(dict.fromkeys([*unused, *values]))
+    cells = [None if missing and i % 3 == 0 else v for i, v in enumerate(values)]
+    column = pd.Series(
+        pd.Categorical(cells, categories=categories), index=np.arange(len(cells)) + 7
+    )
+    plain = column.cat.remove_unused_categories()
+    expected = plain.cat.reorder_categories(sorted(plain.cat.categories))
+    result = sorted_categorical(column)
+    pd.testing.assert_series_equal(result, expected)
+    assert result.cat.categories.dtype == expected.cat.categories.dtype
+    assert result.cat.codes.dtype == expected.cat.codes.dtype
 
 
 def test_prepared_incidents_are_compact_and_give_points(police_slice) -> None:

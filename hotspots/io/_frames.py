@@ -190,7 +190,21 @@ def sorted_categorical(values: pd.Series) -> pd.Series:
     >>> s.cat.categories.tolist(), s.sort_values().tolist()
     (['a', 'b'], ['a', 'b'])
     """
-    values = values.astype("category").cat.remove_unused_categories()
+    values = values.astype("category")
+    categorical = values.array
+    # The used categories from a count of each code (the -1 of a missing value shifted to
+    # 0): ``remove_unused_categories`` finds them by sorting every row's code.
+    n_categories = len(categorical.categories)
+    used = np.flatnonzero(np.bincount(categorical.codes + 1, minlength=n_categories + 1)[1:])
+    if len(used) < n_categories:
+        new_code = np.full(n_categories + 1, -1, dtype=np.int64)
+        new_code[used + 1] = np.arange(len(used))
+        categorical = pd.Categorical.from_codes(
+            new_code[categorical.codes + 1],
+            categorical.categories.take(used),
+            ordered=categorical.ordered,
+        )
+        values = pd.Series(categorical, index=values.index, name=values.name)
     return values.cat.reorder_categories(sorted(values.cat.categories))
 
 
