@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyogrio
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hotspots.io import InputSpec, write_gpkg
-from hotspots.io._frames import as_categorical, compact_text, concat_categorical, map_distinct
+from hotspots.io._frames import (
+    CompactFiles,
+    as_categorical,
+    compact_text,
+    concat_categorical,
+    map_distinct,
+    sorted_categorical,
+)
 from hotspots.pipeline import RunConfig, prepare, release_memory
 
 _words = st.lists(st.sampled_from(["", "a", "b", " a", "Burglary", "é", "2025-01"]), max_size=30)
@@ -50,6 +57,66 @@ def test_compact_text_keeps_ids_as_text() -> None:
     assert out["id"].dtype == "str"
     assert isinstance(out["month"].dtype, pd.CategoricalDtype)
     assert out["month"].astype(str).tolist() == ["2025-01"] * 50
+
+
+_file_text = st.lists(st.sampled_from(["a", "b", "c", "Burglary", "é"]), min_size=0, max_size=8)
+
+
+def _files_frame(month: list[str], ids: bool, extra: bool) -> pd.DataFrame:
+    frame = pd.DataFrame({"month": pd.Series(month, dtype="str")})
+    if ids:
+        frame["id"] = pd.Series([f"x{i}" for i in range(len(month))], dtype="str")
+    if extra:  # a column only some files have
+        frame["context"] = pd.Series(month[::-1], dtype="str")
+    frame["_line"] = np.arange(2, len(month) + 2)
+    return frame
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(_file_text, st.booleans(), st.booleans()), min_size=1, max_size=6),
+    st.integers(1, 20),
+)
+# A column that two files of a run have, with different values, and a later file lacks.
+@example([(["a"] * 3, False, True), (["b"] * 3, False, True), (["a"] * 3, True, False)], 20)
+def test_compact_files_equals_compacting_each_file(
+    files: list[tuple[list[str], bool, bool]], max_rows: int
+) -> None:
+    """Runs of files converted together give the very table (types, categories and their
+    order, values) that converting each file alone and joining them gives."""
+    compact = CompactFiles(max_rows=max_rows)
+    for spec in files:
+        compact.add(_files_frame(*spec))
+    expected = concat_categorical(
+        [compact_text(_files_frame(*spec)) for spec in files], ignore_index=True
+    )
+    table = compact.table()
+    pd.testing.assert_frame_equal(table, expected)
+    for col in table.columns:
+        if isinstance(table[col].dtype, pd.CategoricalDtype):
+            assert table[col].cat.categories.equals(expected[col].cat.categories)
+            assert table[col].cat.categories.dtype == expected[col].cat.categories.dtype
+    assert compact.rows == [len(spec[0]) for spec in files]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_words, st.lists(st.sampled_from(["z", "a", "Burglary", "é"]), unique=True), st.booleans())
+def test_sorted_categorical_equals_pandas_unused_removed_then_sorted(
+    values: list[str], unused: list[str], missing: bool
+) -> None:
+    """Same values, categories (and their type) and codes as pandas'
+    ``remove_unused_categories`` then ``reorder_categories(sorted(...))``."""
+    categories = list(dict.fromkeys([*unused, *values]))
+    cells = [None if missing and i % 3 == 0 else v for i, v in enumerate(values)]
+    column = pd.Series(
+        pd.Categorical(cells, categories=categories), index=np.arange(len(cells)) + 7
+    )
+    plain = column.cat.remove_unused_categories()
+    expected = plain.cat.reorder_categories(sorted(plain.cat.categories))
+    result = sorted_categorical(column)
+    pd.testing.assert_series_equal(result, expected)
+    assert result.cat.categories.dtype == expected.cat.categories.dtype
+    assert result.cat.codes.dtype == expected.cat.codes.dtype
 
 
 def test_prepared_incidents_are_compact_and_give_points(police_slice) -> None:

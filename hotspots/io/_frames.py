@@ -48,8 +48,9 @@ def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Turn repetitive text columns into categoricals (in place; returns ``frame``).
 
     A column is converted when fewer than half of the values in its first
-    :data:`COMPACT_SAMPLE_ROWS` rows are distinct: months, crime types, locations and LSOAs
-    are, ids are not. Deciding on a sample keeps the check from hashing millions of ids.
+    :data:`COMPACT_SAMPLE_ROWS` rows are distinct (:func:`repetitive_text_columns`):
+    months, crime types, locations and LSOAs are, ids are not. Deciding on a sample keeps
+    the check from hashing millions of ids.
 
     Examples
     --------
@@ -57,6 +58,21 @@ def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
     >>> f.dtypes.astype(str).tolist()
     ['str', 'category']
     """
+    for col in repetitive_text_columns(frame):
+        frame[col] = as_categorical(frame[col])
+    return frame
+
+
+def repetitive_text_columns(frame: pd.DataFrame) -> list[str]:
+    """The text columns :func:`compact_text` turns into categoricals, in column order.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"id": ["a", "b", "c"], "m": ["x", "x", "x"], "n": [1, 1, 1]})
+    >>> repetitive_text_columns(frame)
+    ['m']
+    """
+    chosen = []
     for col in frame.columns:
         values = frame[col]
         if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_string_dtype(
@@ -65,8 +81,90 @@ def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         sample = values.iloc[:COMPACT_SAMPLE_ROWS]
         if sample.nunique() < 0.5 * len(sample):
-            frame[col] = as_categorical(values)
-    return frame
+            chosen.append(col)
+    return chosen
+
+
+#: Rows of consecutive files whose text :class:`CompactFiles` holds before converting it.
+COMPACT_RUN_ROWS = 200_000
+
+
+class CompactFiles:
+    """Files' tables with each file's repetitive text as categoricals, converted in runs.
+
+    The result equals :func:`compact_text` applied to each file then
+    :func:`concat_categorical` of them: every file decides which of its columns to convert
+    from its own rows, as alone. Converting consecutive files with the same columns and the
+    same decision together (up to :data:`COMPACT_RUN_ROWS` rows, so memory stays bounded)
+    hashes each value once per run rather than once per file: monthly exports repeat the
+    same months, crime types and snap points.
+
+    Examples
+    --------
+    >>> files = CompactFiles()
+    >>> files.add(pd.DataFrame({"id": ["a", "b", "c"], "m": ["x", "x", "x"]}))
+    >>> files.add(pd.DataFrame({"id": ["d", "e", "f"], "m": ["y", "x", "y"]}))
+    >>> table = files.table()
+    >>> table["m"].cat.categories.tolist(), table["id"].tolist()
+    (['x', 'y'], ['a', 'b', 'c', 'd', 'e', 'f'])
+    """
+
+    def __init__(self, max_rows: int = COMPACT_RUN_ROWS) -> None:
+        self.max_rows = max_rows
+        self.rows: list[int] = []  # each file's rows, in the order added
+        self._runs: list[pd.DataFrame] = []  # converted runs
+        self._run_files: list[list[int]] = []  # the rows of each run's files
+        self._pending: list[pd.DataFrame] = []  # files read, their text not yet converted
+        self._key: tuple[object, ...] = ()  # the pending files' columns, types and decision
+        self._convert: list[str] = []  # the pending files' columns to convert
+        self._layouts: set[tuple[object, ...]] = set()
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Take one file's table (text columns as read); it is converted with its run."""
+        layout = (tuple(frame.columns), tuple(map(str, frame.dtypes)))
+        convert = repetitive_text_columns(frame)
+        key = (*layout, tuple(convert))
+        pending_rows = sum(len(f) for f in self._pending)
+        if self._pending and (key != self._key or pending_rows + len(frame) > self.max_rows):
+            self._convert_pending()
+        self._pending.append(frame)
+        self._key, self._convert = key, convert
+        self._layouts.add(layout)
+        self.rows.append(len(frame))
+
+    def table(self) -> pd.DataFrame:
+        """Every file's rows as one table (a fresh 0..n-1 index)."""
+        self._convert_pending()
+        if len(self._layouts) > 1:
+            # Files with different columns: pandas types a column that some files lack
+            # from each file's categories, so hand it the files one by one, as converted alone.
+            return concat_categorical(self._by_file(), ignore_index=True)
+        return concat_categorical(self._runs, ignore_index=True)
+
+    def _convert_pending(self) -> None:
+        if not self._pending:
+            return
+        frames, self._pending = self._pending, []
+        run = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        for col in self._convert:
+            run[col] = as_categorical(run[col])
+        self._runs.append(run)
+        self._run_files.append([len(f) for f in frames])
+
+    def _by_file(self) -> list[pd.DataFrame]:
+        """Each file's rows again, its categoricals holding only its own values in order
+        of appearance (as :func:`as_categorical` of the file's text gives them)."""
+        files = []
+        for run, sizes in zip(self._runs, self._run_files, strict=True):
+            for start, stop in zip(np.cumsum([0, *sizes[:-1]]), np.cumsum(sizes), strict=True):
+                part = run.iloc[start:stop].reset_index(drop=True)
+                for col in part.columns:
+                    if isinstance(part[col].dtype, pd.CategoricalDtype):
+                        codes, used = pd.factorize(part[col].cat.codes.to_numpy())
+                        categories = part[col].cat.categories.take(used)
+                        part[col] = pd.Categorical.from_codes(codes, categories)
+                files.append(part)
+        return files
 
 
 def as_categorical(values: pd.Series | pd.api.extensions.ExtensionArray) -> pd.Categorical:
@@ -92,7 +190,21 @@ def sorted_categorical(values: pd.Series) -> pd.Series:
     >>> s.cat.categories.tolist(), s.sort_values().tolist()
     (['a', 'b'], ['a', 'b'])
     """
-    values = values.astype("category").cat.remove_unused_categories()
+    values = values.astype("category")
+    categorical = values.array
+    # The used categories from a count of each code (the -1 of a missing value shifted to
+    # 0): ``remove_unused_categories`` finds them by sorting every row's code.
+    n_categories = len(categorical.categories)
+    used = np.flatnonzero(np.bincount(categorical.codes + 1, minlength=n_categories + 1)[1:])
+    if len(used) < n_categories:
+        new_code = np.full(n_categories + 1, -1, dtype=np.int64)
+        new_code[used + 1] = np.arange(len(used))
+        categorical = pd.Categorical.from_codes(
+            new_code[categorical.codes + 1],
+            categorical.categories.take(used),
+            ordered=categorical.ordered,
+        )
+        values = pd.Series(categorical, index=values.index, name=values.name)
     return values.cat.reorder_categories(sorted(values.cat.categories))
 
 

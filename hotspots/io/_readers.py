@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hotspots.io._frames import compact_text, concat_categorical
+from hotspots.io._frames import CompactFiles
 from hotspots.io._progress import progress
 from hotspots.io._sources import SourceFile, expand_paths
 from hotspots.io._text import (
@@ -160,7 +160,7 @@ def read_police_uk(
     files = expand_paths(paths, pattern="")
     street = [f for f in files if "-street" in Path(f.member or f.path.name).name]
     files = street or files
-    frames, records, skipped = [], [], []
+    frames, records, skipped = CompactFiles(), [], []
     for f in progress(files, desc="reading police.uk files", unit="file"):
         if months and f.month and not (months[0] <= f.month <= months[1]):
             skipped.append(f.name)
@@ -175,12 +175,12 @@ def read_police_uk(
                 f"found {describe_columns(list(frame.columns))}; for another export map its "
                 "columns in a config file ([[inputs]] with columns = {...}, see docs/data.md)"
             )
-        frames.append(compact_text(frame))  # as text, 12 months of a force take GBs
+        frames.add(frame)  # as text, 12 months of a force take GBs
         records.append(_file_record(f, raw, len(frame), enc))
-    if not frames and allow_empty and skipped:
+    if not records and allow_empty and skipped:
         empty = pd.DataFrame({c: pd.Series(dtype="str") for c in POLICE_UK_COLUMNS})
-        frames.append(empty.assign(_line=pd.Series(dtype="int64")))
-    if not frames:
+        frames.add(empty.assign(_line=pd.Series(dtype="int64")))
+    if not frames.rows:
         raise InputError(
             f"{list(map(str, paths)) if not isinstance(paths, str | Path) else paths}: "
             "no police.uk files left to read (check the period)"
@@ -188,16 +188,17 @@ def read_police_uk(
     return RawTable(_concat_files(frames, records), records, skipped)
 
 
-def _concat_files(frames: list[pd.DataFrame], records: list[dict[str, object]]) -> pd.DataFrame:
+def _concat_files(frames: CompactFiles, records: list[dict[str, object]]) -> pd.DataFrame:
     """One table of every file's rows, with ``_file`` as a categorical of the file names.
 
-    Each file's repetitive text becomes categorical as it is added, so that millions of
-    rows are never all held as text at once (the file name alone would be ~60 bytes a row).
+    The files' repetitive text becomes categorical as they are added, a run of files at a
+    time, so that millions of rows are never all held as text at once (the file name
+    alone would be ~60 bytes a row).
     """
-    table = concat_categorical(frames, ignore_index=True)
+    table = frames.table()
     names = [str(r["file"]) for r in records]
     unique = list(dict.fromkeys(names))
-    codes = np.repeat([unique.index(n) for n in names], [len(f) for f in frames])
+    codes = np.repeat([unique.index(n) for n in names], frames.rows)
     table.insert(0, "_file", pd.Categorical.from_codes(codes, unique))
     return table
 
@@ -233,10 +234,10 @@ def read_mapped(
     ``_geom_x``/``_geom_y`` (projected CRS, reprojected to EPSG:27700).
     """
     budget = budget or ReadBudget()
-    frames, records = [], []
+    frames, records = CompactFiles(), []
     for f in expand_paths(path):
         frame, raw, enc = _read_one_mapped(f, mapping, budget)
-        frames.append(compact_text(frame))
+        frames.add(frame)
         records.append(_file_record(f, raw, len(frame), enc))
     return RawTable(_concat_files(frames, records), records)
 
