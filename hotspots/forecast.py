@@ -234,7 +234,7 @@ class CellForecaster:
         """Learn from the training months only (``stack``: months × rows × cols)."""
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        check_scalar(self.rate_weight, "rate_weight", float, min_val=0.0, max_val=1.0)
+        self._rate_weight()  # refused before the fit, not after it
         windows = training_windows(stack.shape[0], horizon=self.horizon, n_windows=self.n_windows)
         if not windows:
             raise InputError(
@@ -285,8 +285,12 @@ class CellForecaster:
         if keep.any():
             pred[keep] = self.model_.predict(x[keep])
         naive = stack.sum(axis=0)[inside] / stack.shape[0] * self.horizon
-        out[inside] = (1.0 - self.rate_weight) * pred + self.rate_weight * naive
+        share = self._rate_weight()
+        out[inside] = (1.0 - share) * pred + share * naive
         return out
+
+    def _rate_weight(self) -> float:
+        return float(check_scalar(self.rate_weight, "rate_weight", float, min_val=0, max_val=1))
 
     def _features(self, stack: np.ndarray, context: np.ndarray | None) -> np.ndarray:
         return cell_features(

@@ -404,7 +404,8 @@ def _described(
 
     ``rows``: positions of the incidents to describe them from (every member incident and
     every one near them; default all); shares, persistence and the artefact threshold
-    still count all incidents. The labels returned are then those of these rows.
+    still count all incidents. The labels cover every incident either way (0 outside
+    ``rows``, which hold every member).
     """
     some = slice(None) if rows is None else rows
     part = incidents if rows is None else incidents.iloc[rows]
@@ -438,7 +439,7 @@ def _described(
     )
     return HotspotSet(
         polygons=table,
-        labels=hs.labels,
+        labels=labels,
         method=hs.method,
         params={**hs.params, "study_area_m2": places.study_m2},
     )
@@ -484,15 +485,12 @@ def _extra_columns(
         if "when" in incidents.columns
         else 0
     )
-    # The flags read member incidents only: pass just those (their text is parsed per row).
-    members = labels > 0
-    locations = incidents.get("location")
     flags = artefact_flags(
-        labels[members],
+        labels,
         ids,
-        x[members],
-        y[members],
-        None if locations is None else locations[members],
+        x,
+        y,
+        incidents.get("location"),
         min_point_incidents=ONE_POINT_MIN_PER_MONTH * months,
     )
     for col in ("top_point_share", "artefact", "artefact_note"):

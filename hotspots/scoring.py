@@ -287,10 +287,10 @@ def _forecast(
     ctx = None
     if context is not None:
         ctx = monthly_stack(context[0], context[2], grid, context[1], first=first, last=last)
-    rate_weight = RATE_WEIGHT if rate_weight is None else rate_weight
-    rate_weight = float(check_scalar(rate_weight, "rate_weight", float, min_val=0.0, max_val=1.0))
     model = CellForecaster(
-        cell_size_m=grid.cell_size_m, horizon=horizon_months, rate_weight=rate_weight
+        cell_size_m=grid.cell_size_m,
+        horizon=horizon_months,
+        rate_weight=RATE_WEIGHT if rate_weight is None else rate_weight,  # checked by fit
     )
     model.fit(stack, grid.in_area, ctx)
     log.info(

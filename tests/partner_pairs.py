@@ -90,7 +90,7 @@ def synthetic_partner_exports(
     ----------
     police_uk
         Located police.uk incidents (``_row``, ``incident_id``, ``when``, ``category``,
-        ``x``, ``y``), e.g. from :func:`hotspots.io._load.load_incidents` then
+        ``x``, ``y``), e.g. from :func:`hotspots.io.load_incidents` then
         :func:`hotspots.geocode.locate_incidents`.
     postcodes
         Postcode centroids; council records are located by these only.

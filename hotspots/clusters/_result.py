@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from hotspots.grid import points_xy
+from hotspots.io import mode_per_group
 from hotspots.labels import place_labels
 from hotspots.schema import InputError
 
@@ -202,15 +203,12 @@ def _top_categories(
 
 def _areas(values: pd.Series, labels: np.ndarray, ids: np.ndarray) -> tuple[list, list[str]]:
     c = _counts_by(labels, values)
-    # The majority by the rule of hotspots.io.mode_per_group (ties: the lowest value, in a
-    # categorical's category order), from these counts rather than from every incident.
-    ranked = c
+    # The majority from these counts rather than from every incident (ties: the lowest
+    # value, in a categorical's category order).
+    counted = c["value"]
     if isinstance(values.dtype, pd.CategoricalDtype):
-        order = pd.Categorical(c["value"], dtype=values.dtype).codes
-        ranked = c.assign(order=order).sort_values(
-            ["id", "n", "order"], ascending=[True, False, True], kind="stable"
-        )
-    majority = ranked.drop_duplicates("id").set_index("id")["value"]
+        counted = pd.Categorical(counted, dtype=values.dtype)
+    majority = mode_per_group(c["id"], counted, weights=c["n"])
     every = c.assign(value=c["value"].astype(str)).groupby("id")["value"].agg("; ".join)
     return ([majority.get(i, pd.NA) for i in ids], [every.get(i, "") for i in ids])
 

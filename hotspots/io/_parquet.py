@@ -273,7 +273,7 @@ def filter_expression(
     ``filters`` is a mapping ``column -> value`` (a list means any of; None means null) or
     pyarrow-style ``(column, op, value)`` tuples. ``period`` is inclusive on ``when`` and
     also prunes ``year`` partitions. ``categories`` match ignoring case and spacing, like
-    :func:`hotspots.io._load.load_incidents`.
+    :func:`hotspots.io.load_incidents`.
     """
     names = set(dataset.schema.names)
     exprs: list[ds.Expression] = []
@@ -339,7 +339,7 @@ def read_incident_dataset(
     columns
         Columns to read (default all).
     period, categories
-        As for :func:`hotspots.io._load.load_incidents` (inclusive period on ``when``;
+        As for :func:`hotspots.io.load_incidents` (inclusive period on ``when``;
         categories ignoring case and spacing).
     categorical
         Dictionary-encoded text as pandas categoricals (compact); False gives plain text.

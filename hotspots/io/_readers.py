@@ -1,7 +1,7 @@
 """Readers: data.police.uk street-level CSVs and mapped partner exports → raw tables.
 
 A reader returns every input row as text (so rejects keep their original values) plus
-``_file`` and ``_line``. :func:`hotspots.io._load.load_incidents` turns raw rows into the
+``_file`` and ``_line``. :func:`hotspots.io.load_incidents` turns raw rows into the
 canonical table.
 """
 

@@ -51,7 +51,7 @@ class SourceFile:
 
     def read(self, budget: ReadBudget | None = None) -> bytes:
         """The file's bytes, decompressed within ``budget`` (new from the environment
-        when ``None``): see :class:`~hotspots.io._text.ReadLimits`."""
+        when ``None``): see :class:`~hotspots.io.ReadLimits`."""
         budget = budget or ReadBudget()
         if self.member is None:
             return read_bytes(self.path, budget)

@@ -12,7 +12,7 @@ and area assignment), reads the treated places (and controls) as area layers, ca
 * ``impact.json`` — periods, rules, seed, warnings and the list of files (written last).
 
 The files are staged in a folder inside ``out`` and moved into place only when all exist,
-``impact.json`` last, as :func:`hotspots.pipeline._outputs.write_outputs` does for a run.
+``impact.json`` last, as :func:`hotspots.pipeline.write_outputs` does for a run.
 Methods and caveats: ``docs/impact.md``.
 """
 

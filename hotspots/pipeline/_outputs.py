@@ -155,7 +155,7 @@ def write_outputs(result, out: Path, *, run_log=None) -> dict[str, str]:
 
     ``out`` appears as a whole or not at all: the files are written into a staging folder
     beside it, ``<out>.staging-<pid>-<random>``, which then replaces ``out`` by two renames
-    (:func:`hotspots.io._atomic.publish_folder`). Files of an earlier run that this one
+    (:func:`hotspots.io.publish_folder`). Files of an earlier run that this one
     does not write are gone after it. A run that fails, or is killed, leaves the previous
     folder as it was; staging and aside folders of killed runs are removed by the next.
 
@@ -437,7 +437,7 @@ def _map_parameters(result) -> dict[str, str]:
 
 def layer_slugs(layers) -> dict[str, str]:
     """File-name part of each area layer key (``funnel_{slug}.png``, GeoPackage layer
-    ``areas_{slug}``): :func:`~hotspots.io._names.safe_slug`, kept distinct.
+    ``areas_{slug}``): :func:`~hotspots.io.safe_slug`, kept distinct.
 
     Examples
     --------

@@ -213,13 +213,6 @@ def population_by_layer(
     return LayerPopulation(tables, vintage, source_name, coverage_min, methods)
 
 
-def residents_by_layer(layers: list[AreaLayer], **kwargs: Any) -> dict[str, pd.Series]:
-    """Residents per area name for each layer with any (blank areas NaN); see
-    :func:`population_by_layer`, which also says why an area has none."""
-    found = population_by_layer(layers, **kwargs)
-    return {k: t["residents"] for k, t in found.tables.items() if t["residents"].notna().any()}
-
-
 def _named_by_lsoa_code(layer: AreaLayer, names: pd.Index) -> bool:
     """A layer whose areas are LSOAs: named by the rows' LSOA code, or every name a code."""
     if layer.name_column == "lsoa_code":

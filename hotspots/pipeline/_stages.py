@@ -380,7 +380,7 @@ def _shipped_lsoas(incidents: pd.DataFrame) -> tuple[gpd.GeoDataFrame | None, st
                     -int(polygons["name"].isin(codes).sum()),
                     name,
                     polygons,
-                    str(entry.get("attribution", "")),
+                    entry["attribution"],
                 )
             )
     if not found:
