@@ -47,8 +47,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -292,8 +291,7 @@ def top_microplaces(
     near = kept.copy()
     for cx, cy in centres:
         near |= (places.x - cx) ** 2 + (places.y - cy) ** 2 <= (NEARBY_RADIUS_M + 1.0) ** 2
-    with _quiet("hotspots.clusters"):  # the plain call above logged the places
-        hs = _described(places, incidents, raw, area_columns, None, rows=np.flatnonzero(near))
+    hs = _described(places, incidents, raw, area_columns, None, rows=np.flatnonzero(near))
     true_id = np.sort(top)
     table = hs.polygons.assign(hotspot_id=true_id[hs.polygons["hotspot_id"].to_numpy() - 1])
     added = [c for c in ranked.columns if c not in cheap.columns]
@@ -418,6 +416,7 @@ def _described(
         places.params,
         area_columns,
         repeat_locations_table,
+        log_summary=rows is None,  # a subset's counts are not the run's: the caller logged
     )
     labels = hs.labels
     if rows is not None:
@@ -443,21 +442,6 @@ def _described(
         method=hs.method,
         params={**hs.params, "study_area_m2": places.study_m2},
     )
-
-
-@contextmanager
-def _quiet(logger: str) -> Iterator[None]:
-    """Drop the records of ``logger`` for the duration (a repeat call's summary line)."""
-
-    def drop(_record: logging.LogRecord) -> bool:
-        return False
-
-    target = logging.getLogger(logger)
-    target.addFilter(drop)
-    try:
-        yield
-    finally:
-        target.removeFilter(drop)
 
 
 def _extra_columns(

@@ -83,6 +83,8 @@ def _result(
     params: dict[str, Any],
     area_columns: Sequence[str],
     repeat_table: pd.DataFrame | None,
+    *,
+    log_summary: bool = True,
 ) -> HotspotSet:
     """Number hotspots by incidents (ties: north to south, then west to east), summarise.
 
@@ -128,13 +130,14 @@ def _result(
     )
     frame["repeat_locations"] = _repeat_counts(repeat_table, geoms)
     params = {"method": method, "n_incidents": len(labels), "area_columns": area_columns, **params}
-    log.info(
-        "%d %s hotspots hold %d of %d incidents",
-        len(ids),
-        method,
-        int((labels > 0).sum()),
-        len(labels),
-    )
+    if log_summary:
+        log.info(
+            "%d %s hotspots hold %d of %d incidents",
+            len(ids),
+            method,
+            int((labels > 0).sum()),
+            len(labels),
+        )
     polygons = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs))
     return HotspotSet(polygons=polygons, labels=labels, method=method, params=params)
 
