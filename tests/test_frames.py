@@ -167,3 +167,27 @@ def test_point_wkb_equals_shapely(coords: list[tuple[float, float]]) -> None:
     xy = np.array(coords, dtype=float).reshape(-1, 2)
     ours = point_wkb(xy[:, 0], xy[:, 1]).to_pylist()
     assert ours == list(shapely.to_wkb(shapely.points(xy[:, 0], xy[:, 1])))
+
+
+def test_write_gpkg_restores_the_callers_gdal_settings(tmp_path) -> None:
+    import hashlib
+    import sqlite3
+
+    frame = pd.DataFrame({"x": [450000.0, 451000.0], "y": [300000.0, 301000.0]})
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_JOURNAL": "DELETE", "OGR_CURRENT_DATE": None})
+    try:
+        write_gpkg({"incidents": frame}, tmp_path / "a.gpkg")
+        write_gpkg({"incidents": frame}, tmp_path / "b.gpkg")
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_JOURNAL") == "DELETE"
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") is None
+        assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_JOURNAL": None})
+    digests = {
+        hashlib.sha256((tmp_path / f).read_bytes()).hexdigest() for f in ("a.gpkg", "b.gpkg")
+    }
+    assert len(digests) == 1  # the fixed layer time: the same inputs, the same bytes
+    with sqlite3.connect(tmp_path / "a.gpkg") as db:  # a whole, consistent SQLite file
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT last_change FROM gpkg_contents").fetchone()[0].startswith("2000")
+    assert not list(tmp_path.glob("*-journal"))

@@ -6,9 +6,10 @@ Deterministic means the same table gives byte-identical files: rows keep the ord
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
 
@@ -24,6 +25,18 @@ from hotspots.schema import CRS_METRIC, CRS_WGS84
 #: Decimal places of WGS84 coordinates in GeoJSON (≈ 0.1 m).
 GEOJSON_DECIMALS = 6
 
+
+#: GDAL settings while :func:`write_gpkg` writes, restored after it. GDAL stamps each
+#: layer with the current time (``gpkg_contents.last_change``): a fixed one keeps the file
+#: byte-identical for the same inputs. SQLite's rollback journal and its syncs at every
+#: commit guard a file against a crash mid-write; this one is a temporary file, deleted if
+#: anything fails and flushed once (fsync) before it is renamed into place, so they guard
+#: nothing and are off (measured: about 15% of the GeoPackage's time; the same bytes).
+GPKG_GDAL_OPTIONS = {
+    "OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z",
+    "OGR_SQLITE_JOURNAL": "OFF",
+    "OGR_SQLITE_SYNCHRONOUS": "OFF",
+}
 
 #: First characters that make a spreadsheet read a text cell as a formula (OWASP, "CSV
 #: Injection"): ``=HYPERLINK(…)``, ``+cmd|…`` (DDE), ``-2+3``, ``@SUM(…)``, tab, CR.
@@ -187,13 +200,13 @@ def write_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike[str])
     row by row (measured: 84 s for 5.3M points against 25 s streamed). Categorical
     columns are written as their text and datetime columns as ``YYYY-MM-DD HH:MM`` text.
 
-    GDAL stamps each layer with the current time (``gpkg_contents.last_change``); a fixed
-    ``OGR_CURRENT_DATE`` keeps the file byte-identical for the same inputs.
+    GDAL runs with :data:`GPKG_GDAL_OPTIONS` (a fixed layer time, so the file is
+    byte-identical for the same inputs; no SQLite journal or syncs, the file being flushed
+    once when complete); the caller's GDAL settings are restored afterwards.
     """
     import pyogrio
 
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _gdal_config(GPKG_GDAL_OPTIONS):
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame):
                 _as_text(frame).to_file(tmp, layer=name, driver="GPKG")
@@ -213,6 +226,28 @@ def write_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike[str])
                 geometry_type="Point",
                 crs=CRS_METRIC,
             )
+        _fsync_file(tmp)
+
+
+@contextlib.contextmanager
+def _gdal_config(options: Mapping[str, str]) -> Iterator[None]:
+    """GDAL configuration ``options`` set for the ``with`` block, the previous ones restored."""
+    import pyogrio
+
+    previous = {name: pyogrio.get_gdal_config_option(name) for name in options}
+    pyogrio.set_gdal_config_options(dict(options))
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(previous)  # None unsets an option
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _as_text(part: pd.DataFrame) -> pd.DataFrame:
