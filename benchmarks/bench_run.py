@@ -225,6 +225,13 @@ def fixed_costs(floor: dict, best: dict, profiled: dict) -> None:
         f"  together {total:.2f} s = {total / f:.1f}x the floor; the 10x goal leaves "
         f"{10 * f - total:.2f} s for reading, analysis and every other output"
     )
+    record = {"bench": "run_fixed", "rows": best["rows"], "floor_s": f}
+    record |= {
+        "gpkg_s": parts["GeoPackage (write_gpkg)"],
+        "png_s": parts["PNGs (savefig, all images)"],
+    }
+    record |= {"imports_s": parts["imports inside the run"]}
+    print("RESULT " + json.dumps(record), flush=True)
 
 
 def main() -> None:

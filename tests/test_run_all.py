@@ -53,6 +53,20 @@ def test_rows_are_computed_from_the_records() -> None:
     assert "2026-01-02 on test box" in table and "load average 1.5–1.5" in table
 
 
+def test_whole_run_rows_give_the_ratio_and_the_fixed_costs() -> None:
+    run_all = _run_all()
+    run = {"bench": "run", "label": "embedded 51 months", "rows": 442_588, "repeat": 3}
+    run |= {"run_s": 13.0, "floor_s": 0.65, "import_s": 1.0, "rss_gib": 0.7}
+    fixed = {"bench": "run_fixed", "rows": 442_588, "floor_s": 0.65}
+    fixed |= {"gpkg_s": 1.5, "png_s": 2.25, "imports_s": 1.75}
+    entry = {"measured": "2026-01-02", "machine": "test box", "records": [run, fixed]}
+    lines = run_all.speed_table({"bench_run.py": entry}).splitlines()
+    assert "13.0 s, 20× the floor (0.65 s)" in next(x for x in lines if "whole `hotspots" in x)
+    row = next(x for x in lines if "fixed costs" in x)
+    assert "5.5 s, 8.5× the floor" in row and "GeoPackage 1.50 s, PNGs 2.25 s" in row
+    assert "leaves 1.00 s for reading" in row
+
+
 def test_write_readme_replaces_only_between_the_markers(tmp_path: Path) -> None:
     run_all = _run_all()
     readme = tmp_path / "README.md"
