@@ -110,12 +110,17 @@ def fsync_tree(folder: str | os.PathLike[str]) -> None:
     """Flush every file and folder under ``folder`` (and ``folder`` itself) to disk."""
     for root, _dirs, files in os.walk(folder):
         for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(os.path.join(root, name))
         _fsync_dir(root)
+
+
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    """Flush the file ``path`` to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: str | os.PathLike[str]) -> None:

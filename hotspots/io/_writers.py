@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from hotspots.io._atomic import atomic_path, write_text_atomic
+from hotspots.io._atomic import atomic_path, fsync_file, write_text_atomic
 from hotspots.io._frames import map_distinct
 from hotspots.schema import CRS_METRIC, CRS_WGS84
 
@@ -226,7 +226,7 @@ def write_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike[str])
                 geometry_type="Point",
                 crs=CRS_METRIC,
             )
-        _fsync_file(tmp)
+        fsync_file(tmp)
 
 
 @contextlib.contextmanager
@@ -240,14 +240,6 @@ def _gdal_config(options: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         pyogrio.set_gdal_config_options(previous)  # None unsets an option
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _as_text(part: pd.DataFrame) -> pd.DataFrame:
